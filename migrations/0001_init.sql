@@ -1,0 +1,98 @@
+-- Schema of DESIGN.md §3. Ids are prefixed ULIDs, so ORDER BY id is creation order and the primary
+-- keys double as the newest-first list indexes. Timestamps are ISO-8601 UTC strings (sortable).
+-- No FOREIGN KEY clauses: they would cost a lookup per insert on the delivery hot path and block
+-- retention from deleting old events that a newer replay still names; src/db/ keeps the links.
+-- Every secondary index below serves a named query in src/db/; add none without one.
+
+CREATE TABLE organizations (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+
+-- Only SHA-256 hashes of API tokens are kept; the token is shown once at creation.
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE, -- authentication looks keys up by hash
+  scopes TEXT NOT NULL, -- JSON array of catalog scopes
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+
+CREATE TABLE endpoints (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL,
+  url TEXT NOT NULL,
+  description TEXT NOT NULL,
+  event_type_filters TEXT NOT NULL, -- JSON array
+  resource_scopes TEXT NOT NULL, -- JSON object: { vaultIds?: [...], ... }
+  status TEXT NOT NULL CHECK (status IN ('active', 'disabled', 'auto_disabled')),
+  disabled_reason TEXT, -- JSON object, set when auto-disabled
+  signature_scheme TEXT NOT NULL CHECK (signature_scheme IN ('standard', 'convoy')),
+  payload_format TEXT NOT NULL CHECK (payload_format IN ('full', 'slim')),
+  headers TEXT NOT NULL, -- JSON object of custom headers
+  rate_limit_per_second INTEGER,
+  timeout_ms INTEGER,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  deleted_at TEXT -- soft delete: no new deliveries, history kept
+);
+-- Listing an organization's endpoints newest first, and fan-out's scan of its live endpoints.
+CREATE INDEX endpoints_by_organization ON endpoints (organization_id, id) WHERE deleted_at IS NULL;
+
+-- Signing secrets, AES-GCM encrypted under SECRETS_KEY. A secret signs while expires_at is NULL
+-- (current) or in the future (rotation grace window).
+CREATE TABLE endpoint_secrets (
+  endpoint_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  ciphertext TEXT NOT NULL,
+  expires_at TEXT,
+  PRIMARY KEY (endpoint_id, created_at)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL, -- JSON
+  resources TEXT NOT NULL, -- JSON object: { vault?: id, ... }
+  occurred_at TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  fanned_out_at TEXT -- set once deliveries exist; NULL past a grace period means the sweeper re-enqueues
+);
+CREATE INDEX events_by_organization ON events (organization_id, id);
+-- The sweeper's scan for events whose queue send was lost; holds only events not yet fanned out.
+CREATE INDEX events_awaiting_fan_out ON events (id) WHERE fanned_out_at IS NULL;
+
+-- The first delivery of an event to an endpoint has an id derived from both (see fanOutDeliveryId),
+-- so a redelivered fan-out message cannot create it twice. Replays get fresh ids and replay_of.
+CREATE TABLE deliveries (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  endpoint_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT,
+  last_status_code INTEGER,
+  last_error TEXT,
+  replay_of TEXT,
+  created_at TEXT NOT NULL,
+  delivered_at TEXT
+);
+CREATE INDEX deliveries_by_organization ON deliveries (organization_id, id);
+
+CREATE TABLE attempts (
+  delivery_id TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  trigger TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  status_code INTEGER,
+  error TEXT,
+  response_body TEXT, -- cut to 4 KiB
+  PRIMARY KEY (delivery_id, number)
+) WITHOUT ROWID;

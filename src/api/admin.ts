@@ -1,0 +1,162 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { catalogScopes } from "../catalog";
+import { ALL_SCOPES } from "../catalog/filters";
+import { type ApiKey, insertApiKey, revokeApiKey } from "../db/api-keys";
+import {
+  getOrganization,
+  insertOrganization,
+  listOrganizations,
+  type Organization,
+} from "../db/organizations";
+import { notFound } from "../lib/errors";
+import { newApiKeyId, newOrganizationId } from "../lib/ids";
+import {
+  createRouter,
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  notFoundResponse,
+  PageQuerySchema,
+  pageSchema,
+} from "./app";
+import { adminAuth, newApiToken } from "./auth";
+
+/** Operator API (DESIGN.md §3.1), behind `ADMIN_TOKEN`: organizations and their API keys. */
+const OrganizationIn = z.object({ name: z.string().trim().min(1).max(200) });
+const OrganizationOut = z
+  .object({ id: z.string(), name: z.string(), createdAt: z.string() })
+  .openapi("Organization");
+
+const ApiKeyIn = z.object({
+  name: z.string().trim().min(1).max(200),
+  scopes: z
+    .array(z.enum([ALL_SCOPES, ...catalogScopes] as [string, ...string[]]))
+    .min(1)
+    .max(50)
+    .default([ALL_SCOPES])
+    .openapi({ description: "Catalog scopes the key may subscribe to; `*` for all" }),
+});
+const ApiKeyOut = z
+  .object({
+    id: z.string(),
+    organizationId: z.string(),
+    name: z.string(),
+    scopes: z.array(z.string()),
+    createdAt: z.string(),
+  })
+  .openapi("ApiKey");
+
+const toOrganizationOut = (org: Organization): z.infer<typeof OrganizationOut> => ({
+  id: org.id,
+  name: org.name,
+  createdAt: org.createdAt,
+});
+const toApiKeyOut = (key: ApiKey): z.infer<typeof ApiKeyOut> => ({
+  id: key.id,
+  organizationId: key.organizationId,
+  name: key.name,
+  scopes: key.scopes,
+  createdAt: key.createdAt,
+});
+
+const IdParam = (name: string) =>
+  z.object({
+    id: z
+      .string()
+      .min(1)
+      .max(64)
+      .openapi({ param: { name, in: "path" } }),
+  });
+
+export const admin = createRouter();
+admin.use("*", adminAuth());
+
+admin.openapi(
+  createRoute({
+    method: "post",
+    path: "/organizations",
+    tags: ["Admin"],
+    summary: "Create an organization",
+    security: [{ adminToken: [] }],
+    request: { body: jsonBody(OrganizationIn) },
+    responses: {
+      201: jsonContent(z.object({ organization: OrganizationOut }), "Created"),
+      ...errorResponses,
+    },
+  }),
+  async (c) => {
+    const { name } = c.req.valid("json");
+    const org: Organization = { id: newOrganizationId(), name, createdAt: new Date().toISOString() };
+    await insertOrganization(c.env.DB, org);
+    return c.json({ organization: toOrganizationOut(org) }, 201);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/organizations",
+    tags: ["Admin"],
+    summary: "List organizations, newest first",
+    security: [{ adminToken: [] }],
+    request: { query: PageQuerySchema },
+    responses: {
+      200: jsonContent(pageSchema(OrganizationOut, "OrganizationPage"), "A page"),
+      ...errorResponses,
+    },
+  }),
+  async (c) => {
+    const page = await listOrganizations(c.env.DB, c.req.valid("query"));
+    return c.json({ data: page.data.map(toOrganizationOut), nextCursor: page.nextCursor }, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "post",
+    path: "/organizations/{id}/api_keys",
+    tags: ["Admin"],
+    summary: "Create an API key for an organization; the token is shown once",
+    security: [{ adminToken: [] }],
+    request: { params: IdParam("id"), body: jsonBody(ApiKeyIn) },
+    responses: {
+      201: jsonContent(z.object({ apiKey: ApiKeyOut, token: z.string() }), "Created"),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const org = await getOrganization(c.env.DB, id);
+    if (!org) throw notFound("Organization");
+    const { token, hash } = await newApiToken();
+    const key: ApiKey = {
+      id: newApiKeyId(),
+      organizationId: org.id,
+      name: body.name,
+      scopes: [...new Set(body.scopes)],
+      createdAt: new Date().toISOString(),
+      revokedAt: null,
+    };
+    await insertApiKey(c.env.DB, key, hash);
+    return c.json({ apiKey: toApiKeyOut(key), token }, 201);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "delete",
+    path: "/api_keys/{id}",
+    tags: ["Admin"],
+    summary: "Revoke an API key, at once",
+    security: [{ adminToken: [] }],
+    request: { params: IdParam("id") },
+    responses: { 204: { description: "Revoked" }, ...errorResponses, ...notFoundResponse },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    if (!(await revokeApiKey(c.env.DB, id, new Date().toISOString()))) throw notFound("API key");
+    return c.body(null, 204);
+  },
+);

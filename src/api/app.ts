@@ -1,0 +1,91 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { getConfig } from "../config";
+import { ServiceError } from "../lib/errors";
+import type { AppEnv } from "./auth";
+import { fieldErrors, problemResponse } from "./problem";
+
+/**
+ * A sub-app whose zod validation failures become 422 problem+json with field paths (the library's
+ * default is a bare 400), so every route module reports bad input the same way.
+ */
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const prefix = result.target === "json" ? [] : [result.target];
+        throw new ServiceError("validation", "The request is not valid", fieldErrors(result.error, prefix));
+      }
+    },
+  });
+}
+
+/**
+ * Bodies over `MAX_PAYLOAD_BYTES` get 413 as soon as the declared or streamed size passes the limit,
+ * without being read whole; a body that is not JSON gets 415 before any validator sees it.
+ */
+export function jsonBodyOnly(): MiddlewareHandler<AppEnv> {
+  return async function jsonBodyOnly(c, next) {
+    const hasBody = c.req.header("content-length") !== undefined && c.req.header("content-length") !== "0";
+    const chunked = c.req.header("transfer-encoding") !== undefined;
+    if (hasBody || chunked) {
+      const mediaType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+      if (mediaType !== "application/json") {
+        return problemResponse(415, "Send the body as application/json");
+      }
+    }
+    const limit = bodyLimit({
+      maxSize: getConfig(c.env).maxPayloadBytes,
+      onError: () =>
+        problemResponse(413, `The body is larger than ${getConfig(c.env).maxPayloadBytes} bytes`),
+    });
+    return limit(c, next);
+  };
+}
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem");
+
+/** Responses every authenticated route can give besides its own. */
+export const errorResponses = {
+  401: {
+    description: "Missing, unknown or revoked token",
+    content: { "application/problem+json": { schema: ProblemSchema } },
+  },
+  422: { description: "Invalid input", content: { "application/problem+json": { schema: ProblemSchema } } },
+} as const;
+
+export const notFoundResponse = {
+  404: {
+    description: "No such object in this organization",
+    content: { "application/problem+json": { schema: ProblemSchema } },
+  },
+} as const;
+
+export const PageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ description: "1..100, default 50" }),
+  cursor: z.string().min(1).max(64).optional().openapi({ description: "`nextCursor` of the previous page" }),
+});
+
+/** `{ data, nextCursor }`: every list's shape. */
+export function pageSchema<T extends z.ZodType>(item: T, name: string) {
+  return z.object({ data: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
+}
+
+export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});

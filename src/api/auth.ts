@@ -1,0 +1,64 @@
+import type { MiddlewareHandler } from "hono";
+import { findActiveApiKey } from "../db/api-keys";
+import { bytesToBase64Url, randomBytes } from "../lib/base64";
+import { ServiceError } from "../lib/errors";
+import type { OrganizationId } from "../lib/ids";
+
+/** What authentication establishes for the handlers after it. */
+export type AuthVariables = { organizationId: OrganizationId; apiKeyScopes: string[] };
+export type AppEnv = { Bindings: Env; Variables: AuthVariables };
+
+const TOKEN_PREFIX = "sk_";
+
+/** A new API token (`sk_` + 32 random bytes) and the hash under which it is stored. */
+export async function newApiToken(): Promise<{ token: string; hash: string }> {
+  const token = TOKEN_PREFIX + bytesToBase64Url(randomBytes(32));
+  return { token, hash: await sha256Hex(token) };
+}
+
+async function sha256Hex(value: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function bearerToken(header: string | undefined): string {
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  if (!match?.[1])
+    throw new ServiceError("unauthorized", "Missing bearer token: send Authorization: Bearer <token>");
+  return match[1];
+}
+
+/** Compares digests, not the tokens, so the comparison takes the same time whatever the input. */
+async function sameToken(given: string, expected: string): Promise<boolean> {
+  const encoder = new TextEncoder();
+  const [a, b] = await Promise.all([
+    crypto.subtle.digest("SHA-256", encoder.encode(given)),
+    crypto.subtle.digest("SHA-256", encoder.encode(expected)),
+  ]);
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+/** The operator's token (`ADMIN_TOKEN`): /admin and publishing. Organization keys are refused. */
+export function adminAuth(): MiddlewareHandler<AppEnv> {
+  return async function adminAuth(c, next) {
+    const token = bearerToken(c.req.header("authorization"));
+    if (!c.env.ADMIN_TOKEN || !(await sameToken(token, c.env.ADMIN_TOKEN))) {
+      throw new ServiceError("unauthorized", "Invalid admin token");
+    }
+    await next();
+  };
+}
+
+/** An organization's API key (`sk_…`): sets the organization every handler after it is scoped to. */
+export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
+  return async function apiKeyAuth(c, next) {
+    const token = bearerToken(c.req.header("authorization"));
+    const key = token.startsWith(TOKEN_PREFIX)
+      ? await findActiveApiKey(c.env.DB, await sha256Hex(token))
+      : null;
+    if (!key) throw new ServiceError("unauthorized", "Invalid or revoked API key");
+    c.set("organizationId", key.organizationId);
+    c.set("apiKeyScopes", key.scopes);
+    await next();
+  };
+}

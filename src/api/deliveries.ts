@@ -1,0 +1,141 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { type Attempt, listAttempts } from "../db/attempts";
+import { type Delivery, getDelivery, listDeliveries } from "../db/deliveries";
+import { notFound } from "../lib/errors";
+import {
+  createRouter,
+  errorResponses,
+  jsonContent,
+  notFoundResponse,
+  PageQuerySchema,
+  pageSchema,
+} from "./app";
+import { apiKeyAuth } from "./auth";
+
+/** Delivery history (DESIGN.md §3.5), scoped to the API key's organization. */
+const DeliveryOut = z
+  .object({
+    id: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    endpointId: z.string(),
+    status: z.enum(["pending", "delivered", "failed"]),
+    attemptCount: z.number().int(),
+    nextAttemptAt: z.string().nullable(),
+    lastStatusCode: z.number().int().nullable(),
+    lastError: z.string().nullable(),
+    replayOf: z.string().nullable(),
+    createdAt: z.string(),
+    deliveredAt: z.string().nullable(),
+  })
+  .openapi("Delivery");
+
+const AttemptOut = z
+  .object({
+    number: z.number().int(),
+    trigger: z.enum(["initial", "inline_retry", "queue_retry"]),
+    startedAt: z.string(),
+    durationMs: z.number().int(),
+    statusCode: z.number().int().nullable(),
+    error: z.string().nullable(),
+    responseBody: z.string().nullable(),
+  })
+  .openapi("Attempt");
+
+const toDeliveryOut = (d: Delivery): z.infer<typeof DeliveryOut> => ({
+  id: d.id,
+  eventId: d.eventId,
+  eventType: d.eventType,
+  endpointId: d.endpointId,
+  status: d.status,
+  attemptCount: d.attemptCount,
+  nextAttemptAt: d.nextAttemptAt,
+  lastStatusCode: d.lastStatusCode,
+  lastError: d.lastError,
+  replayOf: d.replayOf,
+  createdAt: d.createdAt,
+  deliveredAt: d.deliveredAt,
+});
+
+const toAttemptOut = (a: Attempt): z.infer<typeof AttemptOut> => ({
+  number: a.number,
+  trigger: a.trigger,
+  startedAt: a.startedAt,
+  durationMs: a.durationMs,
+  statusCode: a.statusCode,
+  error: a.error,
+  responseBody: a.responseBody,
+});
+
+const isoInstant = z.iso.datetime({ offset: true }).transform((value) => new Date(value).toISOString());
+
+export const deliveries = createRouter();
+deliveries.use("*", apiKeyAuth());
+
+deliveries.openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ["Deliveries"],
+    summary: "List deliveries, newest first",
+    security: [{ apiKey: [] }],
+    request: {
+      query: PageQuerySchema.extend({
+        endpoint_id: z.string().max(64).optional(),
+        event_id: z.string().max(64).optional(),
+        event_type: z.string().max(200).optional(),
+        status: z.enum(["pending", "delivered", "failed"]).optional(),
+        since: isoInstant.optional(),
+        until: isoInstant.optional(),
+      }),
+    },
+    responses: { 200: jsonContent(pageSchema(DeliveryOut, "DeliveryPage"), "A page"), ...errorResponses },
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    const page = await listDeliveries(c.env.DB, c.get("organizationId"), {
+      limit: q.limit,
+      cursor: q.cursor,
+      endpointId: q.endpoint_id,
+      eventId: q.event_id,
+      eventType: q.event_type,
+      status: q.status,
+      since: q.since,
+      until: q.until,
+    });
+    return c.json({ data: page.data.map(toDeliveryOut), nextCursor: page.nextCursor }, 200);
+  },
+);
+
+deliveries.openapi(
+  createRoute({
+    method: "get",
+    path: "/{id}",
+    tags: ["Deliveries"],
+    summary: "Get a delivery with its attempts",
+    security: [{ apiKey: [] }],
+    request: {
+      params: z.object({
+        id: z
+          .string()
+          .min(1)
+          .max(64)
+          .openapi({ param: { name: "id", in: "path" } }),
+      }),
+    },
+    responses: {
+      200: jsonContent(
+        z.object({ delivery: DeliveryOut.extend({ attempts: z.array(AttemptOut) }) }),
+        "The delivery",
+      ),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const delivery = await getDelivery(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
+    if (!delivery) throw notFound("Delivery");
+    const attempts = await listAttempts(c.env.DB, delivery.id);
+    return c.json({ delivery: { ...toDeliveryOut(delivery), attempts: attempts.map(toAttemptOut) } }, 200);
+  },
+);

@@ -1,0 +1,305 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { resourceNames, resourceScopeKey } from "../catalog";
+import { EVENT_TYPE_FILTER_PATTERN, typesSelectedBy } from "../catalog/filters";
+import type { Config } from "../config";
+import { getConfig } from "../config";
+import { insertEndpointSecret } from "../db/endpoint-secrets";
+import {
+  type Endpoint,
+  getEndpoint,
+  insertEndpoint,
+  listEndpoints,
+  softDeleteEndpoint,
+  updateEndpoint,
+} from "../db/endpoints";
+import { reservedHeaderNames } from "../delivery/request";
+import { checkEndpointUrl } from "../delivery/url-policy";
+import { endpointHealth } from "../health/endpoint-health";
+import { type FieldError, notFound, ServiceError } from "../lib/errors";
+import { newEndpointId } from "../lib/ids";
+import { encryptSecret } from "../lib/secret-box";
+import { generateSigningSecret } from "../signing/secrets";
+import {
+  createRouter,
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  notFoundResponse,
+  PageQuerySchema,
+  pageSchema,
+} from "./app";
+import { apiKeyAuth } from "./auth";
+
+/** Customer endpoints (DESIGN.md §3.3), scoped to the API key's organization. */
+const settingFields = {
+  url: z.string().max(2048).openapi({ example: "https://example.com/webhooks" }),
+  eventTypeFilters: z
+    .array(z.string().regex(EVENT_TYPE_FILTER_PATTERN, "must be a type, a `prefix.*` wildcard or `*`"))
+    .min(1)
+    .max(100)
+    .openapi({ example: ["vault.ingest.*"] }),
+  description: z.string().max(1000),
+  resourceScopes: z
+    .strictObject(
+      Object.fromEntries(
+        resourceNames.map((name) => [
+          resourceScopeKey(name),
+          z.array(z.string().min(1).max(200)).min(1).max(1000),
+        ]),
+      ),
+    )
+    .partial()
+    .openapi({
+      description: "Only events about the listed resources are delivered",
+      example: { vaultIds: ["vault_123"] },
+    }),
+  signatureScheme: z.enum(["standard", "convoy"]),
+  payloadFormat: z.enum(["full", "slim"]),
+  headers: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, "must be a valid header name"),
+      z
+        .string()
+        .max(1000)
+        .regex(/^[^\r\n]*$/, "must not contain line breaks"),
+    )
+    .refine((headers) => Object.keys(headers).length <= 20, "at most 20 custom headers"),
+  rateLimitPerSecond: z.number().int().min(1).max(10_000).nullable(),
+  timeoutMs: z.number().int().min(100).max(30_000).nullable(),
+};
+
+const EndpointCreateIn = z
+  .strictObject({
+    ...settingFields,
+    description: settingFields.description.default(""),
+    resourceScopes: settingFields.resourceScopes.default({}),
+    signatureScheme: settingFields.signatureScheme.default("standard"),
+    payloadFormat: settingFields.payloadFormat.default("full"),
+    headers: settingFields.headers.default({}),
+    rateLimitPerSecond: settingFields.rateLimitPerSecond.default(null),
+    timeoutMs: settingFields.timeoutMs.default(null),
+  })
+  .openapi("EndpointCreate");
+
+const EndpointPatchIn = z
+  .strictObject({
+    ...settingFields,
+    status: z
+      .enum(["active", "disabled"])
+      .openapi({ description: "`active` re-enables an auto-disabled endpoint" }),
+  })
+  .partial()
+  .openapi("EndpointPatch");
+
+const EndpointOut = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    description: z.string(),
+    eventTypeFilters: z.array(z.string()),
+    resourceScopes: z.record(z.string(), z.array(z.string())),
+    status: z.enum(["active", "disabled", "auto_disabled"]),
+    disabledReason: z
+      .object({ at: z.string(), failures: z.number(), lastError: z.string().nullable() })
+      .nullable(),
+    signatureScheme: z.enum(["standard", "convoy"]),
+    payloadFormat: z.enum(["full", "slim"]),
+    headers: z.record(z.string(), z.string()),
+    rateLimitPerSecond: z.number().nullable(),
+    timeoutMs: z.number().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Endpoint");
+
+type EndpointOut = z.infer<typeof EndpointOut>;
+
+/** The one mapping from a stored endpoint to the API shape; secrets are stored elsewhere and never pass here. */
+export function toEndpointOut(e: Endpoint): EndpointOut {
+  return {
+    id: e.id,
+    url: e.url,
+    description: e.description,
+    eventTypeFilters: e.eventTypeFilters,
+    resourceScopes: e.resourceScopes,
+    status: e.status,
+    disabledReason: e.disabledReason,
+    signatureScheme: e.signatureScheme,
+    payloadFormat: e.payloadFormat,
+    headers: e.headers,
+    rateLimitPerSecond: e.rateLimitPerSecond,
+    timeoutMs: e.timeoutMs,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+  };
+}
+
+/** The rules zod cannot state alone: they depend on configuration and on the API key's scopes. */
+function checkSettings(
+  settings: Pick<Endpoint, "url" | "eventTypeFilters" | "headers">,
+  config: Config,
+  keyScopes: readonly string[],
+): void {
+  const errors: FieldError[] = [];
+  const url = checkEndpointUrl(settings.url, config.allowInsecureUrls);
+  if (!url.ok) errors.push({ path: "url", message: url.reason });
+  settings.eventTypeFilters.forEach((filter, i) => {
+    if (typesSelectedBy(filter, keyScopes).length === 0) {
+      errors.push({
+        path: `eventTypeFilters.${i}`,
+        message: `"${filter}" matches no event type this key may receive`,
+      });
+    }
+  });
+  const reserved = reservedHeaderNames(config.signatureHeaderPrefix);
+  for (const name of Object.keys(settings.headers)) {
+    if (reserved.has(name.toLowerCase()))
+      errors.push({ path: `headers.${name}`, message: "is set by the service" });
+  }
+  if (errors.length > 0) throw new ServiceError("validation", "The endpoint settings are not valid", errors);
+}
+
+const EndpointIdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" }, example: "evsub_01J..." }),
+});
+
+export const endpoints = createRouter();
+endpoints.use("*", apiKeyAuth());
+
+endpoints.openapi(
+  createRoute({
+    method: "post",
+    path: "/",
+    tags: ["Endpoints"],
+    summary: "Create an endpoint; its signing secret is returned once",
+    security: [{ apiKey: [] }],
+    request: { body: jsonBody(EndpointCreateIn) },
+    responses: {
+      201: jsonContent(z.object({ endpoint: EndpointOut, signingSecret: z.string() }), "Created"),
+      ...errorResponses,
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    checkSettings(body, getConfig(c.env), c.get("apiKeyScopes"));
+    const now = new Date().toISOString();
+    const endpoint: Endpoint = {
+      ...body,
+      resourceScopes: body.resourceScopes as Endpoint["resourceScopes"],
+      id: newEndpointId(),
+      organizationId: c.get("organizationId"),
+      status: "active",
+      disabledReason: null,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+    };
+    const signingSecret = generateSigningSecret();
+    await c.env.DB.batch([
+      insertEndpoint(c.env.DB, endpoint),
+      insertEndpointSecret(c.env.DB, endpoint.id, await encryptSecret(c.env.SECRETS_KEY, signingSecret), now),
+    ]);
+    return c.json({ endpoint: toEndpointOut(endpoint), signingSecret }, 201);
+  },
+);
+
+endpoints.openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ["Endpoints"],
+    summary: "List endpoints, newest first",
+    security: [{ apiKey: [] }],
+    request: {
+      query: PageQuerySchema.extend({ status: z.enum(["active", "disabled", "auto_disabled"]).optional() }),
+    },
+    responses: { 200: jsonContent(pageSchema(EndpointOut, "EndpointPage"), "A page"), ...errorResponses },
+  }),
+  async (c) => {
+    const page = await listEndpoints(c.env.DB, c.get("organizationId"), c.req.valid("query"));
+    return c.json({ data: page.data.map(toEndpointOut), nextCursor: page.nextCursor }, 200);
+  },
+);
+
+endpoints.openapi(
+  createRoute({
+    method: "get",
+    path: "/{id}",
+    tags: ["Endpoints"],
+    summary: "Get an endpoint",
+    security: [{ apiKey: [] }],
+    request: { params: EndpointIdParam },
+    responses: {
+      200: jsonContent(z.object({ endpoint: EndpointOut }), "The endpoint"),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const endpoint = await getEndpoint(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
+    if (!endpoint) throw notFound("Endpoint");
+    return c.json({ endpoint: toEndpointOut(endpoint) }, 200);
+  },
+);
+
+endpoints.openapi(
+  createRoute({
+    method: "patch",
+    path: "/{id}",
+    tags: ["Endpoints"],
+    summary: "Change an endpoint; `status: active` re-enables an auto-disabled one",
+    security: [{ apiKey: [] }],
+    request: { params: EndpointIdParam, body: jsonBody(EndpointPatchIn) },
+    responses: {
+      200: jsonContent(z.object({ endpoint: EndpointOut }), "Updated"),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const current = await getEndpoint(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
+    if (!current) throw notFound("Endpoint");
+    const { status, ...patch } = c.req.valid("json");
+    const next: Endpoint = {
+      ...current,
+      ...patch,
+      resourceScopes: (patch.resourceScopes ?? current.resourceScopes) as Endpoint["resourceScopes"],
+      updatedAt: new Date().toISOString(),
+    };
+    if (status) {
+      next.status = status;
+      next.disabledReason = status === "active" ? null : current.disabledReason;
+    }
+    checkSettings(next, getConfig(c.env), c.get("apiKeyScopes"));
+    if (!(await updateEndpoint(c.env.DB, next))) throw notFound("Endpoint");
+    // A re-enabled endpoint starts a fresh failure streak.
+    if (status === "active" && current.status !== "active") await endpointHealth(c.env, current.id).reset();
+    return c.json({ endpoint: toEndpointOut(next) }, 200);
+  },
+);
+
+endpoints.openapi(
+  createRoute({
+    method: "delete",
+    path: "/{id}",
+    tags: ["Endpoints"],
+    summary: "Delete an endpoint: deliveries stop, history stays",
+    security: [{ apiKey: [] }],
+    request: { params: EndpointIdParam },
+    responses: { 204: { description: "Deleted" }, ...errorResponses, ...notFoundResponse },
+  }),
+  async (c) => {
+    const deleted = await softDeleteEndpoint(
+      c.env.DB,
+      c.get("organizationId"),
+      c.req.valid("param").id,
+      new Date().toISOString(),
+    );
+    if (!deleted) throw notFound("Endpoint");
+    return c.body(null, 204);
+  },
+);

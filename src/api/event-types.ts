@@ -1,0 +1,35 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { describeEventTypes } from "../catalog";
+import { createRouter, errorResponses, jsonContent } from "./app";
+import { apiKeyAuth } from "./auth";
+
+/** The catalog (DESIGN.md §3.4): what an endpoint can subscribe to, with each type's JSON Schema. */
+const EventTypeOut = z
+  .object({
+    type: z.string(),
+    description: z.string(),
+    scope: z.string(),
+    stability: z.enum(["stable", "beta"]),
+    resource: z.string().optional(),
+    schema: z.unknown().openapi({ description: "JSON Schema of the event's data" }),
+    example: z.record(z.string(), z.unknown()),
+  })
+  .openapi("EventType");
+
+export const eventTypes = createRouter();
+eventTypes.use("*", apiKeyAuth());
+
+eventTypes.openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ["Event types"],
+    summary: "List the event catalog",
+    security: [{ apiKey: [] }],
+    responses: {
+      200: jsonContent(z.object({ data: z.array(EventTypeOut) }), "The catalog"),
+      ...errorResponses,
+    },
+  }),
+  (c) => c.json({ data: describeEventTypes() }, 200),
+);

@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { defineEventType } from "./define";
+
+/** Types the service itself emits, whatever the platform's own families are. */
+export const operationalEventTypes = [
+  defineEventType({
+    type: "webhook.test",
+    description: "A test message sent on request to check an endpoint.",
+    scope: "webhooks",
+    stability: "stable",
+    schema: z.record(z.string(), z.unknown()),
+    example: { message: "Hello from edge-webhooks" },
+  }),
+  defineEventType({
+    type: "webhook.endpoint.disabled",
+    description: "An endpoint was disabled automatically after failing for too long.",
+    scope: "webhooks",
+    stability: "stable",
+    schema: z.object({
+      endpointId: z.string(),
+      url: z.string(),
+      disabledAt: z.iso.datetime(),
+      failures: z.number().int(),
+      lastError: z.string().nullable(),
+    }),
+    example: {
+      endpointId: "evsub_01J0000000000000000000000",
+      url: "https://example.com/webhooks",
+      disabledAt: "2026-01-31T17:00:00Z",
+      failures: 10,
+      lastError: "HTTP 503",
+    },
+  }),
+];

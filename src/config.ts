@@ -1,0 +1,64 @@
+/**
+ * Typed view of the `[vars]` in wrangler.toml (DESIGN.md §6). Parsed once per isolate and per
+ * distinct env object, so tests and `wrangler dev --var` overrides take effect.
+ */
+export type Config = {
+  /** Background retry delays, in seconds, one per queue retry. */
+  retryScheduleSeconds: readonly number[];
+  /** Delays between the inline attempts made inside one consumer run. */
+  inlineRetryDelaysMs: readonly number[];
+  deliveryTimeoutMs: number;
+  autoDisableAfterSeconds: number;
+  autoDisableMinFailures: number;
+  allowInsecureUrls: boolean;
+  signatureHeaderPrefix: string;
+  maxPayloadBytes: number;
+  retentionDays: number;
+};
+
+/** The largest delay Cloudflare Queues accepts for `retry({ delaySeconds })`. */
+export const QUEUE_MAX_DELAY_SECONDS = 86_400;
+
+const cache = new WeakMap<object, Config>();
+
+export function getConfig(env: Env): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    cache.set(env, config);
+  }
+  return config;
+}
+
+function parseConfig(env: Env): Config {
+  return {
+    retryScheduleSeconds: numberList("RETRY_SCHEDULE_SECONDS", env.RETRY_SCHEDULE_SECONDS).map((s) =>
+      Math.min(s, QUEUE_MAX_DELAY_SECONDS),
+    ),
+    inlineRetryDelaysMs: numberList("INLINE_RETRY_DELAYS_MS", env.INLINE_RETRY_DELAYS_MS),
+    deliveryTimeoutMs: positiveInt("DELIVERY_TIMEOUT_MS", env.DELIVERY_TIMEOUT_MS),
+    autoDisableAfterSeconds: positiveInt("AUTO_DISABLE_AFTER_SECONDS", env.AUTO_DISABLE_AFTER_SECONDS),
+    autoDisableMinFailures: positiveInt("AUTO_DISABLE_MIN_FAILURES", env.AUTO_DISABLE_MIN_FAILURES),
+    allowInsecureUrls: env.ALLOW_INSECURE_URLS === "true",
+    signatureHeaderPrefix: env.SIGNATURE_HEADER_PREFIX ?? "",
+    maxPayloadBytes: positiveInt("MAX_PAYLOAD_BYTES", env.MAX_PAYLOAD_BYTES),
+    retentionDays: positiveInt("RETENTION_DAYS", env.RETENTION_DAYS),
+  };
+}
+
+function numberList(name: string, value: string | undefined): number[] {
+  if (!value?.trim()) return [];
+  return value.split(",").map((part) => nonNegativeInt(name, part.trim()));
+}
+
+function positiveInt(name: string, value: string | undefined): number {
+  const n = nonNegativeInt(name, value ?? "");
+  if (n === 0) throw new Error(`${name} must be a positive integer`);
+  return n;
+}
+
+// A misconfigured var should stop the Worker loudly, not silently fall back to a default.
+function nonNegativeInt(name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new Error(`${name} must hold non-negative integers, got "${value}"`);
+  return Number(value);
+}

@@ -1,0 +1,182 @@
+import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../lib/ids";
+import type { EventResources } from "./events";
+import { cursorCondition, type Page, type PageQuery, toPage } from "./page";
+
+export type DeliveryStatus = "pending" | "delivered" | "failed";
+
+export type Delivery = {
+  id: DeliveryId;
+  organizationId: OrganizationId;
+  eventId: EventId;
+  endpointId: EndpointId;
+  eventType: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  replayOf: DeliveryId | null;
+  createdAt: string;
+  deliveredAt: string | null;
+};
+
+/** What the delivery consumer needs to send one delivery: the row plus its event's content. */
+export type DeliveryJob = Delivery & { data: unknown; resources: EventResources; occurredAt: string };
+
+/** The outcome of one consumer run, written back in one statement. */
+export type DeliveryProgress = {
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  deliveredAt: string | null;
+};
+
+export type DeliveryFilters = {
+  endpointId?: string;
+  eventId?: string;
+  eventType?: string;
+  status?: DeliveryStatus;
+  since?: string;
+  until?: string;
+};
+
+type DeliveryRow = {
+  id: string;
+  organization_id: string;
+  event_id: string;
+  endpoint_id: string;
+  event_type: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  replay_of: string | null;
+  created_at: string;
+  delivered_at: string | null;
+};
+
+const toDelivery = (row: DeliveryRow): Delivery => ({
+  id: row.id as DeliveryId,
+  organizationId: row.organization_id as OrganizationId,
+  eventId: row.event_id as EventId,
+  endpointId: row.endpoint_id as EndpointId,
+  eventType: row.event_type,
+  status: row.status,
+  attemptCount: row.attempt_count,
+  nextAttemptAt: row.next_attempt_at,
+  lastStatusCode: row.last_status_code,
+  lastError: row.last_error,
+  replayOf: row.replay_of as DeliveryId | null,
+  createdAt: row.created_at,
+  deliveredAt: row.delivered_at,
+});
+
+/** New pending deliveries; an id that exists already (a redelivered fan-out) is left alone. */
+export function insertDelivery(db: D1Database, d: Delivery): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT OR IGNORE INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, status,
+         next_attempt_at, replay_of, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .bind(
+      d.id,
+      d.organizationId,
+      d.eventId,
+      d.endpointId,
+      d.eventType,
+      d.status,
+      d.nextAttemptAt,
+      d.replayOf,
+      d.createdAt,
+    );
+}
+
+export async function getDelivery(
+  db: D1Database,
+  organizationId: string,
+  id: string,
+): Promise<Delivery | null> {
+  const row = await db
+    .prepare("SELECT * FROM deliveries WHERE id = ? AND organization_id = ?")
+    .bind(id, organizationId)
+    .first<DeliveryRow>();
+  return row ? toDelivery(row) : null;
+}
+
+export async function listDeliveries(
+  db: D1Database,
+  organizationId: string,
+  query: PageQuery & DeliveryFilters,
+): Promise<Page<Delivery>> {
+  const cursor = cursorCondition(query.cursor);
+  const conditions = ["organization_id = ?", cursor.sql];
+  const params: unknown[] = [organizationId, ...cursor.params];
+  const filter = (sql: string, value: unknown) => {
+    if (value === undefined) return;
+    conditions.push(sql);
+    params.push(value);
+  };
+  filter("endpoint_id = ?", query.endpointId);
+  filter("event_id = ?", query.eventId);
+  filter("event_type = ?", query.eventType);
+  filter("status = ?", query.status);
+  filter("created_at >= ?", query.since);
+  filter("created_at < ?", query.until);
+  const { results } = await db
+    .prepare(`SELECT * FROM deliveries WHERE ${conditions.join(" AND ")} ORDER BY id DESC LIMIT ?`)
+    .bind(...params, query.limit + 1)
+    .all<DeliveryRow>();
+  return toPage(results.map(toDelivery), query.limit);
+}
+
+/** Deliveries with their events' content, one query for a whole consumer batch. */
+export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Map<string, DeliveryJob>> {
+  if (ids.length === 0) return new Map();
+  const { results } = await db
+    .prepare(
+      `SELECT d.*, e.data AS event_data, e.resources AS event_resources, e.occurred_at AS event_occurred_at
+       FROM deliveries d JOIN events e ON e.id = d.event_id
+       WHERE d.id IN (${ids.map(() => "?").join(", ")})`,
+    )
+    .bind(...ids)
+    .all<DeliveryRow & { event_data: string; event_resources: string; event_occurred_at: string }>();
+  return new Map(
+    results.map((row) => [
+      row.id,
+      {
+        ...toDelivery(row),
+        data: JSON.parse(row.event_data),
+        resources: JSON.parse(row.event_resources),
+        occurredAt: row.event_occurred_at,
+      },
+    ]),
+  );
+}
+
+/** Records a consumer run's outcome; only a still-pending delivery moves, so a late duplicate cannot undo it. */
+export function updateDeliveryProgress(
+  db: D1Database,
+  id: DeliveryId,
+  p: DeliveryProgress,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_status_code = ?,
+         last_error = ?, delivered_at = ?
+       WHERE id = ? AND status = 'pending'`,
+    )
+    .bind(p.status, p.attemptCount, p.nextAttemptAt, p.lastStatusCode, p.lastError, p.deliveredAt, id);
+}
+
+/** Ends a still-pending delivery without (another) attempt: endpoint gone or disabled, or dead-lettered. */
+export function failPendingDelivery(db: D1Database, id: string, reason: string): D1PreparedStatement {
+  return db
+    .prepare(
+      "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ? WHERE id = ? AND status = 'pending'",
+    )
+    .bind(reason, id);
+}

@@ -1,0 +1,33 @@
+import type { OrganizationId } from "../lib/ids";
+import { cursorCondition, type Page, type PageQuery, toPage } from "./page";
+
+export type Organization = { id: OrganizationId; name: string; createdAt: string };
+
+type OrganizationRow = { id: string; name: string; created_at: string };
+
+const toOrganization = (row: OrganizationRow): Organization => ({
+  id: row.id as OrganizationId,
+  name: row.name,
+  createdAt: row.created_at,
+});
+
+export async function insertOrganization(db: D1Database, org: Organization): Promise<void> {
+  await db
+    .prepare("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
+    .bind(org.id, org.name, org.createdAt)
+    .run();
+}
+
+export async function getOrganization(db: D1Database, id: string): Promise<Organization | null> {
+  const row = await db.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<OrganizationRow>();
+  return row ? toOrganization(row) : null;
+}
+
+export async function listOrganizations(db: D1Database, page: PageQuery): Promise<Page<Organization>> {
+  const cursor = cursorCondition(page.cursor);
+  const { results } = await db
+    .prepare(`SELECT * FROM organizations WHERE ${cursor.sql} ORDER BY id DESC LIMIT ?`)
+    .bind(...cursor.params, page.limit + 1)
+    .all<OrganizationRow>();
+  return toPage(results.map(toOrganization), page.limit);
+}

@@ -1,0 +1,96 @@
+import { version } from "../../package.json";
+import type { Endpoint } from "../db/endpoints";
+import type { EventResources } from "../db/events";
+import { signConvoy } from "../signing/convoy";
+import { signStandardWebhooks } from "../signing/standard-webhooks";
+
+/** What one attempt sends: everything is decided here, the consumer only passes it to `fetch`. */
+export type SignedRequest = { url: string; headers: Record<string, string>; body: string };
+
+export type EventContent = {
+  eventId: string;
+  eventType: string;
+  occurredAt: string;
+  data: unknown;
+  resources: EventResources;
+};
+
+export type RequestInput = {
+  endpoint: Pick<Endpoint, "url" | "signatureScheme" | "payloadFormat" | "headers">;
+  /** Plaintext secrets that sign now, newest first. */
+  secrets: readonly string[];
+  content: EventContent;
+  deliveryId: string;
+  attemptNumber: number;
+  replayOf: string | null;
+  /** Unix seconds of this attempt. */
+  timestamp: number;
+  /** `SIGNATURE_HEADER_PREFIX`, e.g. `case-` for `case-webhook-id`. */
+  headerPrefix: string;
+};
+
+export const USER_AGENT = `edge-webhooks/${version}`;
+
+/**
+ * The envelope receivers get (DESIGN.md §4). Slim payloads carry only the ids of the resources the
+ * event is about, so no personal data leaves; the receiver calls back for details.
+ */
+export function webhookBody(content: EventContent, format: Endpoint["payloadFormat"]): string {
+  const envelope = { id: content.eventId, type: content.eventType, occurred_at: content.occurredAt };
+  if (format === "slim") {
+    const refs = Object.fromEntries(Object.entries(content.resources).map(([name, id]) => [name, { id }]));
+    return JSON.stringify({ ...envelope, content: refs });
+  }
+  return JSON.stringify({ ...envelope, data: content.data });
+}
+
+/** Header names the service sets itself; an endpoint's custom headers may not use them. */
+export function reservedHeaderNames(headerPrefix: string): Set<string> {
+  return new Set([
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "connection",
+    "transfer-encoding",
+    ...["webhook-id", "webhook-timestamp", "webhook-signature"].flatMap((name) => [
+      name,
+      headerPrefix + name,
+    ]),
+    "webhooks-signature",
+    "x-convoy-idempotency-key",
+    "webhook-delivery-id",
+    "webhook-attempt",
+    "webhook-replay-of",
+  ]);
+}
+
+export async function buildSignedRequest(input: RequestInput): Promise<SignedRequest> {
+  const { endpoint, content, headerPrefix } = input;
+  const body = webhookBody(content, endpoint.payloadFormat);
+  const headers: Record<string, string> = {};
+  const reserved = reservedHeaderNames(headerPrefix);
+  for (const [name, value] of Object.entries(endpoint.headers)) {
+    if (!reserved.has(name.toLowerCase())) headers[name] = value;
+  }
+  headers["content-type"] = "application/json";
+  headers["user-agent"] = USER_AGENT;
+  headers["webhook-delivery-id"] = input.deliveryId;
+  headers["webhook-attempt"] = String(input.attemptNumber);
+  if (input.replayOf) headers["webhook-replay-of"] = input.replayOf;
+
+  if (endpoint.signatureScheme === "convoy") {
+    headers["webhooks-signature"] = await signConvoy(input.secrets, input.timestamp, body);
+    headers["x-convoy-idempotency-key"] = content.eventId;
+  } else {
+    headers[`${headerPrefix}webhook-id`] = content.eventId;
+    headers[`${headerPrefix}webhook-timestamp`] = String(input.timestamp);
+    headers[`${headerPrefix}webhook-signature`] = await signStandardWebhooks(
+      input.secrets,
+      content.eventId,
+      input.timestamp,
+      body,
+    );
+  }
+  return { url: endpoint.url, headers, body };
+}

@@ -1,0 +1,67 @@
+import type { Config } from "../config";
+import type { AttemptResult } from "./send";
+
+/**
+ * The delivery decision, kept pure: from what an attempt came to and how many retries were spent,
+ * what happens next (DESIGN.md §5). The consumer carries the decision out.
+ */
+export type AttemptVerdict = "delivered" | "retryable" | "permanent";
+
+export type NextStep =
+  | { kind: "delivered" }
+  | { kind: "retry_inline"; delayMs: number }
+  | { kind: "retry_queue"; delaySeconds: number }
+  | { kind: "failed"; reason: string };
+
+export type RetryPosition = {
+  /** Attempts made so far in this consumer run, the one just classified included. */
+  attemptsThisRun: number;
+  /** Queue retries already spent on this delivery (the message's `attempts - 1`). */
+  queueRetriesSpent: number;
+};
+
+/** 2xx delivered; 408, 429, 5xx and no response at all retried; any other status (3xx, 4xx) final. */
+export function classifyAttempt(result: AttemptResult): AttemptVerdict {
+  const status = result.statusCode;
+  if (status === undefined) return "retryable";
+  if (status >= 200 && status < 300) return "delivered";
+  if (status === 408 || status === 429 || status >= 500) return "retryable";
+  return "permanent";
+}
+
+/** How an attempt is described in history and in `lastError`. */
+export function describeAttempt(result: AttemptResult): string {
+  return result.statusCode === undefined ? (result.error ?? "no response") : `HTTP ${result.statusCode}`;
+}
+
+/**
+ * Inline retries come first, and only in a message's first run; then the queue's retry schedule. A
+ * `Retry-After` (429/503) longer than the next inline delay moves the retry to the queue, and sets
+ * the queue delay, bounded by the schedule's largest step so a receiver cannot park a delivery forever.
+ */
+export function nextStep(
+  result: AttemptResult,
+  position: RetryPosition,
+  config: Pick<Config, "inlineRetryDelaysMs" | "retryScheduleSeconds">,
+): NextStep {
+  const verdict = classifyAttempt(result);
+  if (verdict === "delivered") return { kind: "delivered" };
+  if (verdict === "permanent") return { kind: "failed", reason: describeAttempt(result) };
+
+  const retryAfter =
+    result.statusCode === 429 || result.statusCode === 503 ? result.retryAfterSeconds : undefined;
+  const inlineDelay =
+    position.queueRetriesSpent === 0 ? config.inlineRetryDelaysMs[position.attemptsThisRun - 1] : undefined;
+  if (inlineDelay !== undefined && (retryAfter === undefined || retryAfter * 1000 <= inlineDelay)) {
+    return { kind: "retry_inline", delayMs: inlineDelay };
+  }
+
+  const scheduled = config.retryScheduleSeconds[position.queueRetriesSpent];
+  if (scheduled === undefined)
+    return { kind: "failed", reason: `retries exhausted: ${describeAttempt(result)}` };
+  const longest = Math.max(...config.retryScheduleSeconds);
+  return {
+    kind: "retry_queue",
+    delaySeconds: retryAfter === undefined ? scheduled : Math.min(retryAfter, longest),
+  };
+}

@@ -1,0 +1,62 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { version } from "../package.json";
+import { admin } from "./api/admin";
+import { jsonBodyOnly } from "./api/app";
+import type { AppEnv } from "./api/auth";
+import { deliveries } from "./api/deliveries";
+import { endpoints } from "./api/endpoints";
+import { eventTypes } from "./api/event-types";
+import { events } from "./api/events";
+import { notFoundRoute, onError } from "./api/problem";
+import { deadLetterBatch } from "./delivery/dead-letter";
+import { deliverBatch } from "./delivery/deliver";
+import { fanOutBatch } from "./delivery/fan-out";
+import { type DeliveryMessage, type EventMessage, QUEUES } from "./delivery/messages";
+import { sweep } from "./sweeper/sweep";
+
+export { EndpointHealth } from "./health/endpoint-health";
+
+const app = new OpenAPIHono<AppEnv>();
+app.use("/admin/*", jsonBodyOnly());
+app.use("/webhooks/*", jsonBodyOnly());
+
+app.route("/admin/v1", admin);
+app.route("/webhooks/v1/endpoints", endpoints);
+app.route("/webhooks/v1/events", events);
+app.route("/webhooks/v1/event_types", eventTypes);
+app.route("/webhooks/v1/deliveries", deliveries);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer" });
+app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
+app.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: {
+    title: "edge-webhooks",
+    version,
+    description: "Signed, retried webhook delivery on Cloudflare Workers.",
+  },
+});
+
+app.onError(onError);
+app.notFound(notFoundRoute);
+
+export default {
+  fetch: app.fetch,
+
+  async queue(batch, env) {
+    switch (batch.queue) {
+      case QUEUES.events:
+        return fanOutBatch(batch as MessageBatch<EventMessage>, env);
+      case QUEUES.deliveries:
+        return deliverBatch(batch as MessageBatch<DeliveryMessage>, env);
+      case QUEUES.deliveriesDeadLetter:
+        return deadLetterBatch(batch as MessageBatch<DeliveryMessage>, env);
+      default:
+        throw new Error(`No consumer for queue ${batch.queue}`);
+    }
+  },
+
+  async scheduled(controller, env) {
+    await sweep(env, controller.scheduledTime);
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,89 @@
+/**
+ * Prefixed, time-sortable identifiers (ULID layout: 48-bit millisecond time + 80 random bits, Crockford
+ * base32). Sorting ids sorts by creation time, which is what newest-first lists and cursors rely on.
+ * Each kind is a branded type so an endpoint id cannot be passed where a delivery id is expected.
+ */
+type Brand<T, B extends string> = T & { readonly __brand: B };
+
+export type OrganizationId = Brand<string, "OrganizationId">;
+export type ApiKeyId = Brand<string, "ApiKeyId">;
+export type EndpointId = Brand<string, "EndpointId">;
+export type EventId = Brand<string, "EventId">;
+export type DeliveryId = Brand<string, "DeliveryId">;
+
+export const ID_PREFIX = {
+  organization: "org_",
+  apiKey: "key_",
+  endpoint: "evsub_",
+  event: "evt_",
+  delivery: "dlv_",
+} as const;
+
+const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const TIME_LENGTH = 10;
+const RANDOM_LENGTH = 16;
+
+let lastTime = -1;
+let lastRandom: number[] = [];
+
+/**
+ * A ULID body. Within one millisecond the random part is incremented rather than redrawn, so ids made
+ * by one isolate keep their creation order even when they share a timestamp.
+ */
+export function ulid(now = Date.now()): string {
+  if (now <= lastTime) {
+    lastRandom = increment(lastRandom);
+  } else {
+    lastTime = now;
+    lastRandom = Array.from(crypto.getRandomValues(new Uint8Array(RANDOM_LENGTH)), (b) => b % 32);
+  }
+  return encodeTime(lastTime) + lastRandom.map((d) => ALPHABET[d]).join("");
+}
+
+function increment(digits: number[]): number[] {
+  const next = [...digits];
+  for (let i = next.length - 1; i >= 0; i--) {
+    const digit = next[i] ?? 0;
+    if (digit < 31) {
+      next[i] = digit + 1;
+      return next;
+    }
+    next[i] = 0;
+  }
+  return next;
+}
+
+function encodeTime(ms: number): string {
+  let out = "";
+  let rest = ms;
+  for (let i = 0; i < TIME_LENGTH; i++) {
+    out = ALPHABET[rest % 32] + out;
+    rest = Math.floor(rest / 32);
+  }
+  return out;
+}
+
+export const newOrganizationId = () => (ID_PREFIX.organization + ulid()) as OrganizationId;
+export const newApiKeyId = () => (ID_PREFIX.apiKey + ulid()) as ApiKeyId;
+export const newEndpointId = () => (ID_PREFIX.endpoint + ulid()) as EndpointId;
+export const newEventId = () => (ID_PREFIX.event + ulid()) as EventId;
+export const newDeliveryId = () => (ID_PREFIX.delivery + ulid()) as DeliveryId;
+
+/**
+ * The delivery id of an event's first delivery to an endpoint is derived from both ids: the event's
+ * time part keeps it sortable, a hash of the pair makes fan-out idempotent (a redelivered fan-out
+ * message inserts the same primary key and is ignored) without a separate unique index.
+ */
+export async function fanOutDeliveryId(eventId: EventId, endpointId: EndpointId): Promise<DeliveryId> {
+  const time = eventId.slice(ID_PREFIX.event.length, ID_PREFIX.event.length + TIME_LENGTH);
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${eventId}:${endpointId}`)),
+  );
+  const random = Array.from(digest.subarray(0, RANDOM_LENGTH), (b) => ALPHABET[b % 32]).join("");
+  return (ID_PREFIX.delivery + time + random) as DeliveryId;
+}
+
+/** The smallest id of `prefix` made at `ms`: ids below it were made earlier (for time-bounded scans). */
+export function idAt(prefix: string, ms: number): string {
+  return prefix + encodeTime(ms);
+}
