@@ -14,6 +14,13 @@ const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
+/** Test secrets; also put in process.env, where the plugin looks for wrangler.toml's required secrets. */
+const secrets = {
+  ADMIN_TOKEN: "test-admin-token",
+  SECRETS_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+};
+Object.assign(process.env, secrets);
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
@@ -23,8 +30,7 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: migrations,
-            ADMIN_TOKEN: "test-admin-token",
-            SECRETS_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ...secrets,
             ALLOW_INSECURE_URLS: "true",
             RETRY_SCHEDULE_SECONDS: "1,1",
             INLINE_RETRY_DELAYS_MS: "100",

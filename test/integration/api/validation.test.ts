@@ -1,0 +1,178 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, call, createOrganization, receiverChannel } from "../../support/api";
+
+type Problem = { type: string; title: string; status: number; detail: string; errors?: { path: string }[] };
+
+async function expectProblem(response: Response, status: number): Promise<Problem> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toBe("application/problem+json");
+  const problem = await response.json<Problem>();
+  expect(problem).toMatchObject({
+    status,
+    type: expect.stringMatching(/^https:\/\//),
+    title: expect.any(String),
+  });
+  return problem;
+}
+
+const countRows = async (table: "events" | "endpoints", organizationId: string) =>
+  (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE organization_id = ?`)
+    .bind(organizationId)
+    .first<number>("n")) ?? 0;
+
+describe("bad input on publish: problem+json 4xx, nothing stored", () => {
+  const publish = (body: unknown, init: { rawBody?: string; headers?: Record<string, string> } = {}) =>
+    call("POST", "/webhooks/v1/events", { token: ADMIN_TOKEN, body, ...init });
+
+  it("malformed JSON is a 400", async () => {
+    const org = await createOrganization();
+    await expectProblem(
+      await call("POST", "/webhooks/v1/events", {
+        token: ADMIN_TOKEN,
+        rawBody: `{"organizationId":"${org.id}","type":`,
+        headers: { "content-type": "application/json" },
+      }),
+      400,
+    );
+    expect(await countRows("events", org.id)).toBe(0);
+  });
+
+  it("wrong types are a 422 naming each field", async () => {
+    const org = await createOrganization();
+    const problem = await expectProblem(await publish({ organizationId: org.id, type: 42, data: "x" }), 422);
+    expect(problem.errors?.map((e) => e.path).sort()).toEqual(["data", "type"]);
+    expect(await countRows("events", org.id)).toBe(0);
+  });
+
+  it("an unknown event type is a 422", async () => {
+    const org = await createOrganization();
+    const problem = await expectProblem(
+      await publish({ organizationId: org.id, type: "vault.exploded", data: {} }),
+      422,
+    );
+    expect(problem.errors).toEqual([{ path: "type", message: expect.stringContaining("catalog") }]);
+    expect(await countRows("events", org.id)).toBe(0);
+  });
+
+  it("data that does not match the type's schema is a 422 pointing into data", async () => {
+    const org = await createOrganization();
+    const problem = await expectProblem(
+      await publish({ organizationId: org.id, type: "matter.created", data: { matterId: 7 } }),
+      422,
+    );
+    expect(problem.errors?.map((e) => e.path).sort()).toEqual(["data.matterId", "data.name"]);
+    expect(await countRows("events", org.id)).toBe(0);
+  });
+
+  it("an unknown organization is a 422", async () => {
+    const problem = await expectProblem(
+      await publish({
+        organizationId: "org_nope",
+        type: "matter.created",
+        data: { matterId: "m", name: "n" },
+      }),
+      422,
+    );
+    expect(problem.errors).toEqual([{ path: "organizationId", message: "no such organization" }]);
+  });
+
+  it("an oversized payload is a 413", async () => {
+    const org = await createOrganization();
+    const huge = "x".repeat(70_000); // MAX_PAYLOAD_BYTES is 65536 in tests
+    await expectProblem(await publish({ organizationId: org.id, type: "webhook.test", data: { huge } }), 413);
+    expect(await countRows("events", org.id)).toBe(0);
+  });
+
+  it("a body that is not JSON is a 415", async () => {
+    const org = await createOrganization();
+    await expectProblem(
+      await call("POST", "/webhooks/v1/events", {
+        token: ADMIN_TOKEN,
+        rawBody: `organizationId=${org.id}`,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+      415,
+    );
+    expect(await countRows("events", org.id)).toBe(0);
+  });
+
+  it("unknown fields are refused rather than silently dropped", async () => {
+    const org = await createOrganization();
+    const problem = await expectProblem(
+      await publish({ organizationId: org.id, type: "webhook.test", data: {}, typo: true }),
+      422,
+    );
+    expect(problem.errors?.[0]?.message).toMatch(/typo/);
+  });
+});
+
+describe("bad input on endpoints", () => {
+  it("a filter that matches no catalog type is a 422, and no endpoint is created", async () => {
+    const org = await createOrganization();
+    const problem = await expectProblem(
+      await call("POST", "/webhooks/v1/endpoints", {
+        token: org.token,
+        body: { url: receiverChannel().url, eventTypeFilters: ["matter.*", "invoice.*"] },
+      }),
+      422,
+    );
+    expect(problem.errors).toEqual([
+      { path: "eventTypeFilters.1", message: expect.stringContaining("invoice.*") },
+    ]);
+    expect(await countRows("endpoints", org.id)).toBe(0);
+  });
+
+  it("malformed filters, URLs, headers and settings are 422s naming each field", async () => {
+    const org = await createOrganization();
+    const problem = await expectProblem(
+      await call("POST", "/webhooks/v1/endpoints", {
+        token: org.token,
+        body: {
+          url: 12,
+          eventTypeFilters: ["vault.**"],
+          signatureScheme: "hmac",
+          timeoutMs: 10,
+          resourceScopes: { planetIds: ["earth"] },
+        },
+      }),
+      422,
+    );
+    expect(problem.errors?.map((e) => e.path).sort()).toEqual([
+      "eventTypeFilters.0",
+      "resourceScopes",
+      "signatureScheme",
+      "timeoutMs",
+      "url",
+    ]);
+    expect(await countRows("endpoints", org.id)).toBe(0);
+  });
+
+  it("custom headers may not override the signature or content headers", async () => {
+    const org = await createOrganization();
+    const problem = await expectProblem(
+      await call("POST", "/webhooks/v1/endpoints", {
+        token: org.token,
+        body: {
+          url: receiverChannel().url,
+          eventTypeFilters: ["*"],
+          headers: { "Webhook-Signature": "v1,forged", "Content-Type": "text/plain", "X-Tenant": "ok" },
+        },
+      }),
+      422,
+    );
+    expect(problem.errors?.map((e) => e.path).sort()).toEqual([
+      "headers.Content-Type",
+      "headers.Webhook-Signature",
+    ]);
+  });
+
+  it("a list with an out-of-range limit is a 422", async () => {
+    const org = await createOrganization();
+    await expectProblem(await call("GET", "/webhooks/v1/endpoints?limit=1000", { token: org.token }), 422);
+  });
+
+  it("an unknown route is a 404 problem", async () => {
+    await expectProblem(await call("GET", "/webhooks/v1/nothing-here"), 404);
+  });
+});

@@ -1,0 +1,222 @@
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import {
+  callOk,
+  createEndpoint,
+  createOrganization,
+  eventually,
+  publish,
+  receiverChannel,
+  settledDeliveries,
+} from "../../support/api";
+
+const matter = { matterId: "matter_1", name: "Acme v. Globex" };
+
+describe("delivery, end to end", () => {
+  it("delivers a published event once per matching endpoint, signed so standardwebhooks verifies it", async () => {
+    const org = await createOrganization();
+    const [a, b] = [receiverChannel(), receiverChannel()];
+    const endpointA = await createEndpoint(org.token, { url: a.url, eventTypeFilters: ["matter.created"] });
+    const endpointB = await createEndpoint(org.token, { url: b.url, eventTypeFilters: ["matter.*"] });
+
+    const event = await publish(org.id, "matter.created", matter);
+    const deliveries = await settledDeliveries(org.token, `event_id=${event.id}`, 2);
+    expect(deliveries.map((d: { status: string }) => d.status)).toEqual(["delivered", "delivered"]);
+
+    for (const [receiver, endpoint] of [
+      [a, endpointA],
+      [b, endpointB],
+    ] as const) {
+      const received = await receiver.received();
+      expect(received).toHaveLength(1);
+      const request = received[0];
+      const payload = new Webhook(endpoint.signingSecret).verify(request?.body ?? "", request?.headers ?? {});
+      expect(payload).toEqual({
+        id: event.id,
+        type: "matter.created",
+        occurred_at: event.occurredAt,
+        data: matter,
+      });
+      expect(request?.headers["webhook-id"]).toBe(event.id);
+      expect(request?.headers["content-type"]).toBe("application/json");
+      expect(request?.headers["user-agent"]).toMatch(/^edge-webhooks\//);
+      expect(request?.headers["webhook-attempt"]).toBe("1");
+      expect(request?.headers["webhook-delivery-id"]).toMatch(/^dlv_/);
+      // Another endpoint's secret does not verify it.
+      const other = endpoint === endpointA ? endpointB : endpointA;
+      expect(() =>
+        new Webhook(other.signingSecret).verify(request?.body ?? "", request?.headers ?? {}),
+      ).toThrow();
+    }
+  });
+
+  it("delivers exactly the types each filter selects, and nothing to non-matching endpoints", async () => {
+    const org = await createOrganization();
+    const channels = {
+      exact: receiverChannel(),
+      prefix: receiverChannel(),
+      all: receiverChannel(),
+      none: receiverChannel(),
+    };
+    await createEndpoint(org.token, {
+      url: channels.exact.url,
+      eventTypeFilters: ["vault.ingest.completed"],
+    });
+    await createEndpoint(org.token, { url: channels.prefix.url, eventTypeFilters: ["vault.ingest.*"] });
+    await createEndpoint(org.token, { url: channels.all.url, eventTypeFilters: ["*"] });
+    await createEndpoint(org.token, { url: channels.none.url, eventTypeFilters: ["case.*"] });
+
+    const vault = { vaultId: "vault_1", objectId: "obj_1", filename: "a.pdf" };
+    const completed = await publish(org.id, "vault.ingest.completed", vault);
+    const failed = await publish(org.id, "vault.ingest.failed", {
+      ...vault,
+      error: { code: "x", message: "y" },
+    });
+    const created = await publish(org.id, "matter.created", matter);
+    await settledDeliveries(org.token, "", 6);
+
+    const typesAt = async (channel: ReturnType<typeof receiverChannel>) =>
+      (await channel.received()).map((r) => JSON.parse(r.body).id).sort();
+    expect(await typesAt(channels.exact)).toEqual([completed.id]);
+    expect(await typesAt(channels.prefix)).toEqual([completed.id, failed.id].sort());
+    expect(await typesAt(channels.all)).toEqual([completed.id, failed.id, created.id].sort());
+    expect(await typesAt(channels.none)).toEqual([]);
+  });
+
+  it("retries a 500 and ends delivered on the 200 that follows, recording both attempts", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await receiver.script([{ status: 500, body: "try again" }]);
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
+    const event = await publish(org.id, "matter.created", matter);
+
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
+      token: org.token,
+    });
+    expect(detail).toMatchObject({
+      status: "delivered",
+      attemptCount: 2,
+      lastStatusCode: 200,
+      lastError: null,
+    });
+    expect(detail.attempts).toMatchObject([
+      { number: 1, trigger: "initial", statusCode: 500, responseBody: "try again", error: null },
+      { number: 2, trigger: "inline_retry", statusCode: 200 },
+    ]);
+    const received = await receiver.received();
+    expect(received.map((r) => r.headers["webhook-attempt"])).toEqual(["1", "2"]);
+    expect(new Set(received.map((r) => r.headers["webhook-id"]))).toEqual(new Set([event.id]));
+  });
+
+  it("fails a 410 after one attempt, without retrying", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await receiver.script([], { status: 410, body: "gone" });
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
+    const event = await publish(org.id, "matter.created", matter);
+
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
+      token: org.token,
+    });
+    expect(detail).toMatchObject({
+      status: "failed",
+      attemptCount: 1,
+      lastStatusCode: 410,
+      lastError: "HTTP 410",
+    });
+    expect(detail.attempts).toHaveLength(1);
+    expect(await receiver.received()).toHaveLength(1);
+  });
+
+  it("times out on a receiver that never answers, then retries through the queue", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    // The test timeout is 1.5 s (vitest.config.ts): two hanging answers, then success.
+    await receiver.script([{ hangMs: 5_000 }, { hangMs: 5_000 }]);
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
+    const event = await publish(org.id, "matter.created", matter);
+
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1, 25_000);
+    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
+      token: org.token,
+    });
+    expect(detail).toMatchObject({ status: "delivered", attemptCount: 3 });
+    expect(detail.attempts).toMatchObject([
+      { number: 1, trigger: "initial", statusCode: null, error: "timeout" },
+      { number: 2, trigger: "inline_retry", statusCode: null, error: "timeout" },
+      { number: 3, trigger: "queue_retry", statusCode: 200, error: null },
+    ]);
+    expect(detail.attempts[0].durationMs).toBeGreaterThanOrEqual(1_400);
+    const received = await receiver.received();
+    // The queue retry waited for the schedule's first step (1 s) after the inline attempts.
+    expect((received[2]?.receivedAt ?? 0) - (received[1]?.receivedAt ?? 0)).toBeGreaterThanOrEqual(
+      1_000 + 1_400,
+    );
+  });
+
+  it("fails once the retry schedule is spent, with every attempt recorded", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await receiver.script([], { status: 503 });
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
+    const event = await publish(org.id, "matter.created", matter);
+
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1, 25_000);
+    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
+      token: org.token,
+    });
+    // initial + 1 inline retry + 2 queue retries (RETRY_SCHEDULE_SECONDS=1,1 in tests).
+    expect(detail).toMatchObject({
+      status: "failed",
+      attemptCount: 4,
+      lastError: "retries exhausted: HTTP 503",
+    });
+    expect(detail.attempts.map((a: { trigger: string }) => a.trigger)).toEqual([
+      "initial",
+      "inline_retry",
+      "queue_retry",
+      "queue_retry",
+    ]);
+    expect(await receiver.received()).toHaveLength(4);
+  });
+
+  it("does not follow redirects: a 3xx fails the delivery", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    const target = receiverChannel();
+    await receiver.script([], { status: 302, headers: { location: target.url } });
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
+    const event = await publish(org.id, "matter.created", matter);
+
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    expect(delivery).toMatchObject({ status: "failed", lastStatusCode: 302 });
+    expect(await target.received()).toHaveLength(0);
+  });
+
+  it("stops delivering to a deleted endpoint but keeps its history", async () => {
+    const org = await createOrganization();
+    const [deleted, live] = [receiverChannel(), receiverChannel()];
+    const { endpoint } = await createEndpoint(org.token, {
+      url: deleted.url,
+      eventTypeFilters: ["matter.*"],
+    });
+    const first = await publish(org.id, "matter.created", matter);
+    await settledDeliveries(org.token, `event_id=${first.id}`, 1);
+
+    await callOk("DELETE", `/webhooks/v1/endpoints/${endpoint.id}`, 204, { token: org.token });
+    await createEndpoint(org.token, { url: live.url, eventTypeFilters: ["matter.*"] });
+    const second = await publish(org.id, "matter.created", matter);
+    // Once the live endpoint has the second event, fan-out is done: the deleted one got nothing.
+    const [secondDelivery] = await settledDeliveries(org.token, `event_id=${second.id}`, 1);
+    expect(secondDelivery.endpointId).not.toBe(endpoint.id);
+    expect((await deleted.received()).map((r) => JSON.parse(r.body).id)).toEqual([first.id]);
+
+    const history = await callOk("GET", `/webhooks/v1/deliveries?endpoint_id=${endpoint.id}`, 200, {
+      token: org.token,
+    });
+    expect(history.data).toMatchObject([{ eventId: first.id, status: "delivered" }]);
+    await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}`, 404, { token: org.token });
+  });
+});

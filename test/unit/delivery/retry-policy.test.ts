@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { classifyAttempt, nextStep } from "../../../src/delivery/retry-policy";
+import type { AttemptResult } from "../../../src/delivery/send";
+
+const config = { inlineRetryDelaysMs: [200, 1000], retryScheduleSeconds: [5, 300, 1800] };
+const response = (statusCode: number, retryAfterSeconds?: number): AttemptResult => ({
+  startedAt: "2026-01-01T00:00:00.000Z",
+  durationMs: 10,
+  statusCode,
+  ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+});
+const noResponse = (error: string): AttemptResult => ({
+  startedAt: "2026-01-01T00:00:00.000Z",
+  durationMs: 10,
+  error,
+});
+
+describe("classifyAttempt", () => {
+  it.each([
+    [200, "delivered"],
+    [204, "delivered"],
+    [299, "delivered"],
+    [408, "retryable"],
+    [429, "retryable"],
+    [500, "retryable"],
+    [503, "retryable"],
+    [301, "permanent"],
+    [400, "permanent"],
+    [404, "permanent"],
+    [410, "permanent"],
+  ])("HTTP %i is %s", (status, verdict) => {
+    expect(classifyAttempt(response(status))).toBe(verdict);
+  });
+
+  it("retries when no response arrived (timeout, network)", () => {
+    expect(classifyAttempt(noResponse("timeout"))).toBe("retryable");
+    expect(classifyAttempt(noResponse("network: connection refused"))).toBe("retryable");
+  });
+});
+
+describe("nextStep", () => {
+  it("retries inline first, one delay per inline step, then hands over to the queue", () => {
+    const first = { attemptsThisRun: 1, queueRetriesSpent: 0 };
+    expect(nextStep(response(500), first, config)).toEqual({ kind: "retry_inline", delayMs: 200 });
+    expect(nextStep(response(500), { ...first, attemptsThisRun: 2 }, config)).toEqual({
+      kind: "retry_inline",
+      delayMs: 1000,
+    });
+    expect(nextStep(response(500), { ...first, attemptsThisRun: 3 }, config)).toEqual({
+      kind: "retry_queue",
+      delaySeconds: 5,
+    });
+  });
+
+  it("follows the queue schedule and fails once it is spent", () => {
+    expect(nextStep(noResponse("timeout"), { attemptsThisRun: 1, queueRetriesSpent: 1 }, config)).toEqual({
+      kind: "retry_queue",
+      delaySeconds: 300,
+    });
+    expect(nextStep(response(502), { attemptsThisRun: 1, queueRetriesSpent: 3 }, config)).toEqual({
+      kind: "failed",
+      reason: "retries exhausted: HTTP 502",
+    });
+  });
+
+  it("fails at once on a non-retryable status", () => {
+    expect(nextStep(response(410), { attemptsThisRun: 1, queueRetriesSpent: 0 }, config)).toEqual({
+      kind: "failed",
+      reason: "HTTP 410",
+    });
+  });
+
+  it("honours Retry-After on 429/503, bounded by the schedule's longest step", () => {
+    const first = { attemptsThisRun: 1, queueRetriesSpent: 0 };
+    expect(nextStep(response(429, 60), first, config)).toEqual({ kind: "retry_queue", delaySeconds: 60 });
+    expect(nextStep(response(503, 999_999), first, config)).toEqual({
+      kind: "retry_queue",
+      delaySeconds: 1800,
+    });
+    // Short enough to wait for inline.
+    expect(nextStep(response(429, 0), first, config)).toEqual({ kind: "retry_inline", delayMs: 200 });
+    // Only 429 and 503 carry a meaningful Retry-After.
+    expect(nextStep(response(500, 60), first, config)).toEqual({ kind: "retry_inline", delayMs: 200 });
+  });
+});

@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { type EndpointId, type EventId, fanOutDeliveryId, newEventId, ulid } from "../../../src/lib/ids";
+
+describe("ids", () => {
+  it("sort in creation order, even within one millisecond", () => {
+    const now = Date.now();
+    const ids = Array.from({ length: 200 }, () => ulid(now));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ulid(now + 1) > (ids.at(-1) ?? "")).toBe(true);
+  });
+
+  it("derive one delivery id per (event, endpoint), sortable with the event", async () => {
+    const event = newEventId();
+    const a = await fanOutDeliveryId(event, "evsub_A" as EndpointId);
+    expect(await fanOutDeliveryId(event, "evsub_A" as EndpointId)).toBe(a);
+    expect(await fanOutDeliveryId(event, "evsub_B" as EndpointId)).not.toBe(a);
+    expect(a.slice(4, 14)).toBe(event.slice(4, 14));
+    expect(await fanOutDeliveryId(newEventId() as EventId, "evsub_A" as EndpointId)).not.toBe(a);
+  });
+});
