@@ -59,7 +59,7 @@ async function deliverToEndpoint(
       const job = jobs.get(message.body.deliveryId);
       try {
         // Already settled (a duplicate message) or gone (retention): nothing to do.
-        if (!job || job.status !== "pending") {
+        if (job?.status !== "pending") {
           message.ack();
           return [];
         }

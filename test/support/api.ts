@@ -49,7 +49,7 @@ export async function createOrganization(name = "Acme"): Promise<{ id: string; t
 export async function createEndpoint(
   token: string,
   settings: Record<string, unknown>,
-): Promise<{ endpoint: { id: string }; signingSecret: string }> {
+): Promise<{ endpoint: Json; signingSecret: string }> {
   return callOk("POST", "/webhooks/v1/endpoints", 201, { token, body: settings });
 }
 

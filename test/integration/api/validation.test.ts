@@ -2,7 +2,13 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, createOrganization, receiverChannel } from "../../support/api";
 
-type Problem = { type: string; title: string; status: number; detail: string; errors?: { path: string }[] };
+type Problem = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: { path: string; message: string }[];
+};
 
 async function expectProblem(response: Response, status: number): Promise<Problem> {
   expect(response.status).toBe(status);

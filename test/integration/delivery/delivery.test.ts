@@ -4,7 +4,6 @@ import {
   callOk,
   createEndpoint,
   createOrganization,
-  eventually,
   publish,
   receiverChannel,
   settledDeliveries,

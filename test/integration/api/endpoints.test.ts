@@ -1,0 +1,144 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { callOk, createEndpoint, createOrganization, receiverChannel } from "../../support/api";
+
+describe("endpoints API", () => {
+  it("creates an endpoint with defaults and shows its secret once", async () => {
+    const org = await createOrganization();
+    const url = receiverChannel().url;
+    const created = await createEndpoint(org.token, { url, eventTypeFilters: ["vault.*"] });
+    expect(created.signingSecret).toMatch(/^whsec_/);
+    expect(created.endpoint).toEqual({
+      id: expect.stringMatching(/^evsub_[0-9A-Z]{26}$/),
+      url,
+      description: "",
+      eventTypeFilters: ["vault.*"],
+      resourceScopes: {},
+      status: "active",
+      disabledReason: null,
+      signatureScheme: "standard",
+      payloadFormat: "full",
+      headers: {},
+      rateLimitPerSecond: null,
+      timeoutMs: null,
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
+
+    const read = await callOk("GET", `/webhooks/v1/endpoints/${created.endpoint.id}`, 200, {
+      token: org.token,
+    });
+    expect(read).toEqual({ endpoint: created.endpoint });
+    expect(JSON.stringify(read)).not.toContain(created.signingSecret);
+    const list = await callOk("GET", "/webhooks/v1/endpoints", 200, { token: org.token });
+    expect(JSON.stringify(list)).not.toContain(created.signingSecret);
+  });
+
+  it("stores the signing secret encrypted, never in plaintext", async () => {
+    const org = await createOrganization();
+    const { endpoint, signingSecret } = await createEndpoint(org.token, {
+      url: receiverChannel().url,
+      eventTypeFilters: ["*"],
+    });
+    const rows = await env.DB.prepare("SELECT * FROM endpoint_secrets WHERE endpoint_id = ?")
+      .bind(endpoint.id)
+      .all();
+    expect(rows.results).toHaveLength(1);
+    const stored = JSON.stringify(rows.results);
+    expect(stored).not.toContain(signingSecret);
+    expect(stored).not.toContain(signingSecret.slice("whsec_".length));
+  });
+
+  it("patches settings, disables and re-enables", async () => {
+    const org = await createOrganization();
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiverChannel().url,
+      eventTypeFilters: ["*"],
+    });
+
+    const patched = await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+      token: org.token,
+      body: {
+        description: "billing",
+        eventTypeFilters: ["case.*", "decision.created"],
+        resourceScopes: { caseIds: ["case_1"] },
+        signatureScheme: "convoy",
+        payloadFormat: "slim",
+        headers: { "X-Tenant": "acme" },
+        timeoutMs: 5000,
+        status: "disabled",
+      },
+    });
+    expect(patched.endpoint).toMatchObject({
+      description: "billing",
+      eventTypeFilters: ["case.*", "decision.created"],
+      resourceScopes: { caseIds: ["case_1"] },
+      signatureScheme: "convoy",
+      payloadFormat: "slim",
+      headers: { "X-Tenant": "acme" },
+      timeoutMs: 5000,
+      status: "disabled",
+    });
+    expect(patched.endpoint.updatedAt >= endpoint.createdAt).toBe(true);
+
+    const disabled = await callOk("GET", "/webhooks/v1/endpoints?status=disabled", 200, { token: org.token });
+    expect(disabled.data.map((e: { id: string }) => e.id)).toEqual([endpoint.id]);
+    expect(
+      (await callOk("GET", "/webhooks/v1/endpoints?status=active", 200, { token: org.token })).data,
+    ).toEqual([]);
+
+    const enabled = await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+      token: org.token,
+      body: { status: "active" },
+    });
+    expect(enabled.endpoint).toMatchObject({ status: "active", description: "billing" });
+  });
+
+  it("soft-deletes: the endpoint disappears from reads, its row stays", async () => {
+    const org = await createOrganization();
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiverChannel().url,
+      eventTypeFilters: ["*"],
+    });
+    await callOk("DELETE", `/webhooks/v1/endpoints/${endpoint.id}`, 204, { token: org.token });
+    await callOk("DELETE", `/webhooks/v1/endpoints/${endpoint.id}`, 404, { token: org.token });
+    await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 404, {
+      token: org.token,
+      body: { description: "x" },
+    });
+    expect((await callOk("GET", "/webhooks/v1/endpoints", 200, { token: org.token })).data).toEqual([]);
+    const row = await env.DB.prepare("SELECT deleted_at FROM endpoints WHERE id = ?")
+      .bind(endpoint.id)
+      .first();
+    expect(row?.deleted_at).toEqual(expect.any(String));
+  });
+
+  it("lists newest first with a cursor", async () => {
+    const org = await createOrganization();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(
+        (await createEndpoint(org.token, { url: receiverChannel().url, eventTypeFilters: ["*"] })).endpoint
+          .id,
+      );
+    }
+    const first = await callOk("GET", "/webhooks/v1/endpoints?limit=3", 200, { token: org.token });
+    expect(first.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(2).reverse());
+    const second = await callOk("GET", `/webhooks/v1/endpoints?limit=3&cursor=${first.nextCursor}`, 200, {
+      token: org.token,
+    });
+    expect(second.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(0, 2).reverse());
+    expect(second.nextCursor).toBeNull();
+  });
+
+  it("serves the event catalog with JSON Schemas", async () => {
+    const org = await createOrganization();
+    const { data } = await callOk("GET", "/webhooks/v1/event_types", 200, { token: org.token });
+    const created = data.find((t: { type: string }) => t.type === "vault.ingest.completed");
+    expect(created).toMatchObject({ scope: "vaults", stability: "stable", resource: "vault" });
+    expect(created.schema).toMatchObject({ type: "object", required: expect.arrayContaining(["vaultId"]) });
+    expect(data.map((t: { type: string }) => t.type)).toEqual(
+      expect.arrayContaining(["webhook.test", "webhook.endpoint.disabled", "case.created", "matter.created"]),
+    );
+  });
+});
