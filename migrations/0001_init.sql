@@ -27,6 +27,7 @@ CREATE TABLE endpoints (
   url TEXT NOT NULL,
   description TEXT NOT NULL,
   event_type_filters TEXT NOT NULL, -- JSON array
+  allowed_scopes TEXT NOT NULL, -- JSON array: the API key scopes `*` expands to (those of the key that set the filters)
   resource_scopes TEXT NOT NULL, -- JSON object: { vaultIds?: [...], ... }
   status TEXT NOT NULL CHECK (status IN ('active', 'disabled', 'auto_disabled')),
   disabled_reason TEXT, -- JSON object, set when auto-disabled
@@ -46,10 +47,11 @@ CREATE INDEX endpoints_by_organization ON endpoints (organization_id, id) WHERE 
 -- (current) or in the future (rotation grace window).
 CREATE TABLE endpoint_secrets (
   endpoint_id TEXT NOT NULL,
-  created_at TEXT NOT NULL,
+  id TEXT NOT NULL, -- ULID: newest last
   ciphertext TEXT NOT NULL,
+  created_at TEXT NOT NULL,
   expires_at TEXT,
-  PRIMARY KEY (endpoint_id, created_at)
+  PRIMARY KEY (endpoint_id, id)
 ) WITHOUT ROWID;
 
 CREATE TABLE events (
@@ -60,8 +62,12 @@ CREATE TABLE events (
   resources TEXT NOT NULL, -- JSON object: { vault?: id, ... }
   occurred_at TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  fanned_out_at TEXT -- set once deliveries exist; NULL past a grace period means the sweeper re-enqueues
+  fanned_out_at TEXT, -- set once deliveries exist; NULL past a grace period means the sweeper re-enqueues
+  idempotency_key TEXT, -- the publisher's Idempotency-Key header, unique per organization
+  request_hash TEXT -- SHA-256 of the published request, to tell a retry from a conflicting reuse of the key
 );
+CREATE UNIQUE INDEX events_by_idempotency_key ON events (organization_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
 CREATE INDEX events_by_organization ON events (organization_id, id);
 -- The sweeper's scan for events whose queue send was lost; holds only events not yet fanned out.
 CREATE INDEX events_awaiting_fan_out ON events (id) WHERE fanned_out_at IS NULL;
@@ -79,7 +85,8 @@ CREATE TABLE deliveries (
   next_attempt_at TEXT,
   last_status_code INTEGER,
   last_error TEXT,
-  replay_of TEXT,
+  replay_of TEXT, -- the delivery this one replays
+  payload_override TEXT, -- JSON data sent instead of the event's, for a replay that asked for it
   created_at TEXT NOT NULL,
   delivered_at TEXT
 );

@@ -4,6 +4,7 @@ import { admin } from "./api/admin";
 import { jsonBodyOnly } from "./api/app";
 import type { AppEnv } from "./api/auth";
 import { deliveries } from "./api/deliveries";
+import { docsPage } from "./api/docs";
 import { endpoints } from "./api/endpoints";
 import { eventTypes } from "./api/event-types";
 import { events } from "./api/events";
@@ -14,6 +15,7 @@ import { fanOutBatch } from "./delivery/fan-out";
 import { type DeliveryMessage, type EventMessage, QUEUES } from "./delivery/messages";
 import { sweep } from "./sweeper/sweep";
 
+export { Publisher } from "./api/rpc";
 export { EndpointHealth } from "./health/endpoint-health";
 
 const app = new OpenAPIHono<AppEnv>();
@@ -36,6 +38,8 @@ app.doc31("/openapi.json", {
     description: "Signed, retried webhook delivery on Cloudflare Workers.",
   },
 });
+
+app.get("/docs", docsPage);
 
 app.onError(onError);
 app.notFound(notFoundRoute);

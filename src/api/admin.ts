@@ -13,6 +13,7 @@ import { newApiKeyId, newOrganizationId } from "../lib/ids";
 import {
   createRouter,
   errorResponses,
+  IdParam,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -58,15 +59,6 @@ const toApiKeyOut = (key: ApiKey): z.infer<typeof ApiKeyOut> => ({
   scopes: key.scopes,
   createdAt: key.createdAt,
 });
-
-const IdParam = (name: string) =>
-  z.object({
-    id: z
-      .string()
-      .min(1)
-      .max(64)
-      .openapi({ param: { name, in: "path" } }),
-  });
 
 export const admin = createRouter();
 admin.use("*", adminAuth());
@@ -118,7 +110,7 @@ admin.openapi(
     tags: ["Admin"],
     summary: "Create an API key for an organization; the token is shown once",
     security: [{ adminToken: [] }],
-    request: { params: IdParam("id"), body: jsonBody(ApiKeyIn) },
+    request: { params: IdParam, body: jsonBody(ApiKeyIn) },
     responses: {
       201: jsonContent(z.object({ apiKey: ApiKeyOut, token: z.string() }), "Created"),
       ...errorResponses,
@@ -151,7 +143,7 @@ admin.openapi(
     tags: ["Admin"],
     summary: "Revoke an API key, at once",
     security: [{ adminToken: [] }],
-    request: { params: IdParam("id") },
+    request: { params: IdParam },
     responses: { 204: { description: "Revoked" }, ...errorResponses, ...notFoundResponse },
   }),
   async (c) => {

@@ -54,20 +54,18 @@ export const ProblemSchema = z
   })
   .openapi("Problem");
 
+export const problemContent = { "application/problem+json": { schema: ProblemSchema } } as const;
+
 /** Responses every authenticated route can give besides its own. */
 export const errorResponses = {
-  401: {
-    description: "Missing, unknown or revoked token",
-    content: { "application/problem+json": { schema: ProblemSchema } },
-  },
-  422: { description: "Invalid input", content: { "application/problem+json": { schema: ProblemSchema } } },
+  401: { description: "Missing, unknown or revoked token", content: problemContent },
+  413: { description: "Body larger than MAX_PAYLOAD_BYTES", content: problemContent },
+  415: { description: "Body is not application/json", content: problemContent },
+  422: { description: "Invalid input", content: problemContent },
 } as const;
 
 export const notFoundResponse = {
-  404: {
-    description: "No such object in this organization",
-    content: { "application/problem+json": { schema: ProblemSchema } },
-  },
+  404: { description: "No such object in this organization", content: problemContent },
 } as const;
 
 export const PageQuerySchema = z.object({
@@ -88,4 +86,13 @@ export const jsonContent = <T extends z.ZodType>(schema: T, description: string)
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   required: true,
   content: { "application/json": { schema } },
+});
+
+/** The `{id}` path parameter every object route takes. */
+export const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
 });

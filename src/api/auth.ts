@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { findActiveApiKey } from "../db/api-keys";
 import { bytesToBase64Url, randomBytes } from "../lib/base64";
 import { ServiceError } from "../lib/errors";
+import { sha256Hex } from "../lib/hash";
 import type { OrganizationId } from "../lib/ids";
 
 /** What authentication establishes for the handlers after it. */
@@ -14,11 +15,6 @@ const TOKEN_PREFIX = "sk_";
 export async function newApiToken(): Promise<{ token: string; hash: string }> {
   const token = TOKEN_PREFIX + bytesToBase64Url(randomBytes(32));
   return { token, hash: await sha256Hex(token) };
-}
-
-async function sha256Hex(value: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function bearerToken(header: string | undefined): string {

@@ -1,10 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { checkEventData } from "../catalog/validate";
 import { type Attempt, listAttempts } from "../db/attempts";
 import { type Delivery, getDelivery, listDeliveries } from "../db/deliveries";
-import { notFound } from "../lib/errors";
+import { getEndpoint } from "../db/endpoints";
+import { replayDeliveries } from "../delivery/replay";
+import { notFound, ServiceError } from "../lib/errors";
 import {
   createRouter,
   errorResponses,
+  IdParam,
   jsonContent,
   notFoundResponse,
   PageQuerySchema,
@@ -13,7 +17,7 @@ import {
 import { apiKeyAuth } from "./auth";
 
 /** Delivery history (DESIGN.md §3.5), scoped to the API key's organization. */
-const DeliveryOut = z
+export const DeliveryOut = z
   .object({
     id: z.string(),
     eventId: z.string(),
@@ -42,7 +46,7 @@ const AttemptOut = z
   })
   .openapi("Attempt");
 
-const toDeliveryOut = (d: Delivery): z.infer<typeof DeliveryOut> => ({
+export const toDeliveryOut = (d: Delivery): z.infer<typeof DeliveryOut> => ({
   id: d.id,
   eventId: d.eventId,
   eventType: d.eventType,
@@ -114,15 +118,7 @@ deliveries.openapi(
     tags: ["Deliveries"],
     summary: "Get a delivery with its attempts",
     security: [{ apiKey: [] }],
-    request: {
-      params: z.object({
-        id: z
-          .string()
-          .min(1)
-          .max(64)
-          .openapi({ param: { name: "id", in: "path" } }),
-      }),
-    },
+    request: { params: IdParam },
     responses: {
       200: jsonContent(
         z.object({ delivery: DeliveryOut.extend({ attempts: z.array(AttemptOut) }) }),
@@ -137,5 +133,47 @@ deliveries.openapi(
     if (!delivery) throw notFound("Delivery");
     const attempts = await listAttempts(c.env.DB, delivery.id);
     return c.json({ delivery: { ...toDeliveryOut(delivery), attempts: attempts.map(toAttemptOut) } }, 200);
+  },
+);
+
+deliveries.openapi(
+  createRoute({
+    method: "post",
+    path: "/{id}/replay",
+    tags: ["Deliveries"],
+    summary: "Send the delivery's event again, as a new delivery marked as a replay",
+    security: [{ apiKey: [] }],
+    request: {
+      params: IdParam,
+      body: {
+        required: false,
+        content: {
+          "application/json": {
+            schema: z.strictObject({
+              payload: z
+                .record(z.string(), z.unknown())
+                .optional()
+                .openapi({ description: "Data to send instead of the event's (the envelope stays)" }),
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      202: jsonContent(z.object({ delivery: DeliveryOut }), "The replay, queued"),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const original = await getDelivery(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
+    if (!original) throw notFound("Delivery");
+    const endpoint = await getEndpoint(c.env.DB, original.organizationId, original.endpointId);
+    if (!endpoint) throw new ServiceError("conflict", "The delivery's endpoint was deleted");
+    const body = (c.req.valid("json") as { payload?: Record<string, unknown> } | undefined) ?? {};
+    if (body.payload)
+      checkEventData(original.eventType, body.payload, { type: "eventType", data: "payload" });
+    const [replay] = await replayDeliveries(c.env, [original], body.payload);
+    return c.json({ delivery: toDeliveryOut(replay as Delivery) }, 202);
   },
 );

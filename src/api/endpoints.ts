@@ -22,6 +22,7 @@ import { generateSigningSecret } from "../signing/secrets";
 import {
   createRouter,
   errorResponses,
+  IdParam,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -29,6 +30,7 @@ import {
   pageSchema,
 } from "./app";
 import { apiKeyAuth } from "./auth";
+import { endpointActions } from "./endpoint-actions";
 
 /** Customer endpoints (DESIGN.md §3.3), scoped to the API key's organization. */
 const settingFields = {
@@ -159,14 +161,6 @@ function checkSettings(
   if (errors.length > 0) throw new ServiceError("validation", "The endpoint settings are not valid", errors);
 }
 
-const EndpointIdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "id", in: "path" }, example: "evsub_01J..." }),
-});
-
 export const endpoints = createRouter();
 endpoints.use("*", apiKeyAuth());
 
@@ -190,6 +184,7 @@ endpoints.openapi(
     const endpoint: Endpoint = {
       ...body,
       resourceScopes: body.resourceScopes as Endpoint["resourceScopes"],
+      allowedScopes: c.get("apiKeyScopes"),
       id: newEndpointId(),
       organizationId: c.get("organizationId"),
       status: "active",
@@ -232,7 +227,7 @@ endpoints.openapi(
     tags: ["Endpoints"],
     summary: "Get an endpoint",
     security: [{ apiKey: [] }],
-    request: { params: EndpointIdParam },
+    request: { params: IdParam },
     responses: {
       200: jsonContent(z.object({ endpoint: EndpointOut }), "The endpoint"),
       ...errorResponses,
@@ -253,7 +248,7 @@ endpoints.openapi(
     tags: ["Endpoints"],
     summary: "Change an endpoint; `status: active` re-enables an auto-disabled one",
     security: [{ apiKey: [] }],
-    request: { params: EndpointIdParam, body: jsonBody(EndpointPatchIn) },
+    request: { params: IdParam, body: jsonBody(EndpointPatchIn) },
     responses: {
       200: jsonContent(z.object({ endpoint: EndpointOut }), "Updated"),
       ...errorResponses,
@@ -268,13 +263,15 @@ endpoints.openapi(
       ...current,
       ...patch,
       resourceScopes: (patch.resourceScopes ?? current.resourceScopes) as Endpoint["resourceScopes"],
+      // New filters are read under the scopes of the key that sets them.
+      allowedScopes: patch.eventTypeFilters ? c.get("apiKeyScopes") : current.allowedScopes,
       updatedAt: new Date().toISOString(),
     };
     if (status) {
       next.status = status;
       next.disabledReason = status === "active" ? null : current.disabledReason;
     }
-    checkSettings(next, getConfig(c.env), c.get("apiKeyScopes"));
+    checkSettings(next, getConfig(c.env), next.allowedScopes);
     if (!(await updateEndpoint(c.env.DB, next))) throw notFound("Endpoint");
     // A re-enabled endpoint starts a fresh failure streak.
     if (status === "active" && current.status !== "active") await endpointHealth(c.env, current.id).reset();
@@ -289,7 +286,7 @@ endpoints.openapi(
     tags: ["Endpoints"],
     summary: "Delete an endpoint: deliveries stop, history stays",
     security: [{ apiKey: [] }],
-    request: { params: EndpointIdParam },
+    request: { params: IdParam },
     responses: { 204: { description: "Deleted" }, ...errorResponses, ...notFoundResponse },
   }),
   async (c) => {
@@ -303,3 +300,5 @@ endpoints.openapi(
     return c.body(null, 204);
   },
 );
+
+endpoints.route("/", endpointActions);

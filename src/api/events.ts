@@ -1,12 +1,25 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { EventRecord } from "../db/events";
+import { listDeliveries } from "../db/deliveries";
+import { type EventRecord, getEvent, listEvents } from "../db/events";
 import { publishEvent } from "../delivery/publish";
+import { notFound } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "./app";
-import { adminAuth } from "./auth";
+import {
+  createRouter,
+  errorResponses,
+  IdParam,
+  jsonBody,
+  jsonContent,
+  notFoundResponse,
+  PageQuerySchema,
+  pageSchema,
+  problemContent,
+} from "./app";
+import { adminAuth, apiKeyAuth } from "./auth";
+import { DeliveryOut, toDeliveryOut } from "./deliveries";
 
 /** Publishing (DESIGN.md §3.2): the platform, holding the admin token, reports what happened. */
-const EventIn = z
+export const EventIn = z
   .strictObject({
     organizationId: z.string().min(1).max(64),
     type: z.string().min(1).max(200).openapi({ example: "vault.ingest.completed" }),
@@ -43,6 +56,8 @@ export const toEventOut = (e: EventRecord): z.infer<typeof EventOut> => ({
   resources: e.resources,
 });
 
+const isoInstant = z.iso.datetime({ offset: true }).transform((value) => new Date(value).toISOString());
+
 export const events = createRouter();
 
 events.openapi(
@@ -53,16 +68,86 @@ events.openapi(
     summary: "Publish an event; it is fanned out to every matching endpoint of the organization",
     security: [{ adminToken: [] }],
     middleware: [adminAuth()] as const,
-    request: { body: jsonBody(EventIn) },
-    responses: { 202: jsonContent(z.object({ event: EventOut }), "Accepted"), ...errorResponses },
+    request: {
+      headers: z.object({
+        "idempotency-key": z
+          .string()
+          .min(1)
+          .max(255)
+          .optional()
+          .openapi({ description: "Same key and body: the first event again (202); other body: 409" }),
+      }),
+      body: jsonBody(EventIn),
+    },
+    responses: {
+      202: jsonContent(z.object({ event: EventOut }), "Accepted (`Idempotent-Replayed: true` for a repeat)"),
+      409: { description: "Idempotency-Key reused with another request", content: problemContent },
+      ...errorResponses,
+    },
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const event = await publishEvent(c.env, {
+    const { event, replayed } = await publishEvent(c.env, {
       ...body,
       organizationId: body.organizationId as OrganizationId,
       occurredAt: body.occurredAt ? new Date(body.occurredAt).toISOString() : undefined,
+      idempotencyKey: c.req.valid("header")["idempotency-key"],
     });
+    if (replayed) c.header("Idempotent-Replayed", "true");
     return c.json({ event: toEventOut(event) }, 202);
+  },
+);
+
+events.openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ["Events"],
+    summary: "List the organization's events, newest first",
+    security: [{ apiKey: [] }],
+    middleware: [apiKeyAuth()] as const,
+    request: {
+      query: PageQuerySchema.extend({
+        event_type: z.string().max(200).optional(),
+        since: isoInstant.optional(),
+        until: isoInstant.optional(),
+      }),
+    },
+    responses: { 200: jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...errorResponses },
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    const page = await listEvents(c.env.DB, c.get("organizationId"), {
+      limit: q.limit,
+      cursor: q.cursor,
+      type: q.event_type,
+      since: q.since,
+      until: q.until,
+    });
+    return c.json({ data: page.data.map(toEventOut), nextCursor: page.nextCursor }, 200);
+  },
+);
+
+events.openapi(
+  createRoute({
+    method: "get",
+    path: "/{id}",
+    tags: ["Events"],
+    summary: "Get an event with its deliveries",
+    security: [{ apiKey: [] }],
+    middleware: [apiKeyAuth()] as const,
+    request: { params: IdParam },
+    responses: {
+      200: jsonContent(z.object({ event: EventOut, deliveries: z.array(DeliveryOut) }), "The event"),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const organizationId = c.get("organizationId");
+    const event = await getEvent(c.env.DB, organizationId, c.req.valid("param").id);
+    if (!event) throw notFound("Event");
+    const deliveries = await listDeliveries(c.env.DB, organizationId, { eventId: event.id, limit: 100 });
+    return c.json({ event: toEventOut(event), deliveries: deliveries.data.map(toDeliveryOut) }, 200);
   },
 );

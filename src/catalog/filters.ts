@@ -1,6 +1,6 @@
-import type { ResourceScopes } from "../db/endpoints";
+import type { Endpoint, ResourceScopes } from "../db/endpoints";
 import type { EventResources } from "../db/events";
-import { eventTypes, resourceNames, resourceScopeKey } from "./index";
+import { eventTypes, findEventType, resourceNames, resourceScopeKey } from "./index";
 
 /**
  * Subscription filters: an exact type (`vault.ingest.completed`), a prefix wildcard (`vault.ingest.*`,
@@ -20,12 +20,32 @@ export function matchesAnyFilter(filters: readonly string[], type: string): bool
   return filters.some((filter) => filterMatches(filter, type));
 }
 
+const scopeAllows = (keyScopes: readonly string[], scope: string) =>
+  keyScopes.includes(ALL_SCOPES) || keyScopes.includes(scope);
+
 /** The catalog types a filter selects among those an API key's scopes allow. */
 export function typesSelectedBy(filter: string, keyScopes: readonly string[]): string[] {
-  const allowAll = keyScopes.includes(ALL_SCOPES);
   return eventTypes
-    .filter((d) => (allowAll || keyScopes.includes(d.scope)) && filterMatches(filter, d.type))
+    .filter((d) => scopeAllows(keyScopes, d.scope) && filterMatches(filter, d.type))
     .map((d) => d.type);
+}
+
+/**
+ * Fan-out's one question: does this endpoint receive this event? Its filters must select the type,
+ * within the scopes of the key that subscribed it (so `*` under a scoped key stays inside its scopes),
+ * and the event must be about a resource its resource scopes list.
+ */
+export function endpointReceives(
+  endpoint: Pick<Endpoint, "eventTypeFilters" | "allowedScopes" | "resourceScopes">,
+  event: { type: string; resources: EventResources },
+): boolean {
+  const definition = findEventType(event.type);
+  return (
+    definition !== undefined &&
+    scopeAllows(endpoint.allowedScopes, definition.scope) &&
+    matchesAnyFilter(endpoint.eventTypeFilters, event.type) &&
+    resourceScopesMatch(endpoint.resourceScopes, event.resources)
+  );
 }
 
 /**

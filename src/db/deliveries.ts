@@ -1,6 +1,6 @@
 import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../lib/ids";
 import type { EventResources } from "./events";
-import { cursorCondition, type Page, type PageQuery, toPage } from "./page";
+import { type Page, type PageQuery, toPage, where } from "./page";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
 
@@ -19,6 +19,9 @@ export type Delivery = {
   createdAt: string;
   deliveredAt: string | null;
 };
+
+/** A new delivery; a replay may carry data to send instead of the event's. */
+export type NewDelivery = Delivery & { payloadOverride?: unknown };
 
 /** What the delivery consumer needs to send one delivery: the row plus its event's content. */
 export type DeliveryJob = Delivery & { data: unknown; resources: EventResources; occurredAt: string };
@@ -75,12 +78,12 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
 });
 
 /** New pending deliveries; an id that exists already (a redelivered fan-out) is left alone. */
-export function insertDelivery(db: D1Database, d: Delivery): D1PreparedStatement {
+export function insertDelivery(db: D1Database, d: NewDelivery): D1PreparedStatement {
   return db
     .prepare(
       `INSERT OR IGNORE INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, status,
-         next_attempt_at, replay_of, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         next_attempt_at, replay_of, created_at, payload_override)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .bind(
       d.id,
@@ -92,6 +95,7 @@ export function insertDelivery(db: D1Database, d: Delivery): D1PreparedStatement
       d.nextAttemptAt,
       d.replayOf,
       d.createdAt,
+      d.payloadOverride === undefined ? null : JSON.stringify(d.payloadOverride),
     );
 }
 
@@ -112,33 +116,29 @@ export async function listDeliveries(
   organizationId: string,
   query: PageQuery & DeliveryFilters,
 ): Promise<Page<Delivery>> {
-  const cursor = cursorCondition(query.cursor);
-  const conditions = ["organization_id = ?", cursor.sql];
-  const params: unknown[] = [organizationId, ...cursor.params];
-  const filter = (sql: string, value: unknown) => {
-    if (value === undefined) return;
-    conditions.push(sql);
-    params.push(value);
-  };
-  filter("endpoint_id = ?", query.endpointId);
-  filter("event_id = ?", query.eventId);
-  filter("event_type = ?", query.eventType);
-  filter("status = ?", query.status);
-  filter("created_at >= ?", query.since);
-  filter("created_at < ?", query.until);
+  const filter = where([
+    ["organization_id = ?", organizationId],
+    ["id < ?", query.cursor],
+    ["endpoint_id = ?", query.endpointId],
+    ["event_id = ?", query.eventId],
+    ["event_type = ?", query.eventType],
+    ["status = ?", query.status],
+    ["created_at >= ?", query.since],
+    ["created_at < ?", query.until],
+  ]);
   const { results } = await db
-    .prepare(`SELECT * FROM deliveries WHERE ${conditions.join(" AND ")} ORDER BY id DESC LIMIT ?`)
-    .bind(...params, query.limit + 1)
+    .prepare(`SELECT * FROM deliveries WHERE ${filter.sql} ORDER BY id DESC LIMIT ?`)
+    .bind(...filter.params, query.limit + 1)
     .all<DeliveryRow>();
   return toPage(results.map(toDelivery), query.limit);
 }
 
-/** Deliveries with their events' content, one query for a whole consumer batch. */
+/** Deliveries with their events' content (or a replay's own data), one query for a whole consumer batch. */
 export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Map<string, DeliveryJob>> {
   if (ids.length === 0) return new Map();
   const { results } = await db
     .prepare(
-      `SELECT d.*, e.data AS event_data, e.resources AS event_resources, e.occurred_at AS event_occurred_at
+      `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources, e.occurred_at AS event_occurred_at
        FROM deliveries d JOIN events e ON e.id = d.event_id
        WHERE d.id IN (${ids.map(() => "?").join(", ")})`,
     )
@@ -155,6 +155,24 @@ export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Ma
       },
     ]),
   );
+}
+
+/** The endpoint's failed deliveries created in [since, until), oldest first, for bulk recovery. */
+export async function listFailedDeliveries(
+  db: D1Database,
+  organizationId: string,
+  endpointId: string,
+  window: { since: string; until: string; limit: number },
+): Promise<Delivery[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM deliveries
+       WHERE organization_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?
+       ORDER BY id LIMIT ?`,
+    )
+    .bind(organizationId, endpointId, window.since, window.until, window.limit)
+    .all<DeliveryRow>();
+  return results.map(toDelivery);
 }
 
 /** Records a consumer run's outcome; only a still-pending delivery moves, so a late duplicate cannot undo it. */

@@ -1,4 +1,5 @@
 import type { EndpointId } from "../lib/ids";
+import { ulid } from "../lib/ids";
 
 /**
  * Signing secrets, stored encrypted (see lib/secret-box.ts). The current secret has no expiry; a
@@ -11,8 +12,25 @@ export function insertEndpointSecret(
   createdAt: string,
 ): D1PreparedStatement {
   return db
-    .prepare("INSERT INTO endpoint_secrets (endpoint_id, created_at, ciphertext) VALUES (?, ?, ?)")
-    .bind(endpointId, createdAt, ciphertext);
+    .prepare("INSERT INTO endpoint_secrets (endpoint_id, id, ciphertext, created_at) VALUES (?, ?, ?, ?)")
+    .bind(endpointId, ulid(), ciphertext, createdAt);
+}
+
+/**
+ * Rotation: every secret that still signs stops at `expiresAt` at the latest (now, for no grace).
+ * Written in the same batch as the new secret's insert, which must come after it.
+ */
+export function expireSigningSecrets(
+  db: D1Database,
+  endpointId: EndpointId,
+  expiresAt: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE endpoint_secrets SET expires_at = ?1
+       WHERE endpoint_id = ?2 AND (expires_at IS NULL OR expires_at > ?1)`,
+    )
+    .bind(expiresAt, endpointId);
 }
 
 /** Ciphertexts of the secrets that sign at `now`, newest first. */
@@ -25,7 +43,7 @@ export async function listSigningSecretCiphertexts(
     .prepare(
       `SELECT ciphertext FROM endpoint_secrets
        WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?)
-       ORDER BY created_at DESC`,
+       ORDER BY id DESC`,
     )
     .bind(endpointId, now)
     .all<{ ciphertext: string }>();

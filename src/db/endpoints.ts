@@ -1,5 +1,5 @@
 import type { EndpointId, OrganizationId } from "../lib/ids";
-import { cursorCondition, type Page, type PageQuery, toPage } from "./page";
+import { type Page, type PageQuery, toPage, where } from "./page";
 
 export type EndpointStatus = "active" | "disabled" | "auto_disabled";
 export type SignatureScheme = "standard" | "convoy";
@@ -15,6 +15,8 @@ export type Endpoint = {
   url: string;
   description: string;
   eventTypeFilters: string[];
+  /** The API-key scopes the filters were set under: `*` means every type these scopes allow. */
+  allowedScopes: string[];
   resourceScopes: ResourceScopes;
   status: EndpointStatus;
   disabledReason: DisabledReason | null;
@@ -34,6 +36,7 @@ type EndpointRow = {
   url: string;
   description: string;
   event_type_filters: string;
+  allowed_scopes: string;
   resource_scopes: string;
   status: EndpointStatus;
   disabled_reason: string | null;
@@ -53,6 +56,7 @@ const toEndpoint = (row: EndpointRow): Endpoint => ({
   url: row.url,
   description: row.description,
   eventTypeFilters: JSON.parse(row.event_type_filters),
+  allowedScopes: JSON.parse(row.allowed_scopes),
   resourceScopes: JSON.parse(row.resource_scopes),
   status: row.status,
   disabledReason: row.disabled_reason ? JSON.parse(row.disabled_reason) : null,
@@ -71,6 +75,7 @@ const settingsValues = (e: Endpoint) => [
   e.url,
   e.description,
   JSON.stringify(e.eventTypeFilters),
+  JSON.stringify(e.allowedScopes),
   JSON.stringify(e.resourceScopes),
   e.status,
   e.disabledReason ? JSON.stringify(e.disabledReason) : null,
@@ -86,10 +91,10 @@ const settingsValues = (e: Endpoint) => [
 export function insertEndpoint(db: D1Database, e: Endpoint): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO endpoints (url, description, event_type_filters, resource_scopes, status, disabled_reason,
-         signature_scheme, payload_format, headers, rate_limit_per_second, timeout_ms, updated_at,
+      `INSERT INTO endpoints (url, description, event_type_filters, allowed_scopes, resource_scopes, status,
+         disabled_reason, signature_scheme, payload_format, headers, rate_limit_per_second, timeout_ms, updated_at,
          id, organization_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .bind(...settingsValues(e), e.id, e.organizationId, e.createdAt);
 }
@@ -98,8 +103,8 @@ export function insertEndpoint(db: D1Database, e: Endpoint): D1PreparedStatement
 export async function updateEndpoint(db: D1Database, e: Endpoint): Promise<boolean> {
   const { meta } = await db
     .prepare(
-      `UPDATE endpoints SET url = ?, description = ?, event_type_filters = ?, resource_scopes = ?, status = ?,
-         disabled_reason = ?, signature_scheme = ?, payload_format = ?, headers = ?, rate_limit_per_second = ?,
+      `UPDATE endpoints SET url = ?, description = ?, event_type_filters = ?, allowed_scopes = ?, resource_scopes = ?,
+         status = ?, disabled_reason = ?, signature_scheme = ?, payload_format = ?, headers = ?, rate_limit_per_second = ?,
          timeout_ms = ?, updated_at = ?
        WHERE id = ? AND organization_id = ? AND deleted_at IS NULL`,
     )
@@ -126,14 +131,14 @@ export async function listEndpoints(
   organizationId: string,
   query: PageQuery & { status?: EndpointStatus },
 ): Promise<Page<Endpoint>> {
-  const cursor = cursorCondition(query.cursor);
-  const status = query.status ? "AND status = ?" : "";
+  const filter = where([
+    ["organization_id = ?", organizationId],
+    ["id < ?", query.cursor],
+    ["status = ?", query.status],
+  ]);
   const { results } = await db
-    .prepare(
-      `SELECT * FROM endpoints WHERE organization_id = ? AND deleted_at IS NULL AND ${cursor.sql} ${status}
-       ORDER BY id DESC LIMIT ?`,
-    )
-    .bind(organizationId, ...cursor.params, ...(query.status ? [query.status] : []), query.limit + 1)
+    .prepare(`SELECT * FROM endpoints WHERE ${filter.sql} AND deleted_at IS NULL ORDER BY id DESC LIMIT ?`)
+    .bind(...filter.params, query.limit + 1)
     .all<EndpointRow>();
   return toPage(results.map(toEndpoint), query.limit);
 }

@@ -1,4 +1,5 @@
 import type { EventId, OrganizationId } from "../lib/ids";
+import { type Page, type PageQuery, toPage, where } from "./page";
 
 /** `{ vault: "vault_123", matter: "matter_9" }`: the resources an event is about, by catalog name. */
 export type EventResources = Record<string, string>;
@@ -33,11 +34,24 @@ const toEvent = (row: EventRow): EventRecord => ({
   createdAt: row.created_at,
 });
 
-export async function insertEvent(db: D1Database, e: EventRecord): Promise<void> {
-  await db
+/** The publisher's Idempotency-Key and the hash of what it published under it. */
+export type IdempotencyRecord = { key: string; requestHash: string };
+
+/**
+ * Stores an event; false when its Idempotency-Key was already used in the organization (the unique
+ * index decides, so two concurrent publishes with one key cannot both store an event).
+ */
+export async function insertEvent(
+  db: D1Database,
+  e: EventRecord,
+  idempotency?: IdempotencyRecord,
+): Promise<boolean> {
+  const { meta } = await db
     .prepare(
-      `INSERT INTO events (id, organization_id, type, data, resources, occurred_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events (id, organization_id, type, data, resources, occurred_at, created_at, idempotency_key,
+         request_hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
     )
     .bind(
       e.id,
@@ -47,8 +61,55 @@ export async function insertEvent(db: D1Database, e: EventRecord): Promise<void>
       JSON.stringify(e.resources),
       e.occurredAt,
       e.createdAt,
+      idempotency?.key ?? null,
+      idempotency?.requestHash ?? null,
     )
     .run();
+  return meta.changes > 0;
+}
+
+/** The event first published under an Idempotency-Key, with the hash of that request. */
+export async function findEventByIdempotencyKey(
+  db: D1Database,
+  organizationId: string,
+  key: string,
+): Promise<{ event: EventRecord; requestHash: string } | null> {
+  const row = await db
+    .prepare("SELECT * FROM events WHERE organization_id = ? AND idempotency_key = ?")
+    .bind(organizationId, key)
+    .first<EventRow & { request_hash: string }>();
+  return row ? { event: toEvent(row), requestHash: row.request_hash } : null;
+}
+
+export async function getEvent(
+  db: D1Database,
+  organizationId: string,
+  id: string,
+): Promise<EventRecord | null> {
+  const row = await db
+    .prepare("SELECT * FROM events WHERE id = ? AND organization_id = ?")
+    .bind(id, organizationId)
+    .first<EventRow>();
+  return row ? toEvent(row) : null;
+}
+
+export async function listEvents(
+  db: D1Database,
+  organizationId: string,
+  query: PageQuery & { type?: string; since?: string; until?: string },
+): Promise<Page<EventRecord>> {
+  const filter = where([
+    ["organization_id = ?", organizationId],
+    ["id < ?", query.cursor],
+    ["type = ?", query.type],
+    ["created_at >= ?", query.since],
+    ["created_at < ?", query.until],
+  ]);
+  const { results } = await db
+    .prepare(`SELECT * FROM events WHERE ${filter.sql} ORDER BY id DESC LIMIT ?`)
+    .bind(...filter.params, query.limit + 1)
+    .all<EventRow>();
+  return toPage(results.map(toEvent), query.limit);
 }
 
 /** For fan-out, which is not scoped by organization: the event names its own. */

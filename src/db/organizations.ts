@@ -1,5 +1,5 @@
 import type { OrganizationId } from "../lib/ids";
-import { cursorCondition, type Page, type PageQuery, toPage } from "./page";
+import { type Page, type PageQuery, toPage, where } from "./page";
 
 export type Organization = { id: OrganizationId; name: string; createdAt: string };
 
@@ -24,10 +24,10 @@ export async function getOrganization(db: D1Database, id: string): Promise<Organ
 }
 
 export async function listOrganizations(db: D1Database, page: PageQuery): Promise<Page<Organization>> {
-  const cursor = cursorCondition(page.cursor);
+  const filter = where([["id < ?", page.cursor]]);
   const { results } = await db
-    .prepare(`SELECT * FROM organizations WHERE ${cursor.sql} ORDER BY id DESC LIMIT ?`)
-    .bind(...cursor.params, page.limit + 1)
+    .prepare(`SELECT * FROM organizations WHERE ${filter.sql} ORDER BY id DESC LIMIT ?`)
+    .bind(...filter.params, page.limit + 1)
     .all<OrganizationRow>();
   return toPage(results.map(toOrganization), page.limit);
 }

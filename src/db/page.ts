@@ -9,7 +9,17 @@ export function toPage<T extends { id: string }>(rows: T[], limit: number): Page
   return { data, nextCursor: rows.length > limit && last ? last.id : null };
 }
 
-/** The `id < cursor` condition, or one that is always true when there is no cursor. */
-export function cursorCondition(cursor: string | undefined): { sql: string; params: string[] } {
-  return cursor ? { sql: "id < ?", params: [cursor] } : { sql: "1 = 1", params: [] };
+/**
+ * A `WHERE` clause from `[condition, value]` pairs; pairs whose value is undefined (a filter the caller
+ * did not give) are left out. Each condition holds one `?`.
+ */
+export function where(filters: ReadonlyArray<readonly [string, unknown]>): {
+  sql: string;
+  params: unknown[];
+} {
+  const given = filters.filter(([, value]) => value !== undefined);
+  return {
+    sql: given.map(([condition]) => condition).join(" AND ") || "1 = 1",
+    params: given.map(([, v]) => v),
+  };
 }

@@ -7,16 +7,15 @@ import {
   getDeliveryJobs,
   updateDeliveryProgress,
 } from "../db/deliveries";
-import { listSigningSecretCiphertexts } from "../db/endpoint-secrets";
 import { autoDisableEndpoint, type Endpoint, getEndpointById } from "../db/endpoints";
 import { endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
-import { decryptSecret } from "../lib/secret-box";
 import type { DeliveryMessage } from "./messages";
 import { publishEvent } from "./publish";
 import { buildSignedRequest } from "./request";
 import { describeAttempt, type NextStep, nextStep } from "./retry-policy";
-import { sendSignedRequest } from "./send";
+import { attemptTimeoutMs, sendSignedRequest } from "./send";
+import { loadSigningSecrets } from "./signing-secrets";
 import { checkEndpointUrl } from "./url-policy";
 
 /**
@@ -46,13 +45,7 @@ async function deliverToEndpoint(
   jobs: Map<string, DeliveryJob>,
 ): Promise<void> {
   const target = deliveryTarget(await getEndpointById(env.DB, endpointId), config);
-  const secrets = target.ok
-    ? await Promise.all(
-        (await listSigningSecretCiphertexts(env.DB, endpointId, new Date().toISOString())).map((c) =>
-          decryptSecret(env.SECRETS_KEY, c),
-        ),
-      )
-    : [];
+  const secrets = target.ok ? await loadSigningSecrets(env, endpointId) : [];
 
   const outcomes = await Promise.all(
     messages.map(async (message) => {
@@ -107,7 +100,7 @@ async function attemptDelivery(
   message: Message<DeliveryMessage>,
 ): Promise<AttemptOutcome[]> {
   const queueRetriesSpent = message.attempts - 1;
-  const timeoutMs = Math.min(endpoint.timeoutMs ?? config.deliveryTimeoutMs, config.deliveryTimeoutMs);
+  const timeoutMs = attemptTimeoutMs(endpoint.timeoutMs, config.deliveryTimeoutMs);
   const attempts: Attempt[] = [];
   let step: NextStep;
   for (;;) {

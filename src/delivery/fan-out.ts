@@ -1,4 +1,4 @@
-import { matchesAnyFilter, resourceScopesMatch } from "../catalog/filters";
+import { endpointReceives } from "../catalog/filters";
 import { type Delivery, insertDelivery } from "../db/deliveries";
 import { listActiveEndpoints } from "../db/endpoints";
 import { getEventById, markEventFannedOut } from "../db/events";
@@ -29,10 +29,8 @@ export async function fanOutBatch(batch: MessageBatch<EventMessage>, env: Env): 
 export async function fanOutEvent(env: Env, eventId: EventId): Promise<void> {
   const event = await getEventById(env.DB, eventId);
   if (!event) return; // removed by retention since it was enqueued: nothing left to deliver
-  const endpoints = (await listActiveEndpoints(env.DB, event.organizationId)).filter(
-    (endpoint) =>
-      matchesAnyFilter(endpoint.eventTypeFilters, event.type) &&
-      resourceScopesMatch(endpoint.resourceScopes, event.resources),
+  const endpoints = (await listActiveEndpoints(env.DB, event.organizationId)).filter((endpoint) =>
+    endpointReceives(endpoint, event),
   );
   const now = new Date().toISOString();
   const deliveries: Delivery[] = await Promise.all(

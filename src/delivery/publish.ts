@@ -1,8 +1,9 @@
-import { findEventType } from "../catalog";
+import { checkEventData } from "../catalog/validate";
 import type { EventRecord, EventResources } from "../db/events";
-import { insertEvent } from "../db/events";
+import { findEventByIdempotencyKey, type IdempotencyRecord, insertEvent } from "../db/events";
 import { getOrganization } from "../db/organizations";
 import { ServiceError } from "../lib/errors";
+import { sha256Hex } from "../lib/hash";
 import { newEventId, type OrganizationId } from "../lib/ids";
 import type { EventMessage } from "./messages";
 
@@ -12,31 +13,20 @@ export type PublishInput = {
   data: unknown;
   occurredAt?: string;
   resources?: EventResources;
+  /** The publisher's Idempotency-Key: a retry with the same request returns the first event. */
+  idempotencyKey?: string;
 };
+
+/** The stored event, and whether it was stored by an earlier request with the same Idempotency-Key. */
+export type Published = { event: EventRecord; replayed: boolean };
 
 /**
  * Validates an event against the catalog, stores it and enqueues it for fan-out: one D1 write and one
  * queue send whatever the fan-out. A failed send is not the publisher's problem: the event is stored,
  * and the sweeper re-enqueues events that were never fanned out.
  */
-export async function publishEvent(env: Env, input: PublishInput): Promise<EventRecord> {
-  const definition = findEventType(input.type);
-  if (!definition) {
-    throw new ServiceError("validation", `Unknown event type "${input.type}"`, [
-      { path: "type", message: "is not in the event catalog (GET /webhooks/v1/event_types)" },
-    ]);
-  }
-  const parsed = definition.schema.safeParse(input.data);
-  if (!parsed.success) {
-    throw new ServiceError(
-      "validation",
-      `data does not match the schema of ${input.type}`,
-      parsed.error.issues.map((issue) => ({
-        path: ["data", ...issue.path.map(String)].join("."),
-        message: issue.message,
-      })),
-    );
-  }
+export async function publishEvent(env: Env, input: PublishInput): Promise<Published> {
+  const { definition, data } = checkEventData(input.type, input.data, { type: "type", data: "data" });
   if (!(await getOrganization(env.DB, input.organizationId))) {
     throw new ServiceError("validation", "Unknown organization", [
       { path: "organizationId", message: "no such organization" },
@@ -45,7 +35,7 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Event
 
   const resources = { ...input.resources };
   const resource = definition.resource;
-  const resourceId = resource && (parsed.data as Record<string, unknown>)[resource.idField];
+  const resourceId = resource && data[resource.idField];
   if (resource && resources[resource.name] === undefined && typeof resourceId === "string") {
     resources[resource.name] = resourceId;
   }
@@ -60,7 +50,19 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Event
     occurredAt: input.occurredAt ?? now,
     createdAt: now,
   };
-  await insertEvent(env.DB, event);
+  const idempotency = input.idempotencyKey
+    ? { key: input.idempotencyKey, requestHash: await requestHash(input) }
+    : undefined;
+  if (idempotency) {
+    const earlier = await earlierPublish(env, input.organizationId, idempotency);
+    if (earlier) return earlier;
+  }
+  if (!(await insertEvent(env.DB, event, idempotency))) {
+    // Another request with the same key stored its event between our look-up and our insert.
+    const earlier = idempotency && (await earlierPublish(env, input.organizationId, idempotency));
+    if (!earlier) throw new Error(`event ${event.id} was not stored`);
+    return earlier;
+  }
   try {
     await env.EVENTS_QUEUE.send({ eventId: event.id } satisfies EventMessage);
   } catch (error) {
@@ -72,5 +74,26 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Event
       }),
     );
   }
-  return event;
+  return { event, replayed: false };
+}
+
+/** What identifies "the same request" under one Idempotency-Key. */
+function requestHash(input: PublishInput): Promise<string> {
+  const { type, data, occurredAt = null, resources = null } = input;
+  return sha256Hex(JSON.stringify({ type, data, occurredAt, resources }));
+}
+
+async function earlierPublish(
+  env: Env,
+  organizationId: string,
+  idempotency: IdempotencyRecord,
+): Promise<Published | null> {
+  const earlier = await findEventByIdempotencyKey(env.DB, organizationId, idempotency.key);
+  if (!earlier) return null;
+  if (earlier.requestHash !== idempotency.requestHash) {
+    throw new ServiceError("conflict", "This Idempotency-Key was already used with a different request", [
+      { path: "Idempotency-Key", message: `already used for event ${earlier.event.id}` },
+    ]);
+  }
+  return { event: earlier.event, replayed: true };
 }

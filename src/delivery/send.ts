@@ -13,6 +13,11 @@ export type AttemptResult = {
   retryAfterSeconds?: number;
 };
 
+/** An endpoint's own `timeoutMs` may lower the service-wide timeout, never raise it. */
+export function attemptTimeoutMs(endpointTimeoutMs: number | null, serviceTimeoutMs: number): number {
+  return Math.min(endpointTimeoutMs ?? serviceTimeoutMs, serviceTimeoutMs);
+}
+
 /** Response bodies kept in attempts are cut to this many bytes (DESIGN.md §3.5). */
 export const MAX_RESPONSE_BODY_BYTES = 4096;
 

@@ -1,0 +1,162 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { findEventType } from "../catalog";
+import { checkEventData } from "../catalog/validate";
+import { getConfig } from "../config";
+import { listFailedDeliveries } from "../db/deliveries";
+import { expireSigningSecrets, insertEndpointSecret } from "../db/endpoint-secrets";
+import { type Endpoint, getEndpoint } from "../db/endpoints";
+import { replayDeliveries } from "../delivery/replay";
+import { sendTestMessage } from "../delivery/test-send";
+import { checkEndpointUrl } from "../delivery/url-policy";
+import { invalid, notFound } from "../lib/errors";
+import { encryptSecret } from "../lib/secret-box";
+import { generateSigningSecret } from "../signing/secrets";
+import { createRouter, errorResponses, IdParam, jsonBody, jsonContent, notFoundResponse } from "./app";
+import type { AppEnv } from "./auth";
+
+/**
+ * What a customer does to an endpoint beyond editing it: rotate its secret, test it, recover it.
+ * Mounted inside the endpoints router, whose API-key authentication covers these routes too.
+ */
+export const endpointActions = createRouter();
+
+const MAX_GRACE_SECONDS = 30 * 86_400;
+/** A recover call replays at most this many deliveries; call again with a later `since` for more. */
+export const MAX_RECOVER = 1_000;
+
+async function endpointOf(c: Context<AppEnv>, id: string): Promise<Endpoint> {
+  const endpoint = await getEndpoint(c.env.DB, c.get("organizationId"), id);
+  if (!endpoint) throw notFound("Endpoint");
+  return endpoint;
+}
+
+endpointActions.openapi(
+  createRoute({
+    method: "post",
+    path: "/{id}/rotate_secret",
+    tags: ["Endpoints"],
+    summary: "Rotate the signing secret; the previous one keeps signing through a grace window",
+    security: [{ apiKey: [] }],
+    request: {
+      params: IdParam,
+      body: {
+        required: false,
+        content: {
+          "application/json": {
+            schema: z.strictObject({
+              previousSecretExpiresInSec: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(86_400),
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      200: jsonContent(
+        z.object({ signingSecret: z.string(), previousSecretExpiresAt: z.string() }),
+        "The new secret, shown once",
+      ),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const endpoint = await endpointOf(c, c.req.valid("param").id);
+    const { previousSecretExpiresInSec } =
+      (c.req.valid("json") as { previousSecretExpiresInSec?: number }) ?? {};
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + (previousSecretExpiresInSec ?? 86_400) * 1000).toISOString();
+    const signingSecret = generateSigningSecret();
+    await c.env.DB.batch([
+      expireSigningSecrets(c.env.DB, endpoint.id, expiresAt),
+      insertEndpointSecret(
+        c.env.DB,
+        endpoint.id,
+        await encryptSecret(c.env.SECRETS_KEY, signingSecret),
+        now.toISOString(),
+      ),
+    ]);
+    return c.json({ signingSecret, previousSecretExpiresAt: expiresAt }, 200);
+  },
+);
+
+endpointActions.openapi(
+  createRoute({
+    method: "post",
+    path: "/{id}/test",
+    tags: ["Endpoints"],
+    summary: "Send one signed test message now and report the receiver's answer (no retry, no history)",
+    security: [{ apiKey: [] }],
+    request: {
+      params: IdParam,
+      body: {
+        required: false,
+        content: {
+          "application/json": {
+            schema: z.strictObject({
+              eventType: z.string().min(1).max(200).default("webhook.test"),
+              payload: z.record(z.string(), z.unknown()).optional(),
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      200: jsonContent(
+        z.object({
+          ok: z.boolean(),
+          statusCode: z.number().int().nullable(),
+          durationMs: z.number().int(),
+          responseBody: z.string().nullable(),
+          error: z.string().optional(),
+        }),
+        "What the receiver answered",
+      ),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const endpoint = await endpointOf(c, c.req.valid("param").id);
+    const body = (c.req.valid("json") as { eventType?: string; payload?: Record<string, unknown> }) ?? {};
+    const eventType = body.eventType ?? "webhook.test";
+    const payload = body.payload ?? findEventType(eventType)?.example;
+    checkEventData(eventType, payload, { type: "eventType", data: "payload" });
+    const url = checkEndpointUrl(endpoint.url, getConfig(c.env).allowInsecureUrls);
+    if (!url.ok) throw invalid("url", url.reason);
+    return c.json(await sendTestMessage(c.env, endpoint, eventType, payload), 200);
+  },
+);
+
+const isoInstant = z.iso.datetime({ offset: true }).transform((value) => new Date(value).toISOString());
+
+endpointActions.openapi(
+  createRoute({
+    method: "post",
+    path: "/{id}/recover",
+    tags: ["Endpoints"],
+    summary: `Replay the endpoint's failed deliveries created in [since, until) (at most ${MAX_RECOVER} per call)`,
+    security: [{ apiKey: [] }],
+    request: {
+      params: IdParam,
+      body: jsonBody(z.strictObject({ since: isoInstant, until: isoInstant.optional() })),
+    },
+    responses: {
+      202: jsonContent(z.object({ replayed: z.number().int() }), "Replays queued"),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const endpoint = await endpointOf(c, c.req.valid("param").id);
+    const { since, until = new Date().toISOString() } = c.req.valid("json");
+    if (since >= until) throw invalid("until", "must be after since");
+    const failed = await listFailedDeliveries(c.env.DB, endpoint.organizationId, endpoint.id, {
+      since,
+      until,
+      limit: MAX_RECOVER,
+    });
+    const replays = await replayDeliveries(c.env, failed);
+    return c.json({ replayed: replays.length }, 202);
+  },
+);

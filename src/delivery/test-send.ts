@@ -1,0 +1,50 @@
+import { getConfig } from "../config";
+import type { Endpoint } from "../db/endpoints";
+import { newDeliveryId, newEventId } from "../lib/ids";
+import { buildSignedRequest } from "./request";
+import { classifyAttempt, describeAttempt } from "./retry-policy";
+import { attemptTimeoutMs, sendSignedRequest } from "./send";
+import { loadSigningSecrets } from "./signing-secrets";
+
+export type TestSendResult = {
+  ok: boolean;
+  statusCode: number | null;
+  durationMs: number;
+  responseBody: string | null;
+  error?: string;
+};
+
+/**
+ * One synchronous, signed attempt to an endpoint, exactly as a real delivery would be sent, so a
+ * customer can check their receiver and signature verification. No retry, nothing recorded.
+ */
+export async function sendTestMessage(
+  env: Env,
+  endpoint: Endpoint,
+  eventType: string,
+  data: unknown,
+): Promise<TestSendResult> {
+  const config = getConfig(env);
+  const request = await buildSignedRequest({
+    endpoint,
+    secrets: await loadSigningSecrets(env, endpoint.id),
+    content: { eventId: newEventId(), eventType, occurredAt: new Date().toISOString(), data, resources: {} },
+    deliveryId: newDeliveryId(),
+    attemptNumber: 1,
+    replayOf: null,
+    timestamp: Math.floor(Date.now() / 1000),
+    headerPrefix: config.signatureHeaderPrefix,
+  });
+  const result = await sendSignedRequest(
+    request,
+    attemptTimeoutMs(endpoint.timeoutMs, config.deliveryTimeoutMs),
+  );
+  const ok = classifyAttempt(result) === "delivered";
+  return {
+    ok,
+    statusCode: result.statusCode ?? null,
+    durationMs: result.durationMs,
+    responseBody: result.responseBody ?? null,
+    ...(ok ? {} : { error: describeAttempt(result) }),
+  };
+}
