@@ -1,5 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { expect, inject, vi } from "vitest";
+import type { PublishRequest, PublishResult } from "../../src/api/rpc";
 import type { ReceivedRequest, ScriptedAnswer } from "./receiver";
 
 /** Drives the Worker through its real fetch handler, as a client would. */
@@ -64,6 +65,12 @@ export async function publish(
     body: { organizationId, type, data, ...extra },
   });
   return event as { id: string; type: string; occurredAt: string };
+}
+
+/** Publishes over the Publisher RPC entrypoint, as another Worker would through a service binding. */
+export async function publishRpc(request: PublishRequest): Promise<PublishResult> {
+  // The stub's return type adds disposal to each member of the union, which defeats narrowing on `ok`.
+  return (await exports.Publisher.publish(request)) as PublishResult;
 }
 
 /** A fresh channel of the test receiver: its URL, and ways to script it and read what it got. */

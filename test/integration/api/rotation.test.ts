@@ -1,0 +1,127 @@
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import {
+  call,
+  callOk,
+  createEndpoint,
+  createOrganization,
+  eventually,
+  publish,
+  receiverChannel,
+  settledDeliveries,
+} from "../../support/api";
+
+const matter = { matterId: "matter_1", name: "Rotation" };
+
+async function deliverOne(org: { id: string; token: string }, receiver: ReturnType<typeof receiverChannel>) {
+  const before = (await receiver.received()).length;
+  const event = await publish(org.id, "matter.created", matter);
+  await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+  const received = await receiver.received();
+  expect(received).toHaveLength(before + 1);
+  return received.at(-1) as { body: string; headers: Record<string, string> };
+}
+
+const verifies = (secret: string, request: { body: string; headers: Record<string, string> }) => {
+  try {
+    new Webhook(secret).verify(request.body, request.headers);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("secret rotation", () => {
+  it("signs with both secrets during the grace window, then only with the new one", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    const { endpoint, signingSecret: oldSecret } = await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["matter.*"],
+    });
+
+    const rotated = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`, 200, {
+      token: org.token,
+      body: { previousSecretExpiresInSec: 2 },
+    });
+    const newSecret: string = rotated.signingSecret;
+    expect(newSecret).toMatch(/^whsec_/);
+    expect(newSecret).not.toBe(oldSecret);
+
+    const during = await deliverOne(org, receiver);
+    expect(during.headers["webhook-signature"]?.split(" ")).toHaveLength(2);
+    expect(verifies(oldSecret, during)).toBe(true);
+    expect(verifies(newSecret, during)).toBe(true);
+
+    // No job runs at expiry: the old secret simply stops being read.
+    await eventually(async () => Date.now() > Date.parse(rotated.previousSecretExpiresAt), 5_000);
+    const after = await deliverOne(org, receiver);
+    expect(after.headers["webhook-signature"]?.split(" ")).toHaveLength(1);
+    expect(verifies(newSecret, after)).toBe(true);
+    expect(verifies(oldSecret, after)).toBe(false);
+  });
+
+  it("drops the old secret at once with previousSecretExpiresInSec: 0, and signs Convoy deliveries the same way", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["matter.*"],
+      signatureScheme: "convoy",
+    });
+    await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`, 200, {
+      token: org.token,
+      body: { previousSecretExpiresInSec: 60 },
+    });
+    const twoSecrets = await deliverOne(org, receiver);
+    expect(twoSecrets.headers["webhooks-signature"]).toMatch(/^t=\d+,v1=[^,]+,v1=[^,]+$/);
+
+    const { signingSecret } = await callOk(
+      "POST",
+      `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`,
+      200,
+      {
+        token: org.token,
+        body: { previousSecretExpiresInSec: 0 },
+      },
+    );
+    const oneSecret = await deliverOne(org, receiver);
+    const header = oneSecret.headers["webhooks-signature"] ?? "";
+    expect(header).toMatch(/^t=\d+,v1=[^,]+$/);
+    const t = header.split(",")[0]?.slice(2);
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(signingSecret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${t},${oneSecret.body}`));
+    expect(header.split("v1=")[1]).toBe(btoa(String.fromCharCode(...new Uint8Array(mac))));
+  });
+
+  it("defaults the grace window to a day, validates its range and never shows a secret afterwards", async () => {
+    const org = await createOrganization();
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiverChannel().url,
+      eventTypeFilters: ["*"],
+    });
+    const before = Date.now();
+    const rotated = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`, 200, {
+      token: org.token,
+    });
+    const grace = Date.parse(rotated.previousSecretExpiresAt) - before;
+    expect(grace).toBeGreaterThan(86_399_000);
+    expect(grace).toBeLessThan(86_460_000);
+
+    const tooLong = await call("POST", `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`, {
+      token: org.token,
+      body: { previousSecretExpiresInSec: 2_592_001 },
+    });
+    expect(tooLong.status).toBe(422);
+    const read = JSON.stringify(
+      await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}`, 200, { token: org.token }),
+    );
+    expect(read).not.toContain(rotated.signingSecret);
+  });
+});

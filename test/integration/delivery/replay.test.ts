@@ -1,0 +1,217 @@
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import {
+  call,
+  callOk,
+  createEndpoint,
+  createOrganization,
+  eventually,
+  publish,
+  receiverChannel,
+  settledDeliveries,
+} from "../../support/api";
+
+const matter = { matterId: "matter_1", name: "Replay" };
+
+describe("replay", () => {
+  it("sends the same event again, marked as a replay and signed with the current secret", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["matter.*"],
+    });
+    const event = await publish(org.id, "matter.created", matter);
+    const [original] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+
+    const { signingSecret } = await callOk(
+      "POST",
+      `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`,
+      200,
+      {
+        token: org.token,
+        body: { previousSecretExpiresInSec: 0 },
+      },
+    );
+    const { delivery: replay } = await callOk("POST", `/webhooks/v1/deliveries/${original.id}/replay`, 202, {
+      token: org.token,
+    });
+    expect(replay).toMatchObject({ eventId: event.id, replayOf: original.id, status: "pending" });
+    expect(replay.id).not.toBe(original.id);
+
+    const [settled] = await settledDeliveries(org.token, `event_id=${event.id}&status=delivered`, 2).then(
+      (all) => all.filter((d: { id: string }) => d.id === replay.id),
+    );
+    expect(settled).toMatchObject({ status: "delivered", replayOf: original.id });
+
+    const [first, again] = await receiver.received();
+    expect(again?.headers["webhook-id"]).toBe(event.id);
+    expect(again?.headers["webhook-replay-of"]).toBe(original.id);
+    expect(first?.headers["webhook-replay-of"]).toBeUndefined();
+    expect(JSON.parse(again?.body ?? "")).toEqual(JSON.parse(first?.body ?? ""));
+    expect(new Webhook(signingSecret).verify(again?.body ?? "", again?.headers ?? {})).toMatchObject({
+      id: event.id,
+      occurred_at: event.occurredAt,
+    });
+  });
+
+  it("can replace the payload, which must still match the type's schema", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const event = await publish(org.id, "matter.created", matter);
+    const [original] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+
+    const invalid = await call("POST", `/webhooks/v1/deliveries/${original.id}/replay`, {
+      token: org.token,
+      body: { payload: { matterId: 5 } },
+    });
+    expect(invalid.status).toBe(422);
+
+    const corrected = { matterId: "matter_1", name: "Corrected name" };
+    await callOk("POST", `/webhooks/v1/deliveries/${original.id}/replay`, 202, {
+      token: org.token,
+      body: { payload: corrected },
+    });
+    const received = await eventually(async () => {
+      const all = await receiver.received();
+      return all.length === 2 ? all : undefined;
+    });
+    expect(JSON.parse(received[1]?.body ?? "")).toEqual({
+      id: event.id,
+      type: "matter.created",
+      occurred_at: event.occurredAt,
+      data: corrected,
+    });
+  });
+
+  it("is 404 for another organization's delivery", async () => {
+    const a = await createOrganization();
+    const b = await createOrganization();
+    await createEndpoint(a.token, { url: receiverChannel().url, eventTypeFilters: ["matter.*"] });
+    const event = await publish(a.id, "matter.created", matter);
+    const [delivery] = await settledDeliveries(a.token, `event_id=${event.id}`, 1);
+    expect(
+      (await call("POST", `/webhooks/v1/deliveries/${delivery.id}/replay`, { token: b.token })).status,
+    ).toBe(404);
+    expect((await call("GET", `/webhooks/v1/deliveries/${delivery.id}`, { token: b.token })).status).toBe(
+      404,
+    );
+  });
+});
+
+describe("recover", () => {
+  it("replays exactly the endpoint's failed deliveries inside the window", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["matter.*"],
+    });
+
+    // Before the window: one failure (410 fails at once).
+    await receiver.script([{ status: 410 }]);
+    const early = await publish(org.id, "matter.created", matter);
+    await settledDeliveries(org.token, `event_id=${early.id}`, 1);
+    await eventually(async () => Date.now() > Date.parse(early.occurredAt) + 5, 1_000);
+    const since = new Date().toISOString();
+
+    // Inside the window: two failures and one success.
+    await receiver.script([{ status: 410 }, { status: 410 }]);
+    const failedA = await publish(org.id, "matter.created", matter);
+    await settledDeliveries(org.token, `event_id=${failedA.id}`, 1);
+    const failedB = await publish(org.id, "matter.created", matter);
+    await settledDeliveries(org.token, `event_id=${failedB.id}`, 1);
+    const delivered = await publish(org.id, "matter.created", matter);
+    await settledDeliveries(org.token, `event_id=${delivered.id}`, 1);
+    expect((await receiver.received()).length).toBe(4);
+
+    const { replayed } = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 202, {
+      token: org.token,
+      body: { since },
+    });
+    expect(replayed).toBe(2);
+    const received = await eventually(async () => {
+      const all = await receiver.received();
+      return all.length === 6 ? all : undefined;
+    });
+    expect(
+      received
+        .slice(4)
+        .map((r) => r.headers["webhook-id"])
+        .sort(),
+    ).toEqual([failedA.id, failedB.id].sort());
+    await settledDeliveries(org.token, `endpoint_id=${endpoint.id}`, 6);
+  });
+
+  it("validates the window", async () => {
+    const org = await createOrganization();
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiverChannel().url,
+      eventTypeFilters: ["*"],
+    });
+    const path = `/webhooks/v1/endpoints/${endpoint.id}/recover`;
+    expect((await call("POST", path, { token: org.token, body: {} })).status).toBe(422);
+    expect((await call("POST", path, { token: org.token, body: { since: "yesterday" } })).status).toBe(422);
+    const backwards = { since: "2026-01-02T00:00:00Z", until: "2026-01-01T00:00:00Z" };
+    expect((await call("POST", path, { token: org.token, body: backwards })).status).toBe(422);
+  });
+});
+
+describe("test send", () => {
+  it("makes one signed attempt and reports the answer, without history", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await receiver.script([{ status: 202, body: "thanks" }]);
+    const { endpoint, signingSecret } = await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["*"],
+    });
+    const result = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, 200, {
+      token: org.token,
+    });
+    expect(result).toEqual({
+      ok: true,
+      statusCode: 202,
+      durationMs: expect.any(Number),
+      responseBody: "thanks",
+    });
+
+    const [request] = await receiver.received();
+    expect(new Webhook(signingSecret).verify(request?.body ?? "", request?.headers ?? {})).toMatchObject({
+      type: "webhook.test",
+      data: { message: expect.any(String) },
+    });
+    expect(
+      (await callOk("GET", `/webhooks/v1/deliveries?endpoint_id=${endpoint.id}`, 200, { token: org.token }))
+        .data,
+    ).toEqual([]);
+  });
+
+  it("reports a failure without retrying, and sends a chosen catalog type", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await receiver.script([], { status: 500, body: "broken" });
+    const { endpoint } = await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["*"] });
+    const payload = { caseId: "case_9", name: "Test case" };
+    const result = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, 200, {
+      token: org.token,
+      body: { eventType: "case.created", payload },
+    });
+    expect(result).toMatchObject({ ok: false, statusCode: 500, responseBody: "broken", error: "HTTP 500" });
+    const received = await receiver.received();
+    expect(received).toHaveLength(1);
+    expect(JSON.parse(received[0]?.body ?? "")).toMatchObject({ type: "case.created", data: payload });
+
+    const bad = await call("POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, {
+      token: org.token,
+      body: { eventType: "case.created", payload: { caseId: 1 } },
+    });
+    expect(bad.status).toBe(422);
+    const unknown = await call("POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, {
+      token: org.token,
+      body: { eventType: "nope.nope" },
+    });
+    expect(unknown.status).toBe(422);
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import {
+  ADMIN_TOKEN,
+  call,
+  callOk,
+  createEndpoint,
+  createOrganization,
+  publish,
+  receiverChannel,
+  settledDeliveries,
+} from "../../support/api";
+
+const vaultEvent = (vaultId: string) => ({ vaultId, objectId: "obj_1", filename: "a.pdf" });
+
+describe("what an endpoint receives, and how", () => {
+  it("delivers only events about the resources an endpoint is scoped to", async () => {
+    const org = await createOrganization();
+    const scoped = receiverChannel();
+    const all = receiverChannel();
+    await createEndpoint(org.token, {
+      url: scoped.url,
+      eventTypeFilters: ["*"],
+      resourceScopes: { vaultIds: ["vault_A", "vault_B"] },
+    });
+    await createEndpoint(org.token, { url: all.url, eventTypeFilters: ["*"] });
+
+    const inA = await publish(org.id, "vault.ingest.completed", vaultEvent("vault_A"));
+    const inC = await publish(org.id, "vault.ingest.completed", vaultEvent("vault_C"));
+    const noVault = await publish(org.id, "matter.created", { matterId: "m", name: "n" });
+    // The resource may also be named explicitly.
+    const explicitB = await publish(
+      org.id,
+      "webhook.test",
+      { note: "x" },
+      { resources: { vault: "vault_B" } },
+    );
+    await settledDeliveries(org.token, "", 6);
+
+    const ids = async (c: ReturnType<typeof receiverChannel>) =>
+      (await c.received()).map((r) => r.headers["webhook-id"]).sort();
+    expect(await ids(scoped)).toEqual([inA.id, explicitB.id].sort());
+    expect(await ids(all)).toEqual([inA.id, inC.id, noVault.id, explicitB.id].sort());
+  });
+
+  it("sends slim payloads with resource ids only", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["vault.*"],
+      payloadFormat: "slim",
+    });
+    const event = await publish(org.id, "vault.ingest.completed", vaultEvent("vault_9"));
+    await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const [request] = await receiver.received();
+    expect(JSON.parse(request?.body ?? "")).toEqual({
+      id: event.id,
+      type: "vault.ingest.completed",
+      occurred_at: event.occurredAt,
+      content: { vault: { id: "vault_9" } },
+    });
+  });
+
+  it("sends the endpoint's custom headers and the Convoy idempotency key", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["matter.*"],
+      signatureScheme: "convoy",
+      headers: { "X-Tenant": "acme", Authorization: "Bearer receiver-token" },
+    });
+    const event = await publish(org.id, "matter.created", { matterId: "m", name: "n" });
+    await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const [request] = await receiver.received();
+    expect(request?.headers).toMatchObject({
+      "x-tenant": "acme",
+      authorization: "Bearer receiver-token",
+      "x-convoy-idempotency-key": event.id,
+      "webhooks-signature": expect.stringMatching(/^t=\d+,v1=/),
+    });
+    expect(request?.headers["webhook-signature"]).toBeUndefined();
+  });
+
+  it("applies an endpoint's own, shorter timeout", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await receiver.script([{ hangMs: 3_000 }]);
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"], timeoutMs: 300 });
+    const event = await publish(org.id, "matter.created", { matterId: "m", name: "n" });
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
+      token: org.token,
+    });
+    expect(detail.attempts[0]).toMatchObject({ error: "timeout" });
+    expect(detail.attempts[0].durationMs).toBeLessThan(1_000); // the service timeout is 1.5 s in tests
+    expect(detail.status).toBe("delivered");
+  });
+});
+
+describe("API-key scopes", () => {
+  it("limit what a key's endpoints may subscribe to, and what `*` means", async () => {
+    const org = await createOrganization();
+    const { token } = await callOk("POST", `/admin/v1/organizations/${org.id}/api_keys`, 201, {
+      token: ADMIN_TOKEN,
+      body: { name: "vaults only", scopes: ["vaults"] },
+    });
+    const outside = await call("POST", "/webhooks/v1/endpoints", {
+      token,
+      body: { url: receiverChannel().url, eventTypeFilters: ["case.*"] },
+    });
+    expect(outside.status).toBe(422);
+
+    const receiver = receiverChannel();
+    await createEndpoint(token, { url: receiver.url, eventTypeFilters: ["*"] });
+    const caseEvent = await publish(org.id, "case.created", { caseId: "c", name: "n" });
+    const vault = await publish(org.id, "vault.ingest.completed", vaultEvent("vault_1"));
+    await settledDeliveries(org.token, `event_id=${vault.id}`, 1);
+    expect((await callOk("GET", `/webhooks/v1/events/${caseEvent.id}`, 200, { token })).deliveries).toEqual(
+      [],
+    );
+    expect((await receiver.received()).map((r) => r.headers["webhook-id"])).toEqual([vault.id]);
+  });
+});
