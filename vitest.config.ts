@@ -4,15 +4,10 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Tests run inside workerd with the bindings of wrangler.toml (real local D1, Queues and Durable
- * Objects). Vars are overridden for speed: short retry schedule and timeouts, small thresholds.
+ * Objects). Vars are overridden for speed: short retry schedules and timeouts. Two projects differ
+ * only in their vars: `health` auto-disables endpoints after a short streak and has a longer last
+ * retry step (so Retry-After can be seen); everywhere else endpoints are never auto-disabled.
  */
-const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
-  // An override replaces wrangler.toml's whole entry, so every field is restated.
-  maxBatchSize: 10,
-  maxBatchTimeout: 0.05,
-  maxRetries: 10,
-  ...overrides,
-});
 
 /** Test secrets; also put in process.env, where the plugin looks for wrangler.toml's required secrets. */
 const secrets = {
@@ -21,24 +16,39 @@ const secrets = {
 };
 Object.assign(process.env, secrets);
 
+const baseVars = {
+  ...secrets,
+  ALLOW_INSECURE_URLS: "true",
+  RETRY_SCHEDULE_SECONDS: "1,1",
+  INLINE_RETRY_DELAYS_MS: "100",
+  DELIVERY_TIMEOUT_MS: "1500",
+  AUTO_DISABLE_AFTER_SECONDS: "1",
+  AUTO_DISABLE_MIN_FAILURES: "1000",
+  MAX_PAYLOAD_BYTES: "65536",
+};
+
+const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
+  // An override replaces wrangler.toml's whole entry, so every field is restated.
+  maxBatchSize: 10,
+  maxBatchTimeout: 0.05,
+  maxRetries: 20,
+  ...overrides,
+});
+
+const HEALTH_TESTS = "test/integration/health/**/*.test.ts";
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
-  return {
+  const project = (
+    name: string,
+    files: { include: string[]; exclude?: string[] },
+    vars: Record<string, string>,
+  ) => ({
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: migrations,
-            ...secrets,
-            ALLOW_INSECURE_URLS: "true",
-            RETRY_SCHEDULE_SECONDS: "1,1",
-            INLINE_RETRY_DELAYS_MS: "100",
-            DELIVERY_TIMEOUT_MS: "1500",
-            AUTO_DISABLE_AFTER_SECONDS: "1",
-            AUTO_DISABLE_MIN_FAILURES: "1000",
-            MAX_PAYLOAD_BYTES: "65536",
-          },
+          bindings: { ...baseVars, ...vars, TEST_MIGRATIONS: migrations },
           queueConsumers: {
             "webhook-events": queueConsumer(),
             "webhook-deliveries": queueConsumer({ deadLetterQueue: "webhook-deliveries-dlq" }),
@@ -48,10 +58,28 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
+      name,
+      ...files,
       globalSetup: ["./test/global-setup.ts"],
       setupFiles: ["./test/apply-migrations.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,
+    },
+  });
+  return {
+    test: {
+      projects: [
+        project("service", { include: ["test/**/*.test.ts"], exclude: [HEALTH_TESTS] }, {}),
+        project(
+          "health",
+          { include: [HEALTH_TESTS] },
+          {
+            AUTO_DISABLE_AFTER_SECONDS: "2",
+            AUTO_DISABLE_MIN_FAILURES: "4",
+            RETRY_SCHEDULE_SECONDS: "1,1,1,1,1,1,1,1,1,4",
+          },
+        ),
+      ],
     },
   };
 });

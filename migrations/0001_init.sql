@@ -82,6 +82,7 @@ CREATE TABLE deliveries (
   event_type TEXT NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
   attempt_count INTEGER NOT NULL DEFAULT 0,
+  queue_retries INTEGER NOT NULL DEFAULT 0, -- steps of RETRY_SCHEDULE_SECONDS spent
   next_attempt_at TEXT,
   last_status_code INTEGER,
   last_error TEXT,

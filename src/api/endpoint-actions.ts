@@ -9,6 +9,7 @@ import { type Endpoint, getEndpoint } from "../db/endpoints";
 import { replayDeliveries } from "../delivery/replay";
 import { sendTestMessage } from "../delivery/test-send";
 import { checkEndpointUrl } from "../delivery/url-policy";
+import { endpointHealth } from "../health/endpoint-health";
 import { invalid, notFound } from "../lib/errors";
 import { encryptSecret } from "../lib/secret-box";
 import { generateSigningSecret } from "../signing/secrets";
@@ -158,5 +159,49 @@ endpointActions.openapi(
     });
     const replays = await replayDeliveries(c.env, failed);
     return c.json({ replayed: replays.length }, 202);
+  },
+);
+
+endpointActions.openapi(
+  createRoute({
+    method: "get",
+    path: "/{id}/health",
+    tags: ["Endpoints"],
+    summary: "The endpoint's failure streak, last results and 24 h success rate",
+    security: [{ apiKey: [] }],
+    request: { params: IdParam },
+    responses: {
+      200: jsonContent(
+        z.object({
+          health: z
+            .object({
+              status: z.enum(["active", "disabled", "auto_disabled"]),
+              disabledReason: z
+                .object({ at: z.string(), failures: z.number(), lastError: z.string().nullable() })
+                .nullable(),
+              failingSince: z.string().nullable(),
+              failuresInStreak: z.number().int(),
+              lastSuccessAt: z.string().nullable(),
+              lastFailureAt: z.string().nullable(),
+              lastStatusCode: z.number().int().nullable(),
+              lastError: z.string().nullable(),
+              attemptsLast24h: z.number().int(),
+              successRateLast24h: z.number().nullable(),
+            })
+            .openapi("EndpointHealth"),
+        }),
+        "Health",
+      ),
+      ...errorResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const endpoint = await endpointOf(c, c.req.valid("param").id);
+    const summary = await endpointHealth(c.env, endpoint.id).summary();
+    return c.json(
+      { health: { status: endpoint.status, disabledReason: endpoint.disabledReason, ...summary } },
+      200,
+    );
   },
 );

@@ -23,13 +23,23 @@ export type Delivery = {
 /** A new delivery; a replay may carry data to send instead of the event's. */
 export type NewDelivery = Delivery & { payloadOverride?: unknown };
 
-/** What the delivery consumer needs to send one delivery: the row plus its event's content. */
-export type DeliveryJob = Delivery & { data: unknown; resources: EventResources; occurredAt: string };
+/**
+ * What the delivery consumer needs to send one delivery: the row, its event's content, and how many
+ * steps of the retry schedule it has spent (kept on the row, not read from the queue message, so a
+ * rate-limit deferral or a sweeper re-enqueue does not restart the schedule).
+ */
+export type DeliveryJob = Delivery & {
+  data: unknown;
+  resources: EventResources;
+  occurredAt: string;
+  queueRetries: number;
+};
 
 /** The outcome of one consumer run, written back in one statement. */
 export type DeliveryProgress = {
   status: DeliveryStatus;
   attemptCount: number;
+  queueRetries: number;
   nextAttemptAt: string | null;
   lastStatusCode: number | null;
   lastError: string | null;
@@ -143,7 +153,14 @@ export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Ma
        WHERE d.id IN (${ids.map(() => "?").join(", ")})`,
     )
     .bind(...ids)
-    .all<DeliveryRow & { event_data: string; event_resources: string; event_occurred_at: string }>();
+    .all<
+      DeliveryRow & {
+        queue_retries: number;
+        event_data: string;
+        event_resources: string;
+        event_occurred_at: string;
+      }
+    >();
   return new Map(
     results.map((row) => [
       row.id,
@@ -152,6 +169,7 @@ export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Ma
         data: JSON.parse(row.event_data),
         resources: JSON.parse(row.event_resources),
         occurredAt: row.event_occurred_at,
+        queueRetries: row.queue_retries,
       },
     ]),
   );
@@ -183,11 +201,20 @@ export function updateDeliveryProgress(
 ): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_status_code = ?,
-         last_error = ?, delivered_at = ?
+      `UPDATE deliveries SET status = ?, attempt_count = ?, queue_retries = ?, next_attempt_at = ?,
+         last_status_code = ?, last_error = ?, delivered_at = ?
        WHERE id = ? AND status = 'pending'`,
     )
-    .bind(p.status, p.attemptCount, p.nextAttemptAt, p.lastStatusCode, p.lastError, p.deliveredAt, id);
+    .bind(
+      p.status,
+      p.attemptCount,
+      p.queueRetries,
+      p.nextAttemptAt,
+      p.lastStatusCode,
+      p.lastError,
+      p.deliveredAt,
+      id,
+    );
 }
 
 /** Ends a still-pending delivery without (another) attempt: endpoint gone or disabled, or dead-lettered. */

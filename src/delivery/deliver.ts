@@ -7,21 +7,24 @@ import {
   getDeliveryJobs,
   updateDeliveryProgress,
 } from "../db/deliveries";
-import { autoDisableEndpoint, type Endpoint, getEndpointById } from "../db/endpoints";
-import { endpointHealth } from "../health/endpoint-health";
+import { type Endpoint, getEndpointById } from "../db/endpoints";
+import { type EndpointHealth, endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
+import { deferralDelaySeconds } from "../health/rate-limit";
 import type { DeliveryMessage } from "./messages";
-import { publishEvent } from "./publish";
 import { buildSignedRequest } from "./request";
-import { describeAttempt, type NextStep, nextStep } from "./retry-policy";
-import { attemptTimeoutMs, sendSignedRequest } from "./send";
+import { classifyAttempt, describeAttempt, type NextStep, nextStep } from "./retry-policy";
+import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send";
 import { loadSigningSecrets } from "./signing-secrets";
 import { checkEndpointUrl } from "./url-policy";
 
+type Job = { message: Message<DeliveryMessage>; job: DeliveryJob };
+
 /**
  * The `webhook-deliveries` consumer. Messages are grouped by endpoint: each group reads its endpoint
- * and secrets once and reports its outcomes to the endpoint's health object in one call. Each
- * delivery gets its inline attempts, then one D1 batch (attempts + status), then ack or queue retry.
+ * and secrets once, asks the endpoint's health object for rate-limit permits once (when the endpoint
+ * has a limit) and reports its attempt outcomes to it once. Each delivery gets its inline attempts,
+ * then one D1 batch (attempts + status), then an ack or a queue retry.
  */
 export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env): Promise<void> {
   const config = getConfig(env);
@@ -45,28 +48,49 @@ async function deliverToEndpoint(
   jobs: Map<string, DeliveryJob>,
 ): Promise<void> {
   const target = deliveryTarget(await getEndpointById(env.DB, endpointId), config);
-  const secrets = target.ok ? await loadSigningSecrets(env, endpointId) : [];
+  const pending: Job[] = [];
+  for (const message of messages) {
+    const job = jobs.get(message.body.deliveryId);
+    // Already settled (a duplicate message) or gone (retention): nothing to do.
+    if (job?.status !== "pending") message.ack();
+    else pending.push({ message, job });
+  }
+  if (!target.ok) {
+    await settle(pending, (job) =>
+      failPendingDelivery(env.DB, job.id, target.reason)
+        .run()
+        .then(() => []),
+    );
+    return;
+  }
 
+  const { endpoint } = target;
+  const health = endpointHealth(env, endpoint.id);
+  const now = endpoint.rateLimitPerSecond
+    ? await takeTurns(env, health, endpoint.rateLimitPerSecond, pending)
+    : pending;
+  if (now.length === 0) return;
+  const secrets = await loadSigningSecrets(env, endpoint.id);
+  const outcomes = await settle(now, (job, message) =>
+    attemptDelivery(env, config, endpoint, secrets, job, message),
+  );
+  if (outcomes.length > 0) await health.record(endpoint.id, outcomes);
+}
+
+/** Runs `work` for each job; a job whose work throws is left to the queue to retry. */
+async function settle(
+  jobs: Job[],
+  work: (job: DeliveryJob, message: Message<DeliveryMessage>) => Promise<AttemptOutcome[]>,
+): Promise<AttemptOutcome[]> {
   const outcomes = await Promise.all(
-    messages.map(async (message) => {
-      const job = jobs.get(message.body.deliveryId);
+    jobs.map(async ({ job, message }) => {
       try {
-        // Already settled (a duplicate message) or gone (retention): nothing to do.
-        if (job?.status !== "pending") {
-          message.ack();
-          return [];
-        }
-        if (!target.ok) {
-          await failPendingDelivery(env.DB, job.id, target.reason).run();
-          message.ack();
-          return [];
-        }
-        return await attemptDelivery(env, config, target.endpoint, secrets, job, message);
+        return await work(job, message);
       } catch (error) {
         console.error(
           JSON.stringify({
             message: "delivery failed unexpectedly",
-            deliveryId: message.body.deliveryId,
+            deliveryId: job.id,
             error: String(error),
           }),
         );
@@ -75,9 +99,37 @@ async function deliverToEndpoint(
       }
     }),
   );
+  return outcomes.flat();
+}
 
-  const reported = outcomes.flat();
-  if (target.ok && reported.length > 0) await reportHealth(env, target.endpoint, reported);
+/**
+ * Rate limiting: the deliveries the endpoint's bucket has permits for go now; the others go back to
+ * the queue as new messages, spread over the coming seconds. A deferral is not a failure and does not
+ * spend a retry.
+ */
+async function takeTurns(
+  env: Env,
+  health: DurableObjectStub<EndpointHealth>,
+  ratePerSecond: number,
+  jobs: Job[],
+): Promise<Job[]> {
+  if (jobs.length === 0) return jobs;
+  const { granted, nextPermitInMs } = await health.acquire(jobs.length, ratePerSecond);
+  const later = jobs.slice(granted);
+  if (later.length > 0) {
+    try {
+      await env.DELIVERIES_QUEUE.sendBatch(
+        later.map(({ message }, i) => ({
+          body: message.body,
+          delaySeconds: deferralDelaySeconds(i, nextPermitInMs, ratePerSecond),
+        })),
+      );
+      for (const { message } of later) message.ack();
+    } catch {
+      for (const { message } of later) message.retry({ delaySeconds: 1 });
+    }
+  }
+  return jobs.slice(0, granted);
 }
 
 type DeliveryTarget = { ok: true; endpoint: Endpoint } | { ok: false; reason: string };
@@ -99,9 +151,9 @@ async function attemptDelivery(
   job: DeliveryJob,
   message: Message<DeliveryMessage>,
 ): Promise<AttemptOutcome[]> {
-  const queueRetriesSpent = message.attempts - 1;
   const timeoutMs = attemptTimeoutMs(endpoint.timeoutMs, config.deliveryTimeoutMs);
   const attempts: Attempt[] = [];
+  const results: AttemptResult[] = [];
   let step: NextStep;
   for (;;) {
     const number = job.attemptCount + attempts.length + 1;
@@ -122,6 +174,7 @@ async function attemptDelivery(
       headerPrefix: config.signatureHeaderPrefix,
     });
     const result = await sendSignedRequest(request, timeoutMs);
+    results.push(result);
     attempts.push({
       deliveryId: job.id,
       number,
@@ -132,7 +185,11 @@ async function attemptDelivery(
       error: result.statusCode === undefined ? describeAttempt(result) : null,
       responseBody: result.responseBody ?? null,
     });
-    step = nextStep(result, { attemptsThisRun: attempts.length, queueRetriesSpent }, config);
+    step = nextStep(
+      result,
+      { attemptsThisRun: attempts.length, queueRetriesSpent: job.queueRetries },
+      config,
+    );
     if (step.kind !== "retry_inline") break;
     const { delayMs } = step;
     await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -141,20 +198,11 @@ async function attemptDelivery(
   const last = attempts[attempts.length - 1] as Attempt;
   await env.DB.batch([
     ...attempts.map((a) => insertAttempt(env.DB, a)),
-    updateDeliveryProgress(env.DB, job.id, progressAfter(step, last, new Date())),
+    updateDeliveryProgress(env.DB, job.id, progressAfter(step, last, job.queueRetries, new Date())),
   ]);
   if (step.kind === "retry_queue") message.retry({ delaySeconds: step.delaySeconds });
   else message.ack();
-
-  return attempts.map((a) => {
-    const ok = a.statusCode !== null && a.statusCode >= 200 && a.statusCode < 300;
-    return {
-      at: Date.parse(a.startedAt) + a.durationMs,
-      ok,
-      statusCode: a.statusCode,
-      error: ok ? null : describeStored(a),
-    };
-  });
+  return results.map((result) => toOutcome(result, step.kind === "failed"));
 }
 
 /** Attempt 1 is the initial one; later attempts in the same run are inline retries, the first of a later run a queue retry. */
@@ -163,13 +211,28 @@ function triggerOf(number: number, earlierThisRun: number): AttemptTrigger {
   return earlierThisRun > 0 ? "inline_retry" : "queue_retry";
 }
 
+/** What the health object hears of an attempt; a Retry-After answer counts only once the delivery failed. */
+function toOutcome(result: AttemptResult, deliveryFailed: boolean): AttemptOutcome {
+  const verdict = classifyAttempt(result);
+  const patient =
+    result.retryAfterSeconds !== undefined && (result.statusCode === 429 || result.statusCode === 503);
+  return {
+    at: Date.parse(result.startedAt) + result.durationMs,
+    kind: verdict === "delivered" ? "success" : patient && !deliveryFailed ? "deferred" : "failure",
+    statusCode: result.statusCode ?? null,
+    error: verdict === "delivered" ? null : describeAttempt(result),
+  };
+}
+
 function progressAfter(
   step: Exclude<NextStep, { kind: "retry_inline" }>,
   last: Attempt,
+  queueRetries: number,
   now: Date,
 ): DeliveryProgress {
   const base = {
     attemptCount: last.number,
+    queueRetries,
     lastStatusCode: last.statusCode,
     nextAttemptAt: null,
     deliveredAt: null,
@@ -183,36 +246,9 @@ function progressAfter(
       return {
         ...base,
         status: "pending",
-        lastError: describeStored(last),
+        queueRetries: queueRetries + 1,
+        lastError: last.error ?? `HTTP ${last.statusCode}`,
         nextAttemptAt: new Date(now.getTime() + step.delaySeconds * 1000).toISOString(),
       };
   }
-}
-
-/** The stored attempt as `describeAttempt` puts it: the error, or the HTTP status. */
-const describeStored = (a: Attempt) => a.error ?? `HTTP ${a.statusCode}`;
-
-/** One call per endpoint per batch; when the object says so, the endpoint is disabled and the org told. */
-async function reportHealth(env: Env, endpoint: Endpoint, outcomes: AttemptOutcome[]): Promise<void> {
-  const { disable } = await endpointHealth(env, endpoint.id).record(outcomes);
-  if (!disable || !(await autoDisableEndpoint(env.DB, endpoint.id, disable))) return;
-  console.log(
-    JSON.stringify({
-      message: "endpoint auto-disabled",
-      endpointId: endpoint.id,
-      organizationId: endpoint.organizationId,
-      ...disable,
-    }),
-  );
-  await publishEvent(env, {
-    organizationId: endpoint.organizationId,
-    type: "webhook.endpoint.disabled",
-    data: {
-      endpointId: endpoint.id,
-      url: endpoint.url,
-      disabledAt: disable.at,
-      failures: disable.failures,
-      lastError: disable.lastError,
-    },
-  });
 }

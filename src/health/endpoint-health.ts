@@ -1,40 +1,71 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
-import type { DisabledReason } from "../db/endpoints";
-import { type AttemptOutcome, HEALTHY, type HealthState, recordOutcomes } from "./policy";
+import { applyAutoDisable } from "./auto-disable";
+import {
+  type AttemptOutcome,
+  evaluate,
+  HEALTHY,
+  type HealthState,
+  type HealthSummary,
+  nextCheckAt,
+  recordOutcomes,
+  resetStreak,
+  summarize,
+} from "./policy";
+import { type Bucket, takePermits } from "./rate-limit";
 
-const STATE_KEY = "state";
+const KEYS = { state: "state", bucket: "bucket", endpointId: "endpointId" } as const;
 
 /**
- * One per endpoint (named by the endpoint id): the only owner of its failure streak. The delivery
- * consumer reports each batch's outcomes in one call; the object answers whether to auto-disable.
- * Input gates serialise calls, so concurrent consumer batches cannot lose an update.
+ * One per endpoint (named by its id): the only owner of its failure streak and rate-limit bucket.
+ * The delivery consumer asks it for permits and reports outcomes once per batch; it decides
+ * auto-disable and carries it out. An alarm set for the moment the streak will have lasted long
+ * enough re-checks then, so no polling is needed. Calls are serialised by the object's input gate.
  */
 export class EndpointHealth extends DurableObject<Env> {
   private async load(): Promise<HealthState> {
-    return (await this.ctx.storage.get<HealthState>(STATE_KEY)) ?? HEALTHY;
+    return (await this.ctx.storage.get<HealthState>(KEYS.state)) ?? HEALTHY;
   }
 
-  async record(outcomes: AttemptOutcome[]): Promise<{ disable?: DisabledReason }> {
-    const config = getConfig(this.env);
-    const { state, disable } = recordOutcomes(await this.load(), outcomes, config);
-    await this.ctx.storage.put(STATE_KEY, state);
-    return disable ? { disable } : {};
+  async record(endpointId: string, outcomes: AttemptOutcome[]): Promise<void> {
+    await this.ctx.storage.put(KEYS.endpointId, endpointId);
+    await this.decide(recordOutcomes(await this.load(), outcomes), endpointId);
   }
 
-  /** Called when an endpoint is re-enabled: a fresh start, history of last results kept. */
+  override async alarm(): Promise<void> {
+    const endpointId = await this.ctx.storage.get<string>(KEYS.endpointId);
+    if (endpointId) await this.decide(await this.load(), endpointId);
+  }
+
+  private async decide(recorded: HealthState, endpointId: string): Promise<void> {
+    const policy = getConfig(this.env);
+    const { state, disable } = evaluate(recorded, Date.now(), policy);
+    await this.ctx.storage.put(KEYS.state, state);
+    const checkAt = nextCheckAt(state, policy);
+    if (checkAt === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(checkAt);
+    if (disable) await applyAutoDisable(this.env, endpointId, disable);
+  }
+
+  /** The endpoint was re-enabled by its owner: a fresh streak. */
   async reset(): Promise<void> {
-    const state = await this.load();
-    await this.ctx.storage.put(STATE_KEY, {
-      ...state,
-      streakStartedAt: null,
-      failuresInStreak: 0,
-      disabled: false,
-    });
+    await this.ctx.storage.put(KEYS.state, resetStreak(await this.load()));
+    await this.ctx.storage.deleteAlarm();
   }
 
-  async state(): Promise<HealthState> {
-    return this.load();
+  async summary(): Promise<HealthSummary> {
+    return summarize(await this.load(), Date.now());
+  }
+
+  /** Up to `requested` delivery permits under `ratePerSecond`, and when the next one frees up. */
+  async acquire(
+    requested: number,
+    ratePerSecond: number,
+  ): Promise<{ granted: number; nextPermitInMs: number }> {
+    const bucket = (await this.ctx.storage.get<Bucket>(KEYS.bucket)) ?? null;
+    const permits = takePermits(bucket, requested, ratePerSecond, Date.now());
+    await this.ctx.storage.put(KEYS.bucket, permits.bucket);
+    return { granted: permits.granted, nextPermitInMs: permits.nextPermitInMs };
   }
 }
 

@@ -2,8 +2,11 @@ import type { DisabledReason } from "../db/endpoints";
 
 /**
  * Endpoint health, kept pure so it is tested without a Durable Object (DESIGN.md §5): a failure
- * streak that any success resets, and the auto-disable rule. Times are epoch milliseconds.
+ * streak that any success resets, the auto-disable rule, and hourly counts for a 24 h success rate.
+ * Times are epoch milliseconds.
  */
+export type HourlyCount = { hour: number; successes: number; failures: number };
+
 export type HealthState = {
   /** When the current failure streak began; null while the endpoint is healthy. */
   streakStartedAt: number | null;
@@ -12,11 +15,22 @@ export type HealthState = {
   lastFailureAt: number | null;
   lastStatusCode: number | null;
   lastError: string | null;
-  /** Set once the policy disabled the endpoint, so it says so only once; cleared by `reset`. */
+  /** Set once the policy disabled the endpoint, so it says so only once; cleared by a reset. */
   disabled: boolean;
+  /** The last 24 hours, one entry per hour that saw attempts. */
+  hourly: HourlyCount[];
 };
 
-export type AttemptOutcome = { at: number; ok: boolean; statusCode: number | null; error: string | null };
+/**
+ * `deferred`: a 429/503 with Retry-After that will be retried; it counts for the streak only if the
+ * delivery fails in the end, so a receiver asking for patience is not pushed toward auto-disable.
+ */
+export type AttemptOutcome = {
+  at: number;
+  kind: "success" | "failure" | "deferred";
+  statusCode: number | null;
+  error: string | null;
+};
 
 export type HealthPolicy = { autoDisableAfterSeconds: number; autoDisableMinFailures: number };
 
@@ -28,42 +42,111 @@ export const HEALTHY: HealthState = {
   lastStatusCode: null,
   lastError: null,
   disabled: false,
+  hourly: [],
 };
 
+const HOUR_MS = 3_600_000;
+const DAY_HOURS = 24;
+
+/** Folds a batch of outcomes, in time order, into the state. */
+export function recordOutcomes(state: HealthState, outcomes: readonly AttemptOutcome[]): HealthState {
+  let next: HealthState = { ...state, hourly: [...state.hourly] };
+  for (const outcome of [...outcomes].sort((a, b) => a.at - b.at)) {
+    next.lastStatusCode = outcome.statusCode;
+    if (outcome.kind === "success") {
+      next = { ...next, streakStartedAt: null, failuresInStreak: 0, lastSuccessAt: outcome.at };
+    } else if (outcome.kind === "failure") {
+      next = {
+        ...next,
+        streakStartedAt: next.streakStartedAt ?? outcome.at,
+        failuresInStreak: next.failuresInStreak + 1,
+        lastFailureAt: outcome.at,
+        lastError: outcome.error,
+      };
+    } else {
+      next.lastError = outcome.error;
+    }
+    if (outcome.kind !== "deferred") countHourly(next.hourly, outcome.at, outcome.kind === "success");
+  }
+  const newest = next.hourly.reduce((max, h) => Math.max(max, h.hour), 0);
+  next.hourly = next.hourly.filter((h) => h.hour > newest - DAY_HOURS);
+  return next;
+}
+
+function countHourly(hourly: HourlyCount[], at: number, success: boolean): void {
+  const hour = Math.floor(at / HOUR_MS);
+  let entry = hourly.find((h) => h.hour === hour);
+  if (!entry) {
+    entry = { hour, successes: 0, failures: 0 };
+    hourly.push(entry);
+  }
+  if (success) entry.successes++;
+  else entry.failures++;
+}
+
 /**
- * Folds a batch of outcomes (in time order) into the state. `disable` is returned once, when the
- * streak has both lasted `autoDisableAfterSeconds` and counted `autoDisableMinFailures` failures.
+ * The auto-disable rule: the streak has lasted `autoDisableAfterSeconds` (until `now`: no success
+ * since it began) and counted `autoDisableMinFailures` failed attempts. Says so once.
  */
-export function recordOutcomes(
+export function evaluate(
   state: HealthState,
-  outcomes: readonly AttemptOutcome[],
+  now: number,
   policy: HealthPolicy,
 ): { state: HealthState; disable?: DisabledReason } {
-  let next = { ...state };
-  for (const outcome of [...outcomes].sort((a, b) => a.at - b.at)) {
-    next = outcome.ok
-      ? { ...next, streakStartedAt: null, failuresInStreak: 0, lastSuccessAt: outcome.at }
-      : {
-          ...next,
-          streakStartedAt: next.streakStartedAt ?? outcome.at,
-          failuresInStreak: next.failuresInStreak + 1,
-          lastFailureAt: outcome.at,
-        };
-    next.lastStatusCode = outcome.statusCode;
-    next.lastError = outcome.ok ? next.lastError : outcome.error;
-  }
-  const streakLastedMs =
-    next.streakStartedAt === null || next.lastFailureAt === null
-      ? 0
-      : next.lastFailureAt - next.streakStartedAt;
   if (
-    !next.disabled &&
-    next.failuresInStreak >= policy.autoDisableMinFailures &&
-    streakLastedMs >= policy.autoDisableAfterSeconds * 1000
+    state.disabled ||
+    state.streakStartedAt === null ||
+    state.failuresInStreak < policy.autoDisableMinFailures ||
+    now - state.streakStartedAt < policy.autoDisableAfterSeconds * 1000
   ) {
-    next.disabled = true;
-    const at = new Date(next.lastFailureAt ?? 0).toISOString();
-    return { state: next, disable: { at, failures: next.failuresInStreak, lastError: next.lastError } };
+    return { state };
   }
-  return { state: next };
+  return {
+    state: { ...state, disabled: true },
+    disable: {
+      at: new Date(now).toISOString(),
+      failures: state.failuresInStreak,
+      lastError: state.lastError,
+    },
+  };
+}
+
+/** When the streak will have lasted long enough, so an alarm can re-check without any polling. */
+export function nextCheckAt(state: HealthState, policy: HealthPolicy): number | null {
+  if (state.disabled || state.streakStartedAt === null) return null;
+  return state.streakStartedAt + policy.autoDisableAfterSeconds * 1000;
+}
+
+/** Starts a fresh streak (an endpoint re-enabled by its owner); the history of results stays. */
+export function resetStreak(state: HealthState): HealthState {
+  return { ...state, streakStartedAt: null, failuresInStreak: 0, disabled: false };
+}
+
+export type HealthSummary = {
+  failingSince: string | null;
+  failuresInStreak: number;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  attemptsLast24h: number;
+  /** Successful share of the attempts of the last 24 hours; null without attempts. */
+  successRateLast24h: number | null;
+};
+
+export function summarize(state: HealthState, now: number): HealthSummary {
+  const recent = state.hourly.filter((h) => h.hour > Math.floor(now / HOUR_MS) - DAY_HOURS);
+  const successes = recent.reduce((n, h) => n + h.successes, 0);
+  const attempts = recent.reduce((n, h) => n + h.successes + h.failures, 0);
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    failingSince: iso(state.streakStartedAt),
+    failuresInStreak: state.failuresInStreak,
+    lastSuccessAt: iso(state.lastSuccessAt),
+    lastFailureAt: iso(state.lastFailureAt),
+    lastStatusCode: state.lastStatusCode,
+    lastError: state.lastError,
+    attemptsLast24h: attempts,
+    successRateLast24h: attempts === 0 ? null : successes / attempts,
+  };
 }

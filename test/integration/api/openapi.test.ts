@@ -20,6 +20,7 @@ const ROUTES = [
   "post /webhooks/v1/endpoints/{id}/rotate_secret",
   "post /webhooks/v1/endpoints/{id}/test",
   "post /webhooks/v1/endpoints/{id}/recover",
+  "get /webhooks/v1/endpoints/{id}/health",
   "get /webhooks/v1/deliveries",
   "get /webhooks/v1/deliveries/{id}",
   "post /webhooks/v1/deliveries/{id}/replay",

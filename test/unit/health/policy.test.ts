@@ -1,32 +1,93 @@
 import { describe, expect, it } from "vitest";
-import { HEALTHY, recordOutcomes } from "../../../src/health/policy";
+import {
+  type AttemptOutcome,
+  evaluate,
+  HEALTHY,
+  nextCheckAt,
+  recordOutcomes,
+  resetStreak,
+  summarize,
+} from "../../../src/health/policy";
 
 const policy = { autoDisableAfterSeconds: 60, autoDisableMinFailures: 3 };
-const fail = (at: number) => ({ at, ok: false, statusCode: 500, error: "HTTP 500" });
-const succeed = (at: number) => ({ at, ok: true, statusCode: 200, error: null });
+const fail = (at: number): AttemptOutcome => ({ at, kind: "failure", statusCode: 500, error: "HTTP 500" });
+const succeed = (at: number): AttemptOutcome => ({ at, kind: "success", statusCode: 200, error: null });
+const patient = (at: number): AttemptOutcome => ({
+  at,
+  kind: "deferred",
+  statusCode: 429,
+  error: "HTTP 429",
+});
 
 describe("endpoint health policy", () => {
-  it("disables once the streak has lasted long enough and counted enough failures", () => {
-    const early = recordOutcomes(HEALTHY, [fail(0), fail(1_000), fail(2_000)], policy);
-    expect(early.disable).toBeUndefined(); // enough failures, not long enough
-    const late = recordOutcomes(early.state, [fail(60_000)], policy);
-    expect(late.disable).toEqual({ at: new Date(60_000).toISOString(), failures: 4, lastError: "HTTP 500" });
-    expect(recordOutcomes(late.state, [fail(70_000)], policy).disable).toBeUndefined(); // said once
+  it("disables once the streak has lasted long enough and counted enough failures, once", () => {
+    const state = recordOutcomes(HEALTHY, [fail(0), fail(1_000), fail(2_000)]);
+    expect(evaluate(state, 59_999, policy).disable).toBeUndefined(); // enough failures, not long enough
+    const decided = evaluate(state, 60_000, policy);
+    expect(decided.disable).toEqual({
+      at: new Date(60_000).toISOString(),
+      failures: 3,
+      lastError: "HTTP 500",
+    });
+    expect(evaluate(decided.state, 70_000, policy).disable).toBeUndefined();
+    expect(nextCheckAt(decided.state, policy)).toBeNull();
   });
 
   it("needs the minimum count even when the streak is old", () => {
-    expect(recordOutcomes(HEALTHY, [fail(0), fail(120_000)], policy).disable).toBeUndefined();
+    const state = recordOutcomes(HEALTHY, [fail(0), fail(120_000)]);
+    expect(evaluate(state, 500_000, policy).disable).toBeUndefined();
   });
 
   it("a success resets the streak, whatever order the batch arrives in", () => {
-    const { state, disable } = recordOutcomes(
-      HEALTHY,
-      [fail(70_000), succeed(50_000), fail(0), fail(10_000)],
-      policy,
-    );
-    expect(disable).toBeUndefined();
+    const state = recordOutcomes(HEALTHY, [fail(70_000), succeed(50_000), fail(0), fail(10_000)]);
     expect(state.failuresInStreak).toBe(1);
     expect(state.streakStartedAt).toBe(70_000);
     expect(state.lastSuccessAt).toBe(50_000);
+    expect(evaluate(state, 200_000, policy).disable).toBeUndefined();
+  });
+
+  it("does not count a deferral (Retry-After) as a failure", () => {
+    const state = recordOutcomes(HEALTHY, [patient(0), patient(1_000), patient(2_000), patient(3_000)]);
+    expect(state.failuresInStreak).toBe(0);
+    expect(state.streakStartedAt).toBeNull();
+    expect(state.lastStatusCode).toBe(429);
+  });
+
+  it("schedules the re-check for when the streak will be long enough", () => {
+    expect(nextCheckAt(HEALTHY, policy)).toBeNull();
+    expect(nextCheckAt(recordOutcomes(HEALTHY, [fail(5_000)]), policy)).toBe(65_000);
+  });
+
+  it("re-enabling starts a fresh streak and keeps the history", () => {
+    const decided = evaluate(recordOutcomes(HEALTHY, [fail(0), fail(1), fail(2)]), 60_000, policy).state;
+    const reset = resetStreak(decided);
+    expect(reset).toMatchObject({
+      disabled: false,
+      failuresInStreak: 0,
+      streakStartedAt: null,
+      lastFailureAt: 2,
+    });
+    expect(nextCheckAt(recordOutcomes(reset, [fail(100_000)]), policy)).toBe(160_000);
+  });
+
+  it("summarises the last 24 hours' success rate", () => {
+    const hour = 3_600_000;
+    const now = 30 * hour;
+    const state = recordOutcomes(HEALTHY, [
+      fail(2 * hour), // more than 24 h before `now`: not counted
+      succeed(10 * hour),
+      succeed(20 * hour),
+      succeed(29 * hour),
+      fail(29 * hour + 1),
+    ]);
+    expect(summarize(state, now)).toMatchObject({
+      attemptsLast24h: 4,
+      successRateLast24h: 0.75,
+      failuresInStreak: 1,
+      lastStatusCode: 500,
+      lastError: "HTTP 500",
+      failingSince: new Date(29 * hour + 1).toISOString(),
+    });
+    expect(summarize(HEALTHY, now).successRateLast24h).toBeNull();
   });
 });

@@ -1,0 +1,32 @@
+import { autoDisableEndpoint, type DisabledReason, getEndpointById } from "../db/endpoints";
+import { publishEvent } from "../delivery/publish";
+
+/**
+ * Carries out the health object's decision: the endpoint becomes `auto_disabled` with its reason, one
+ * log line says so, and the organization is told through a `webhook.endpoint.disabled` event (which
+ * reaches its other endpoints that subscribe to it). Does nothing if the endpoint is no longer active.
+ */
+export async function applyAutoDisable(env: Env, endpointId: string, reason: DisabledReason): Promise<void> {
+  if (!(await autoDisableEndpoint(env.DB, endpointId, reason))) return;
+  const endpoint = await getEndpointById(env.DB, endpointId);
+  if (!endpoint) return;
+  console.log(
+    JSON.stringify({
+      message: "endpoint auto-disabled",
+      endpointId,
+      organizationId: endpoint.organizationId,
+      ...reason,
+    }),
+  );
+  await publishEvent(env, {
+    organizationId: endpoint.organizationId,
+    type: "webhook.endpoint.disabled",
+    data: {
+      endpointId,
+      url: endpoint.url,
+      disabledAt: reason.at,
+      failures: reason.failures,
+      lastError: reason.lastError,
+    },
+  });
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import {
+  callOk,
+  createEndpoint,
+  createOrganization,
+  eventually,
+  publish,
+  receiverChannel,
+  settledDeliveries,
+} from "../../support/api";
+
+// The health project's vars: auto-disable after a streak of 2 s with at least 4 failed attempts.
+const matter = { matterId: "m", name: "n" };
+
+describe("auto-disable", () => {
+  it("disables a failing endpoint after exactly the configured streak, tells the org, and stops calling it", async () => {
+    const org = await createOrganization();
+    const failing = receiverChannel();
+    const watcher = receiverChannel();
+    await failing.script([], { status: 500 });
+    const { endpoint } = await createEndpoint(org.token, {
+      url: failing.url,
+      eventTypeFilters: ["matter.*"],
+    });
+    await createEndpoint(org.token, { url: watcher.url, eventTypeFilters: ["*"] });
+    const started = Date.now();
+    const event = await publish(org.id, "matter.created", matter);
+
+    const disabled = await eventually(async () => {
+      const { endpoint: e } = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+        token: org.token,
+      });
+      return e.status === "auto_disabled" ? e : undefined;
+    }, 20_000);
+    // Attempts at ~0 s and ~0.1 s (inline), then ~1.1 s and ~2.2 s (queue): the 4th failure is the
+    // first moment both conditions hold.
+    expect(disabled.disabledReason).toEqual({ at: expect.any(String), failures: 4, lastError: "HTTP 500" });
+    expect(Date.parse(disabled.disabledReason.at) - started).toBeGreaterThanOrEqual(2_000);
+
+    const notice = await eventually(async () => {
+      const got = (await watcher.received()).find(
+        (r) => JSON.parse(r.body).type === "webhook.endpoint.disabled",
+      );
+      return got ? JSON.parse(got.body) : undefined;
+    });
+    expect(notice.data).toEqual({
+      endpointId: endpoint.id,
+      url: failing.url,
+      disabledAt: disabled.disabledReason.at,
+      failures: 4,
+      lastError: "HTTP 500",
+    });
+
+    // The retry already queued ends without a request; new events are not fanned out to it.
+    const [delivery] = await settledDeliveries(
+      org.token,
+      `event_id=${event.id}&endpoint_id=${endpoint.id}`,
+      1,
+      15_000,
+    );
+    expect(delivery).toMatchObject({ status: "failed", lastError: "endpoint_disabled", attemptCount: 4 });
+    const later = await publish(org.id, "matter.created", matter);
+    await settledDeliveries(org.token, `event_id=${later.id}`, 1);
+    const { data } = await callOk("GET", `/webhooks/v1/deliveries?event_id=${later.id}`, 200, {
+      token: org.token,
+    });
+    expect(data.map((d: { endpointId: string }) => d.endpointId)).not.toContain(endpoint.id);
+    expect(await failing.received()).toHaveLength(4);
+
+    const { health } = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/health`, 200, {
+      token: org.token,
+    });
+    expect(health).toMatchObject({
+      status: "auto_disabled",
+      failuresInStreak: 4,
+      lastStatusCode: 500,
+      lastError: "HTTP 500",
+      attemptsLast24h: 4,
+      successRateLast24h: 0,
+      failingSince: expect.any(String),
+      lastFailureAt: expect.any(String),
+      lastSuccessAt: null,
+    });
+
+    // Re-enabled, it receives new events, and recover replays what failed meanwhile.
+    await failing.script([], { status: 200 });
+    await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+      token: org.token,
+      body: { status: "active" },
+    });
+    const afterFix = await publish(org.id, "matter.created", matter);
+    await settledDeliveries(org.token, `event_id=${afterFix.id}&endpoint_id=${endpoint.id}`, 1);
+    const { replayed } = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 202, {
+      token: org.token,
+      body: { since: new Date(started).toISOString() },
+    });
+    expect(replayed).toBe(1);
+    await eventually(async () => {
+      const ids = (await failing.received()).slice(4).map((r) => r.headers["webhook-id"]);
+      return ids.includes(afterFix.id) && ids.includes(event.id) ? ids : undefined;
+    });
+    const recovered = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/health`, 200, {
+      token: org.token,
+    });
+    expect(recovered.health).toMatchObject({ status: "active", failuresInStreak: 0, disabledReason: null });
+  });
+
+  it("a single success in the middle resets the streak", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    // Event 1: three failures, then success. Event 2: three failures, then success. Six failures over
+    // more than 2 s would disable the endpoint; the success between them means no streak reaches 4.
+    await receiver.script([
+      { status: 500 },
+      { status: 500 },
+      { status: 500 },
+      { status: 200 },
+      { status: 500 },
+      { status: 500 },
+      { status: 500 },
+    ]);
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["matter.*"],
+    });
+    const first = await publish(org.id, "matter.created", matter);
+    await settledDeliveries(org.token, `event_id=${first.id}`, 1, 15_000);
+    const midway = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/health`, 200, {
+      token: org.token,
+    });
+    expect(midway.health).toMatchObject({
+      failuresInStreak: 0,
+      lastStatusCode: 200,
+      successRateLast24h: 0.25,
+    });
+
+    const second = await publish(org.id, "matter.created", matter);
+    const [delivery] = await settledDeliveries(org.token, `event_id=${second.id}`, 1, 15_000);
+    expect(delivery).toMatchObject({ status: "delivered", attemptCount: 4 });
+    const end = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/health`, 200, {
+      token: org.token,
+    });
+    expect(end.health).toMatchObject({ status: "active", failuresInStreak: 0, attemptsLast24h: 8 });
+  });
+});
