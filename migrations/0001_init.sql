@@ -84,6 +84,7 @@ CREATE TABLE deliveries (
   attempt_count INTEGER NOT NULL DEFAULT 0,
   queue_retries INTEGER NOT NULL DEFAULT 0, -- steps of RETRY_SCHEDULE_SECONDS spent
   next_attempt_at TEXT,
+  lease_until TEXT, -- held by the consumer run attempting it: no delivery is attempted twice at once
   last_status_code INTEGER,
   last_error TEXT,
   replay_of TEXT, -- the delivery this one replays
@@ -92,6 +93,8 @@ CREATE TABLE deliveries (
   delivered_at TEXT
 );
 CREATE INDEX deliveries_by_organization ON deliveries (organization_id, id);
+-- The sweeper's scan for pending deliveries whose queue message was lost; holds only pending ones.
+CREATE INDEX deliveries_awaiting_attempt ON deliveries (next_attempt_at) WHERE status = 'pending';
 
 CREATE TABLE attempts (
   delivery_id TEXT NOT NULL,

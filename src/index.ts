@@ -13,6 +13,7 @@ import { deadLetterBatch } from "./delivery/dead-letter";
 import { deliverBatch } from "./delivery/deliver";
 import { fanOutBatch } from "./delivery/fan-out";
 import { type DeliveryMessage, type EventMessage, QUEUES } from "./delivery/messages";
+import { applyRetention } from "./sweeper/retention";
 import { sweep } from "./sweeper/sweep";
 
 export { Publisher } from "./api/rpc";
@@ -62,5 +63,6 @@ export default {
 
   async scheduled(controller, env) {
     await sweep(env, controller.scheduledTime);
+    await applyRetention(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;

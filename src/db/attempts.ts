@@ -63,3 +63,19 @@ export async function listAttempts(db: D1Database, deliveryId: string): Promise<
     .all<AttemptRow>();
   return results.map(toAttempt);
 }
+
+/** Retention: up to `limit` attempts of deliveries made before `beforeDeliveryId`; returns how many went. */
+export async function deleteAttemptsBefore(
+  db: D1Database,
+  beforeDeliveryId: string,
+  limit: number,
+): Promise<number> {
+  const { meta } = await db
+    .prepare(
+      `DELETE FROM attempts WHERE (delivery_id, number) IN
+         (SELECT delivery_id, number FROM attempts WHERE delivery_id < ? LIMIT ?)`,
+    )
+    .bind(beforeDeliveryId, limit)
+    .run();
+  return meta.changes;
+}

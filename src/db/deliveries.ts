@@ -29,9 +29,7 @@ export type NewDelivery = Delivery & { payloadOverride?: unknown };
  * rate-limit deferral or a sweeper re-enqueue does not restart the schedule).
  */
 export type DeliveryJob = Delivery & {
-  data: unknown;
-  resources: EventResources;
-  occurredAt: string;
+  content: { data: unknown; resources: EventResources; occurredAt: string } | null;
   queueRetries: number;
 };
 
@@ -143,13 +141,17 @@ export async function listDeliveries(
   return toPage(results.map(toDelivery), query.limit);
 }
 
-/** Deliveries with their events' content (or a replay's own data), one query for a whole consumer batch. */
+/**
+ * Deliveries with their events' content (or a replay's own data), one query for a whole consumer
+ * batch. `content` is null when retention already removed the event.
+ */
 export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Map<string, DeliveryJob>> {
   if (ids.length === 0) return new Map();
   const { results } = await db
     .prepare(
-      `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources, e.occurred_at AS event_occurred_at
-       FROM deliveries d JOIN events e ON e.id = d.event_id
+      `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources,
+         e.occurred_at AS event_occurred_at
+       FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
        WHERE d.id IN (${ids.map(() => "?").join(", ")})`,
     )
     .bind(...ids)
@@ -157,8 +159,8 @@ export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Ma
       DeliveryRow & {
         queue_retries: number;
         event_data: string;
-        event_resources: string;
-        event_occurred_at: string;
+        event_resources: string | null;
+        event_occurred_at: string | null;
       }
     >();
   return new Map(
@@ -166,13 +168,64 @@ export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Ma
       row.id,
       {
         ...toDelivery(row),
-        data: JSON.parse(row.event_data),
-        resources: JSON.parse(row.event_resources),
-        occurredAt: row.event_occurred_at,
         queueRetries: row.queue_retries,
+        content:
+          row.event_resources === null || row.event_occurred_at === null
+            ? null
+            : {
+                data: JSON.parse(row.event_data),
+                resources: JSON.parse(row.event_resources),
+                occurredAt: row.event_occurred_at,
+              },
       },
     ]),
   );
+}
+
+/**
+ * Leases pending deliveries to this consumer run until `leaseUntil`; returns the ids it got. A delivery
+ * another run holds (or that is no longer pending) is not returned, so no delivery is attempted twice
+ * at the same time even when the sweeper re-enqueued one whose message was only slow.
+ */
+export async function claimDeliveries(
+  db: D1Database,
+  ids: readonly string[],
+  now: string,
+  leaseUntil: string,
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { results } = await db
+    .prepare(
+      `UPDATE deliveries SET lease_until = ?
+       WHERE id IN (${ids.map(() => "?").join(", ")}) AND status = 'pending'
+         AND (lease_until IS NULL OR lease_until <= ?)
+       RETURNING id`,
+    )
+    .bind(leaseUntil, ...ids, now)
+    .all<{ id: string }>();
+  return new Set(results.map((r) => r.id));
+}
+
+/** Gives a lease back early (the run could not finish), so the next message for it can proceed. */
+export function releaseDelivery(db: D1Database, id: string): D1PreparedStatement {
+  return db.prepare("UPDATE deliveries SET lease_until = NULL WHERE id = ? AND status = 'pending'").bind(id);
+}
+
+/** Pending deliveries due before `before` that no run holds: their queue message was lost. */
+export async function listOverdueDeliveries(
+  db: D1Database,
+  before: string,
+  limit: number,
+): Promise<{ id: DeliveryId; endpointId: EndpointId }[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT id, endpoint_id FROM deliveries
+       WHERE status = 'pending' AND next_attempt_at < ?1 AND (lease_until IS NULL OR lease_until < ?1)
+       ORDER BY next_attempt_at LIMIT ?2`,
+    )
+    .bind(before, limit)
+    .all<{ id: string; endpoint_id: string }>();
+  return results.map((r) => ({ id: r.id as DeliveryId, endpointId: r.endpoint_id as EndpointId }));
 }
 
 /** The endpoint's failed deliveries created in [since, until), oldest first, for bulk recovery. */
@@ -202,7 +255,7 @@ export function updateDeliveryProgress(
   return db
     .prepare(
       `UPDATE deliveries SET status = ?, attempt_count = ?, queue_retries = ?, next_attempt_at = ?,
-         last_status_code = ?, last_error = ?, delivered_at = ?
+         last_status_code = ?, last_error = ?, delivered_at = ?, lease_until = NULL
        WHERE id = ? AND status = 'pending'`,
     )
     .bind(
@@ -221,7 +274,20 @@ export function updateDeliveryProgress(
 export function failPendingDelivery(db: D1Database, id: string, reason: string): D1PreparedStatement {
   return db
     .prepare(
-      "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ? WHERE id = ? AND status = 'pending'",
+      "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL, last_error = ? WHERE id = ? AND status = 'pending'",
     )
     .bind(reason, id);
+}
+
+/** Retention: up to `limit` deliveries made before `beforeId`; returns how many went. */
+export async function deleteDeliveriesBefore(
+  db: D1Database,
+  beforeId: string,
+  limit: number,
+): Promise<number> {
+  const { meta } = await db
+    .prepare("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE id < ? LIMIT ?)")
+    .bind(beforeId, limit)
+    .run();
+  return meta.changes;
 }

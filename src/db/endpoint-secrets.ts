@@ -49,3 +49,9 @@ export async function listSigningSecretCiphertexts(
     .all<{ ciphertext: string }>();
   return results.map((r) => r.ciphertext);
 }
+
+/** Secrets whose grace window ended sign nothing any more; retention removes them. */
+export async function deleteExpiredSecrets(db: D1Database, now: string): Promise<number> {
+  const { meta } = await db.prepare("DELETE FROM endpoint_secrets WHERE expires_at <= ?").bind(now).run();
+  return meta.changes;
+}

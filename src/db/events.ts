@@ -135,3 +135,12 @@ export async function listEventsAwaitingFanOut(
     .all<{ id: string }>();
   return results.map((r) => r.id as EventId);
 }
+
+/** Retention: up to `limit` events made before `beforeId`; returns how many went. */
+export async function deleteEventsBefore(db: D1Database, beforeId: string, limit: number): Promise<number> {
+  const { meta } = await db
+    .prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ? LIMIT ?)")
+    .bind(beforeId, limit)
+    .run();
+  return meta.changes;
+}

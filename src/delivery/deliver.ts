@@ -1,10 +1,12 @@
 import { type Config, getConfig } from "../config";
 import { type Attempt, type AttemptTrigger, insertAttempt } from "../db/attempts";
 import {
+  claimDeliveries,
   type DeliveryJob,
   type DeliveryProgress,
   failPendingDelivery,
   getDeliveryJobs,
+  releaseDelivery,
   updateDeliveryProgress,
 } from "../db/deliveries";
 import { type Endpoint, getEndpointById } from "../db/endpoints";
@@ -56,29 +58,57 @@ async function deliverToEndpoint(
     else pending.push({ message, job });
   }
   if (!target.ok) {
-    await settle(pending, (job) =>
-      failPendingDelivery(env.DB, job.id, target.reason)
-        .run()
-        .then(() => []),
-    );
+    await settle(env, pending, async (job) => {
+      await failPendingDelivery(env.DB, job.id, target.reason).run();
+      return [];
+    });
     return;
   }
 
   const { endpoint } = target;
   const health = endpointHealth(env, endpoint.id);
-  const now = endpoint.rateLimitPerSecond
+  const turn = endpoint.rateLimitPerSecond
     ? await takeTurns(env, health, endpoint.rateLimitPerSecond, pending)
     : pending;
-  if (now.length === 0) return;
+  const mine = await lease(env, config, turn);
+  if (mine.length === 0) return;
   const secrets = await loadSigningSecrets(env, endpoint.id);
-  const outcomes = await settle(now, (job, message) =>
+  const outcomes = await settle(env, mine, (job, message) =>
     attemptDelivery(env, config, endpoint, secrets, job, message),
   );
   if (outcomes.length > 0) await health.record(endpoint.id, outcomes);
 }
 
-/** Runs `work` for each job; a job whose work throws is left to the queue to retry. */
+/**
+ * Takes the lease of each delivery about to be attempted. One held by another run (the sweeper
+ * re-enqueued a message that was only slow, or a crashed run's lease has not expired) comes back
+ * once that lease is over; the run holding it settles it.
+ */
+async function lease(env: Env, config: Config, jobs: Job[]): Promise<Job[]> {
+  if (jobs.length === 0) return jobs;
+  const seconds = leaseSeconds(config);
+  const now = Date.now();
+  const claimed = await claimDeliveries(
+    env.DB,
+    jobs.map(({ job }) => job.id),
+    new Date(now).toISOString(),
+    new Date(now + seconds * 1000).toISOString(),
+  );
+  for (const { job, message } of jobs) if (!claimed.has(job.id)) message.retry({ delaySeconds: seconds });
+  return jobs.filter(({ job }) => claimed.has(job.id));
+}
+
+/** Long enough for a whole run: every inline attempt timing out, the delays between them, and a margin. */
+function leaseSeconds(config: Config): number {
+  const inlineMs = config.inlineRetryDelaysMs.reduce((sum, ms) => sum + ms, 0);
+  return (
+    Math.ceil(((config.inlineRetryDelaysMs.length + 1) * config.deliveryTimeoutMs + inlineMs) / 1000) + 30
+  );
+}
+
+/** Runs `work` for each job; a job whose work throws gives its lease back and is left to the queue to retry. */
 async function settle(
+  env: Env,
   jobs: Job[],
   work: (job: DeliveryJob, message: Message<DeliveryMessage>) => Promise<AttemptOutcome[]>,
 ): Promise<AttemptOutcome[]> {
@@ -94,6 +124,9 @@ async function settle(
             error: String(error),
           }),
         );
+        await releaseDelivery(env.DB, job.id)
+          .run()
+          .catch(() => {});
         message.retry();
         return [];
       }
@@ -151,6 +184,13 @@ async function attemptDelivery(
   job: DeliveryJob,
   message: Message<DeliveryMessage>,
 ): Promise<AttemptOutcome[]> {
+  const { content } = job;
+  if (!content) {
+    // Retention removed the event before this delivery (a late replay) could be sent.
+    await failPendingDelivery(env.DB, job.id, "event_expired").run();
+    message.ack();
+    return [];
+  }
   const timeoutMs = attemptTimeoutMs(endpoint.timeoutMs, config.deliveryTimeoutMs);
   const attempts: Attempt[] = [];
   const results: AttemptResult[] = [];
@@ -160,13 +200,7 @@ async function attemptDelivery(
     const request = await buildSignedRequest({
       endpoint,
       secrets,
-      content: {
-        eventId: job.eventId,
-        eventType: job.eventType,
-        occurredAt: job.occurredAt,
-        data: job.data,
-        resources: job.resources,
-      },
+      content: { eventId: job.eventId, eventType: job.eventType, ...content },
       deliveryId: job.id,
       attemptNumber: number,
       replayOf: job.replayOf,
