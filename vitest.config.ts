@@ -4,9 +4,10 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Tests run inside workerd with the bindings of wrangler.toml (real local D1, Queues and Durable
- * Objects). Vars are overridden for speed: short retry schedules and timeouts. Two projects differ
+ * Objects). Vars are overridden for speed: short retry schedules and timeouts. The projects differ
  * only in their vars: `health` auto-disables endpoints after a short streak and has a longer last
- * retry step (so Retry-After can be seen); everywhere else endpoints are never auto-disabled.
+ * retry step (so Retry-After can be seen); `security` applies the production URL policy and a low
+ * request limit; in `service` endpoints are never auto-disabled and nothing is throttled.
  */
 
 /** Test secrets; also put in process.env, where the plugin looks for wrangler.toml's required secrets. */
@@ -36,6 +37,12 @@ const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
 });
 
 const HEALTH_TESTS = "test/integration/health/**/*.test.ts";
+const SECURITY_TESTS = "test/integration/security/**/*.test.ts";
+
+/** Throttling is effectively off except in the security project, which tests it. */
+const apiRateLimit = (limit: number) => ({
+  API_RATE_LIMITER: { namespace_id: "1001", simple: { limit, period: 60 as const } },
+});
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -43,12 +50,14 @@ export default defineConfig(async () => {
     name: string,
     files: { include: string[]; exclude?: string[] },
     vars: Record<string, string>,
+    rateLimit = 1_000_000,
   ) => ({
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { ...baseVars, ...vars, TEST_MIGRATIONS: migrations },
+          ratelimits: apiRateLimit(rateLimit),
           queueConsumers: {
             "webhook-events": queueConsumer(),
             "webhook-deliveries": queueConsumer({ deadLetterQueue: "webhook-deliveries-dlq" }),
@@ -69,7 +78,9 @@ export default defineConfig(async () => {
   return {
     test: {
       projects: [
-        project("service", { include: ["test/**/*.test.ts"], exclude: [HEALTH_TESTS] }, {}),
+        project("service", { include: ["test/**/*.test.ts"], exclude: [HEALTH_TESTS, SECURITY_TESTS] }, {}),
+        // Production URL policy (https, no private addresses) and a low per-key request limit.
+        project("security", { include: [SECURITY_TESTS] }, { ALLOW_INSECURE_URLS: "false" }, 100),
         project(
           "health",
           { include: [HEALTH_TESTS] },

@@ -34,6 +34,22 @@ async function sameToken(given: string, expected: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
+/** The period of the API_RATE_LIMITER binding (wrangler.toml), which is what a throttled client waits. */
+const THROTTLE_PERIOD_SECONDS = 60;
+
+/** Per-credential throttling of the management and publish APIs, after authentication. */
+async function throttle(env: Env, credential: string): Promise<void> {
+  const { success } = await env.API_RATE_LIMITER.limit({ key: credential });
+  if (!success) {
+    throw new ServiceError(
+      "throttled",
+      "Too many requests with this credential",
+      undefined,
+      THROTTLE_PERIOD_SECONDS,
+    );
+  }
+}
+
 /** The operator's token (`ADMIN_TOKEN`): /admin and publishing. Organization keys are refused. */
 export function adminAuth(): MiddlewareHandler<AppEnv> {
   return async function adminAuth(c, next) {
@@ -41,6 +57,7 @@ export function adminAuth(): MiddlewareHandler<AppEnv> {
     if (!c.env.ADMIN_TOKEN || !(await sameToken(token, c.env.ADMIN_TOKEN))) {
       throw new ServiceError("unauthorized", "Invalid admin token");
     }
+    await throttle(c.env, "admin");
     await next();
   };
 }
@@ -53,6 +70,7 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
       ? await findActiveApiKey(c.env.DB, await sha256Hex(token))
       : null;
     if (!key) throw new ServiceError("unauthorized", "Invalid or revoked API key");
+    await throttle(c.env, key.id);
     c.set("organizationId", key.organizationId);
     c.set("apiKeyScopes", key.scopes);
     await next();

@@ -28,6 +28,7 @@ export function problemResponse(
   status: ContentfulStatusCode,
   detail?: string,
   errors?: FieldError[],
+  headers: Record<string, string> = {},
 ): Response {
   const title = TITLES[status] ?? "Error";
   const problem: Problem = {
@@ -39,7 +40,7 @@ export function problemResponse(
   };
   return new Response(JSON.stringify(problem), {
     status,
-    headers: { "content-type": "application/problem+json" },
+    headers: { ...headers, "content-type": "application/problem+json" },
   });
 }
 
@@ -52,7 +53,12 @@ export function fieldErrors(error: ZodError, prefix: readonly string[] = []): Fi
 }
 
 export function onError(error: Error, c: Context): Response {
-  if (error instanceof ServiceError) return problemResponse(error.status, error.message, error.errors);
+  if (error instanceof ServiceError) {
+    const headers: Record<string, string> = {};
+    if (error.status === 401) headers["www-authenticate"] = "Bearer";
+    if (error.retryAfterSeconds !== undefined) headers["retry-after"] = String(error.retryAfterSeconds);
+    return problemResponse(error.status, error.message, error.errors, headers);
+  }
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;
     return problemResponse(status, error.message || TITLES[status]);

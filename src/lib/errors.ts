@@ -4,22 +4,25 @@
  */
 export type FieldError = { path: string; message: string };
 
-export type ServiceErrorKind = "validation" | "not_found" | "conflict" | "unauthorized";
+export type ServiceErrorKind = "validation" | "not_found" | "conflict" | "unauthorized" | "throttled";
 
-const STATUS: Record<ServiceErrorKind, 401 | 404 | 409 | 422> = {
+const STATUS = {
   unauthorized: 401,
   not_found: 404,
   conflict: 409,
   validation: 422,
-};
+  throttled: 429,
+} as const satisfies Record<ServiceErrorKind, number>;
 
 export class ServiceError extends Error {
-  readonly status: 401 | 404 | 409 | 422;
+  readonly status: (typeof STATUS)[ServiceErrorKind];
 
   constructor(
     readonly kind: ServiceErrorKind,
     message: string,
     readonly errors?: FieldError[],
+    /** Seconds a throttled client should wait (sent as `Retry-After`). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.status = STATUS[kind];
