@@ -71,6 +71,8 @@ export default defineConfig(async () => {
       ...files,
       globalSetup: ["./test/global-setup.ts"],
       setupFiles: ["./test/apply-migrations.ts"],
+      // The Worker logs a line per attempt; show logs only for failing tests.
+      silent: "passed-only" as const,
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },

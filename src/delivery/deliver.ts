@@ -14,6 +14,7 @@ import { type EndpointHealth, endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";
 import type { DeliveryMessage } from "./messages";
+import { logAttempt } from "./observe";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt, type NextStep, nextStep } from "./retry-policy";
 import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send";
@@ -208,6 +209,11 @@ async function attemptDelivery(
       headerPrefix: config.signatureHeaderPrefix,
     });
     const result = await sendSignedRequest(request, timeoutMs);
+    logAttempt(
+      { endpoint, deliveryId: job.id, eventId: job.eventId, eventType: job.eventType, attempt: number },
+      result,
+      classifyAttempt(result),
+    );
     results.push(result);
     attempts.push({
       deliveryId: job.id,

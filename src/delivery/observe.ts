@@ -1,0 +1,39 @@
+import type { Endpoint } from "../db/endpoints";
+import type { AttemptVerdict } from "./retry-policy";
+import type { AttemptResult } from "./send";
+
+/** What an attempt was about, for the log line; never secrets, never payloads. */
+export type AttemptContext = {
+  endpoint: Pick<Endpoint, "id" | "organizationId">;
+  deliveryId: string;
+  eventId: string;
+  eventType: string;
+  attempt: number;
+};
+
+/** `timeout`, `network`, `http_4xx`, `http_5xx`, `redirect`, or null for a success. */
+export function errorClass(result: AttemptResult, verdict: AttemptVerdict): string | null {
+  if (verdict === "delivered") return null;
+  if (result.statusCode === undefined) return result.error === "timeout" ? "timeout" : "network";
+  if (result.statusCode >= 300 && result.statusCode < 400) return "redirect";
+  return result.statusCode >= 500 ? "http_5xx" : "http_4xx";
+}
+
+/** One structured line per attempt, for Workers Logs (queryable by any of these fields). */
+export function logAttempt(context: AttemptContext, result: AttemptResult, verdict: AttemptVerdict): void {
+  console.log(
+    JSON.stringify({
+      message: "delivery attempt",
+      eventId: context.eventId,
+      deliveryId: context.deliveryId,
+      endpointId: context.endpoint.id,
+      organizationId: context.endpoint.organizationId,
+      eventType: context.eventType,
+      attempt: context.attempt,
+      statusCode: result.statusCode ?? null,
+      durationMs: result.durationMs,
+      outcome: verdict,
+      errorClass: errorClass(result, verdict),
+    }),
+  );
+}

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  ADMIN_TOKEN,
+  callOk,
+  createEndpoint,
+  createOrganization,
+  publish,
+  receiverChannel,
+  settledDeliveries,
+} from "../../support/api";
+
+const SECRETS_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="; // vitest.config.ts
+
+describe("secrets stay out of logs", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("logs no signing secret, token, key or payload through a whole lifecycle", async () => {
+    const logged: unknown[] = [];
+    for (const level of ["log", "info", "warn", "error", "debug"] as const) {
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+        logged.push(args);
+      });
+    }
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await receiver.script([{ status: 500 }]);
+    const { endpoint, signingSecret } = await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["matter.*"],
+    });
+    const { signingSecret: rotated } = await callOk(
+      "POST",
+      `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`,
+      200,
+      {
+        token: org.token,
+      },
+    );
+    const marker = "payload-marker-5f1c";
+    const event = await publish(org.id, "matter.created", { matterId: "m", name: marker });
+    await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, 200, { token: org.token });
+    await callOk("GET", "/webhooks/v1/endpoints", 401, { token: "sk_wrong" });
+
+    const text = JSON.stringify(logged);
+    // The lifecycle was logged: one structured line per attempt, with what an operator needs.
+    const attemptLines = logged
+      .flatMap((args) => (args as unknown[]).filter((a): a is string => typeof a === "string"))
+      .filter((line) => line.includes('"delivery attempt"'))
+      .map((line) => JSON.parse(line));
+    expect(attemptLines).toEqual([
+      expect.objectContaining({
+        eventId: event.id,
+        endpointId: endpoint.id,
+        organizationId: org.id,
+        attempt: 1,
+        statusCode: 500,
+        outcome: "retryable",
+        errorClass: "http_5xx",
+        eventType: "matter.created",
+        durationMs: expect.any(Number),
+      }),
+      expect.objectContaining({
+        eventId: event.id,
+        attempt: 2,
+        statusCode: 200,
+        outcome: "delivered",
+        errorClass: null,
+      }),
+    ]);
+    for (const secret of [signingSecret, rotated, org.token, ADMIN_TOKEN, SECRETS_KEY, marker]) {
+      expect(text).not.toContain(secret);
+      expect(text).not.toContain(secret.slice(6)); // without any prefix
+    }
+  });
+});
