@@ -40,8 +40,9 @@ const HEALTH_TESTS = "test/integration/health/**/*.test.ts";
 const SECURITY_TESTS = "test/integration/security/**/*.test.ts";
 
 /** Throttling is effectively off except in the security project, which tests it. */
-const apiRateLimit = (limit: number) => ({
-  API_RATE_LIMITER: { namespace_id: "1001", simple: { limit, period: 60 as const } },
+const apiRateLimits = (limit: number) => ({
+  ORG_API_RATE_LIMITER: { namespace_id: "1001", simple: { limit, period: 60 as const } },
+  ADMIN_API_RATE_LIMITER: { namespace_id: "1002", simple: { limit, period: 10 as const } },
 });
 
 export default defineConfig(async () => {
@@ -57,7 +58,7 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { ...baseVars, ...vars, TEST_MIGRATIONS: migrations },
-          ratelimits: apiRateLimit(rateLimit),
+          ratelimits: apiRateLimits(rateLimit),
           queueConsumers: {
             "webhook-events": queueConsumer(),
             "webhook-deliveries": queueConsumer({ deadLetterQueue: "webhook-deliveries-dlq" }),

@@ -34,19 +34,17 @@ async function sameToken(given: string, expected: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
-/** The period of the API_RATE_LIMITER binding (wrangler.toml), which is what a throttled client waits. */
-const THROTTLE_PERIOD_SECONDS = 60;
+/**
+ * Per-credential throttling of the management and publish APIs, after authentication, with the Rate
+ * Limiting bindings of wrangler.toml; a throttled client is told to wait one period of its limiter.
+ */
+/** The `period` of each limiter in wrangler.toml. */
+const PERIOD_SECONDS = { admin: 10, organizationKey: 60 } as const;
 
-/** Per-credential throttling of the management and publish APIs, after authentication. */
-async function throttle(env: Env, credential: string): Promise<void> {
-  const { success } = await env.API_RATE_LIMITER.limit({ key: credential });
+async function throttle(limiter: RateLimit, credential: string, periodSeconds: number): Promise<void> {
+  const { success } = await limiter.limit({ key: credential });
   if (!success) {
-    throw new ServiceError(
-      "throttled",
-      "Too many requests with this credential",
-      undefined,
-      THROTTLE_PERIOD_SECONDS,
-    );
+    throw new ServiceError("throttled", "Too many requests with this credential", undefined, periodSeconds);
   }
 }
 
@@ -57,7 +55,7 @@ export function adminAuth(): MiddlewareHandler<AppEnv> {
     if (!c.env.ADMIN_TOKEN || !(await sameToken(token, c.env.ADMIN_TOKEN))) {
       throw new ServiceError("unauthorized", "Invalid admin token");
     }
-    await throttle(c.env, "admin");
+    await throttle(c.env.ADMIN_API_RATE_LIMITER, "admin", PERIOD_SECONDS.admin);
     await next();
   };
 }
@@ -70,7 +68,7 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
       ? await findActiveApiKey(c.env.DB, await sha256Hex(token))
       : null;
     if (!key) throw new ServiceError("unauthorized", "Invalid or revoked API key");
-    await throttle(c.env, key.id);
+    await throttle(c.env.ORG_API_RATE_LIMITER, key.id, PERIOD_SECONDS.organizationKey);
     c.set("organizationId", key.organizationId);
     c.set("apiKeyScopes", key.scopes);
     await next();

@@ -4,7 +4,7 @@ import { ADMIN_TOKEN, call, callOk, createOrganization, eventually, publish } fr
 import { HOSTILE_URLS } from "../../support/hostile-urls";
 
 // This project runs with the production URL policy (ALLOW_INSECURE_URLS=false) and a limit of 100
-// requests a minute per credential. Tests run in order; the one that exhausts the admin token's
+// requests per period (a minute for API keys, ten seconds for the admin token) per credential. Tests run in order; the one that exhausts the admin token's
 // budget comes last.
 
 const SAFE_URL = "https://hooks.example.com/webhooks";
