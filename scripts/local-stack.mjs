@@ -2,7 +2,7 @@
 // state directory, migrations applied) and a few helpers to drive it. Loopback only.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, openSync, rmSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,14 +20,31 @@ export function freePort() {
   });
 }
 
-/** Starts `wrangler dev` on a fresh state directory with `vars`; resolves once it answers. */
+/**
+ * A copy of the Worker's sources in a temporary directory: `wrangler dev` reloads on every change to
+ * the files it serves, which would drop its in-memory queues in the middle of a long run.
+ */
+function snapshotProject(into) {
+  for (const entry of ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"]) {
+    cpSync(join(root, entry), join(into, entry), { recursive: true });
+  }
+  symlinkSync(join(root, "node_modules"), join(into, "node_modules"));
+}
+
+/**
+ * Starts `wrangler dev` from a snapshot of the project, on a fresh state directory, with `vars`;
+ * resolves once it answers. `triggerCron()` runs the cron trigger as the platform would.
+ */
 export async function startLocalService(vars) {
-  const state = mkdtempSync(join(tmpdir(), "edge-webhooks-"));
+  const work = mkdtempSync(join(tmpdir(), "edge-webhooks-"));
+  const project = join(work, "project");
+  const state = join(work, "state");
+  snapshotProject(project);
   const port = await freePort();
   const adminToken = `local_${randomBytes(16).toString("hex")}`;
   const secretsKey = randomBytes(32).toString("base64");
   const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    cwd: root,
+    cwd: project,
     env: { ...process.env, CI: "true" },
     encoding: "utf8",
   });
@@ -41,11 +58,12 @@ export async function startLocalService(vars) {
     "127.0.0.1",
     "--persist-to",
     state,
-    "--log-level",
-    "warn",
+    "--test-scheduled",
   ];
   for (const [name, value] of Object.entries(allVars)) args.push("--var", `${name}:${value}`);
-  const child = spawn(wrangler, args, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  // The Worker's own log lines (one per attempt) go to a file, kept when WRANGLER_LOG_FILE names one.
+  const log = openSync(process.env.WRANGLER_LOG_FILE ?? join(work, "wrangler.log"), "w");
+  const child = spawn(wrangler, args, { cwd: project, stdio: ["ignore", log, "inherit"] });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -59,24 +77,33 @@ export async function startLocalService(vars) {
   return {
     base,
     adminToken,
+    async triggerCron() {
+      await fetch(`${base}/__scheduled?cron=*/5+*+*+*+*`);
+    },
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
-      rmSync(state, { recursive: true, force: true });
+      rmSync(work, { recursive: true, force: true });
     },
   };
 }
 
-/** JSON API call; throws on an unexpected status. */
+/** JSON API call; waits out a 429 as its Retry-After says, throws on any other unexpected status. */
 export async function api(base, token, method, path, body) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+  for (;;) {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    if (response.status === 429) {
+      await new Promise((r) => setTimeout(r, Number(response.headers.get("retry-after") ?? 1) * 1000));
+      continue;
+    }
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
 }
 
 /** Runs `task(i)` for i in [0, count) with at most `concurrency` at a time. */

@@ -1,6 +1,6 @@
 import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../lib/ids";
 import type { EventResources } from "./events";
-import { type Page, type PageQuery, toPage, where } from "./page";
+import { chunked, type Page, type PageQuery, placeholders, toPage, where } from "./page";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
 
@@ -147,38 +147,43 @@ export async function listDeliveries(
  */
 export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Map<string, DeliveryJob>> {
   if (ids.length === 0) return new Map();
-  const { results } = await db
-    .prepare(
-      `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources,
-         e.occurred_at AS event_occurred_at
-       FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
-       WHERE d.id IN (${ids.map(() => "?").join(", ")})`,
-    )
-    .bind(...ids)
-    .all<
-      DeliveryRow & {
-        queue_retries: number;
-        event_data: string;
-        event_resources: string | null;
-        event_occurred_at: string | null;
-      }
-    >();
+  const pages = await db.batch<
+    DeliveryRow & {
+      queue_retries: number;
+      event_data: string;
+      event_resources: string | null;
+      event_occurred_at: string | null;
+    }
+  >(
+    chunked(ids).map((slice) =>
+      db
+        .prepare(
+          `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources,
+             e.occurred_at AS event_occurred_at
+           FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
+           WHERE d.id IN (${placeholders(slice)})`,
+        )
+        .bind(...slice),
+    ),
+  );
   return new Map(
-    results.map((row) => [
-      row.id,
-      {
-        ...toDelivery(row),
-        queueRetries: row.queue_retries,
-        content:
-          row.event_resources === null || row.event_occurred_at === null
-            ? null
-            : {
-                data: JSON.parse(row.event_data),
-                resources: JSON.parse(row.event_resources),
-                occurredAt: row.event_occurred_at,
-              },
-      },
-    ]),
+    pages
+      .flatMap((page) => page.results)
+      .map((row) => [
+        row.id,
+        {
+          ...toDelivery(row),
+          queueRetries: row.queue_retries,
+          content:
+            row.event_resources === null || row.event_occurred_at === null
+              ? null
+              : {
+                  data: JSON.parse(row.event_data),
+                  resources: JSON.parse(row.event_resources),
+                  occurredAt: row.event_occurred_at,
+                },
+        },
+      ]),
   );
 }
 
@@ -194,16 +199,19 @@ export async function claimDeliveries(
   leaseUntil: string,
 ): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const { results } = await db
-    .prepare(
-      `UPDATE deliveries SET lease_until = ?
-       WHERE id IN (${ids.map(() => "?").join(", ")}) AND status = 'pending'
-         AND (lease_until IS NULL OR lease_until <= ?)
-       RETURNING id`,
-    )
-    .bind(leaseUntil, ...ids, now)
-    .all<{ id: string }>();
-  return new Set(results.map((r) => r.id));
+  const pages = await db.batch<{ id: string }>(
+    chunked(ids).map((slice) =>
+      db
+        .prepare(
+          `UPDATE deliveries SET lease_until = ?
+           WHERE id IN (${placeholders(slice)}) AND status = 'pending'
+             AND (lease_until IS NULL OR lease_until <= ?)
+           RETURNING id`,
+        )
+        .bind(leaseUntil, ...slice, now),
+    ),
+  );
+  return new Set(pages.flatMap((page) => page.results.map((r) => r.id)));
 }
 
 /** Gives a lease back early (the run could not finish), so the next message for it can proceed. */

@@ -23,3 +23,15 @@ export function where(filters: ReadonlyArray<readonly [string, unknown]>): {
     params: given.map(([, v]) => v),
   };
 }
+
+/** D1 binds at most 100 parameters per statement; `IN (…)` lists are cut to leave room for the others. */
+export const MAX_IN_LIST = 90;
+
+/** `items` in slices of at most `size`, for one statement each (run together with `db.batch`). */
+export function chunked<T>(items: readonly T[], size = MAX_IN_LIST): T[][] {
+  const slices: T[][] = [];
+  for (let i = 0; i < items.length; i += size) slices.push(items.slice(i, i + size));
+  return slices;
+}
+
+export const placeholders = (items: readonly unknown[]) => items.map(() => "?").join(", ");

@@ -14,7 +14,7 @@ import { type EndpointHealth, endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";
 import type { DeliveryMessage } from "./messages";
-import { logAttempt } from "./observe";
+import { observeAttempt } from "./observe";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt, type NextStep, nextStep } from "./retry-policy";
 import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send";
@@ -209,7 +209,8 @@ async function attemptDelivery(
       headerPrefix: config.signatureHeaderPrefix,
     });
     const result = await sendSignedRequest(request, timeoutMs);
-    logAttempt(
+    observeAttempt(
+      env.DELIVERY_ANALYTICS,
       { endpoint, deliveryId: job.id, eventId: job.eventId, eventType: job.eventType, attempt: number },
       result,
       classifyAttempt(result),

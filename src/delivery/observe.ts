@@ -19,8 +19,23 @@ export function errorClass(result: AttemptResult, verdict: AttemptVerdict): stri
   return result.statusCode >= 500 ? "http_5xx" : "http_4xx";
 }
 
-/** One structured line per attempt, for Workers Logs (queryable by any of these fields). */
-export function logAttempt(context: AttemptContext, result: AttemptResult, verdict: AttemptVerdict): void {
+/**
+ * Makes an attempt observable: one structured line for Workers Logs, and one Analytics Engine data
+ * point (blobs: organization, endpoint, event type, outcome, error class; doubles: duration ms, status
+ * code, attempt number, 1 if delivered; index: endpoint, so per-endpoint queries sample well).
+ */
+export function observeAttempt(
+  analytics: AnalyticsEngineDataset,
+  context: AttemptContext,
+  result: AttemptResult,
+  verdict: AttemptVerdict,
+): void {
+  const error = errorClass(result, verdict);
+  analytics.writeDataPoint({
+    indexes: [context.endpoint.id],
+    blobs: [context.endpoint.organizationId, context.endpoint.id, context.eventType, verdict, error ?? ""],
+    doubles: [result.durationMs, result.statusCode ?? 0, context.attempt, verdict === "delivered" ? 1 : 0],
+  });
   console.log(
     JSON.stringify({
       message: "delivery attempt",
@@ -33,7 +48,7 @@ export function logAttempt(context: AttemptContext, result: AttemptResult, verdi
       statusCode: result.statusCode ?? null,
       durationMs: result.durationMs,
       outcome: verdict,
-      errorClass: errorClass(result, verdict),
+      errorClass: error,
     }),
   );
 }
