@@ -9,8 +9,10 @@ import {
   createRouter,
   errorResponses,
   IdParam,
+  IsoInstant,
   jsonContent,
   notFoundResponse,
+  optionalJsonBody,
   PageQuerySchema,
   pageSchema,
 } from "./app";
@@ -71,8 +73,6 @@ const toAttemptOut = (a: Attempt): z.infer<typeof AttemptOut> => ({
   responseBody: a.responseBody,
 });
 
-const isoInstant = z.iso.datetime({ offset: true }).transform((value) => new Date(value).toISOString());
-
 export const deliveries = createRouter();
 deliveries.use("*", apiKeyAuth());
 
@@ -89,8 +89,8 @@ deliveries.openapi(
         event_id: z.string().max(64).optional(),
         event_type: z.string().max(200).optional(),
         status: z.enum(["pending", "delivered", "failed"]).optional(),
-        since: isoInstant.optional(),
-        until: isoInstant.optional(),
+        since: IsoInstant.optional(),
+        until: IsoInstant.optional(),
       }),
     },
     responses: { 200: jsonContent(pageSchema(DeliveryOut, "DeliveryPage"), "A page"), ...errorResponses },
@@ -145,19 +145,14 @@ deliveries.openapi(
     security: [{ apiKey: [] }],
     request: {
       params: IdParam,
-      body: {
-        required: false,
-        content: {
-          "application/json": {
-            schema: z.strictObject({
-              payload: z
-                .record(z.string(), z.unknown())
-                .optional()
-                .openapi({ description: "Data to send instead of the event's (the envelope stays)" }),
-            }),
-          },
-        },
-      },
+      body: optionalJsonBody(
+        z.strictObject({
+          payload: z
+            .record(z.string(), z.unknown())
+            .optional()
+            .openapi({ description: "Data to send instead of the event's (the envelope stays)" }),
+        }),
+      ),
     },
     responses: {
       202: jsonContent(z.object({ delivery: DeliveryOut }), "The replay, queued"),

@@ -13,7 +13,16 @@ import { endpointHealth } from "../health/endpoint-health";
 import { invalid, notFound } from "../lib/errors";
 import { encryptSecret } from "../lib/secret-box";
 import { generateSigningSecret } from "../signing/secrets";
-import { createRouter, errorResponses, IdParam, jsonBody, jsonContent, notFoundResponse } from "./app";
+import {
+  createRouter,
+  errorResponses,
+  IdParam,
+  IsoInstant,
+  jsonBody,
+  jsonContent,
+  notFoundResponse,
+  optionalJsonBody,
+} from "./app";
 import type { AppEnv } from "./auth";
 
 /**
@@ -41,16 +50,11 @@ endpointActions.openapi(
     security: [{ apiKey: [] }],
     request: {
       params: IdParam,
-      body: {
-        required: false,
-        content: {
-          "application/json": {
-            schema: z.strictObject({
-              previousSecretExpiresInSec: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(86_400),
-            }),
-          },
-        },
-      },
+      body: optionalJsonBody(
+        z.strictObject({
+          previousSecretExpiresInSec: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(86_400),
+        }),
+      ),
     },
     responses: {
       200: jsonContent(
@@ -90,17 +94,12 @@ endpointActions.openapi(
     security: [{ apiKey: [] }],
     request: {
       params: IdParam,
-      body: {
-        required: false,
-        content: {
-          "application/json": {
-            schema: z.strictObject({
-              eventType: z.string().min(1).max(200).default("webhook.test"),
-              payload: z.record(z.string(), z.unknown()).optional(),
-            }),
-          },
-        },
-      },
+      body: optionalJsonBody(
+        z.strictObject({
+          eventType: z.string().min(1).max(200).default("webhook.test"),
+          payload: z.record(z.string(), z.unknown()).optional(),
+        }),
+      ),
     },
     responses: {
       200: jsonContent(
@@ -129,8 +128,6 @@ endpointActions.openapi(
   },
 );
 
-const isoInstant = z.iso.datetime({ offset: true }).transform((value) => new Date(value).toISOString());
-
 endpointActions.openapi(
   createRoute({
     method: "post",
@@ -140,7 +137,7 @@ endpointActions.openapi(
     security: [{ apiKey: [] }],
     request: {
       params: IdParam,
-      body: jsonBody(z.strictObject({ since: isoInstant, until: isoInstant.optional() })),
+      body: jsonBody(z.strictObject({ since: IsoInstant, until: IsoInstant.optional() })),
     },
     responses: {
       202: jsonContent(z.object({ replayed: z.number().int() }), "Replays queued"),

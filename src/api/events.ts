@@ -8,6 +8,7 @@ import {
   createRouter,
   errorResponses,
   IdParam,
+  IsoInstant,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -55,8 +56,6 @@ export const toEventOut = (e: EventRecord): z.infer<typeof EventOut> => ({
   data: e.data,
   resources: e.resources,
 });
-
-const isoInstant = z.iso.datetime({ offset: true }).transform((value) => new Date(value).toISOString());
 
 export const events = createRouter();
 
@@ -109,8 +108,8 @@ events.openapi(
     request: {
       query: PageQuerySchema.extend({
         event_type: z.string().max(200).optional(),
-        since: isoInstant.optional(),
-        until: isoInstant.optional(),
+        since: IsoInstant.optional(),
+        until: IsoInstant.optional(),
       }),
     },
     responses: { 200: jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...errorResponses },

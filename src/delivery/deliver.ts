@@ -52,11 +52,16 @@ async function deliverToEndpoint(
 ): Promise<void> {
   const target = deliveryTarget(await getEndpointById(env.DB, endpointId), config);
   const pending: Job[] = [];
+  const seen = new Set<string>();
   for (const message of messages) {
     const job = jobs.get(message.body.deliveryId);
-    // Already settled (a duplicate message) or gone (retention): nothing to do.
-    if (job?.status !== "pending") message.ack();
-    else pending.push({ message, job });
+    // Already settled (a duplicate message), gone (retention), or twice in this batch (fan-out re-sent by
+    // the sweeper): the first message for a pending delivery carries it; the others have nothing to do.
+    if (job?.status !== "pending" || seen.has(job.id)) message.ack();
+    else {
+      seen.add(job.id);
+      pending.push({ message, job });
+    }
   }
   if (!target.ok) {
     await settle(env, pending, async (job) => {

@@ -90,7 +90,8 @@ describe("nothing lost", () => {
     }
     expect(capture.sent).toHaveLength(3);
 
-    // First run: the second D1 write of the batch fails after its HTTP attempt.
+    // First run: D1 batches are the jobs read, the leases, then one write per delivery; the second
+    // delivery's write fails after its HTTP attempt.
     const messages = capture.sent.map((body, i) => ({
       id: `m${i}`,
       timestamp: new Date(),
@@ -99,7 +100,7 @@ describe("nothing lost", () => {
     }));
     const first = createMessageBatch<DeliveryMessage>("webhook-deliveries", messages);
     const ctx = createExecutionContext();
-    await worker.queue(first, { ...env, DB: databaseFailingOnBatch(env.DB, 2) });
+    await worker.queue(first, { ...env, DB: databaseFailingOnBatch(env.DB, 4) });
     const result = await getQueueResult(first, ctx);
     expect(result.explicitAcks).toHaveLength(2);
     expect(result.retryMessages).toHaveLength(1);
@@ -175,5 +176,30 @@ describe("nothing lost", () => {
     expect(results.flatMap((r) => r.retryMessages)).toHaveLength(1);
     await eventually(async () => ((await receiver.received()).length === 1 ? true : undefined));
     expect(await receiver.received()).toHaveLength(1);
+  });
+
+  it("attempts a delivery once when its message is in the same batch twice", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const capture = capturingQueue();
+    const event = await publishWhileQueueDown(org.id);
+    await fanOutEvent({ ...env, DELIVERIES_QUEUE: capture.queue }, event.id);
+    // Fan-out ran again (the sweeper re-sent an event whose fan-out was only slow): a second message.
+    await fanOutEvent({ ...env, DELIVERIES_QUEUE: capture.queue }, event.id);
+    expect(capture.sent).toHaveLength(2);
+
+    const batch = createMessageBatch<DeliveryMessage>(
+      "webhook-deliveries",
+      capture.sent.map((body, i) => ({ id: `twice${i}`, timestamp: new Date(), attempts: 1, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(2);
+    expect(await receiver.received()).toHaveLength(1);
+    const { data } = await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, {
+      token: org.token,
+    });
+    expect(data).toMatchObject([{ status: "delivered", attemptCount: 1 }]);
   });
 });
