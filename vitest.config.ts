@@ -38,6 +38,8 @@ const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
 
 const HEALTH_TESTS = "test/integration/health/**/*.test.ts";
 const SECURITY_TESTS = "test/integration/security/**/*.test.ts";
+/** Tests of the npm scripts themselves: plain Node, no Worker. */
+const SCRIPT_TESTS = "test/scripts/**/*.test.ts";
 
 /** Throttling is effectively off except in the security project, which tests it. */
 const apiRateLimits = (limit: number) => ({
@@ -81,7 +83,12 @@ export default defineConfig(async () => {
   return {
     test: {
       projects: [
-        project("service", { include: ["test/**/*.test.ts"], exclude: [HEALTH_TESTS, SECURITY_TESTS] }, {}),
+        project(
+          "service",
+          { include: ["test/**/*.test.ts"], exclude: [HEALTH_TESTS, SECURITY_TESTS, SCRIPT_TESTS] },
+          {},
+        ),
+        { test: { name: "scripts", include: [SCRIPT_TESTS], environment: "node" } },
         // Production URL policy (https, no private addresses) and a low per-key request limit.
         project("security", { include: [SECURITY_TESTS] }, { ALLOW_INSECURE_URLS: "false" }, 100),
         project(

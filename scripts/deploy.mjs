@@ -10,13 +10,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const configPath = join(root, "wrangler.toml");
+// Overridable so the script's own test can run it against a stand-in wrangler and a copy of the config.
+const configPath = process.env.DEPLOY_CONFIG ?? join(root, "wrangler.toml");
+const wranglerBin = process.env.WRANGLER_BIN ?? join(root, "node_modules/.bin/wrangler");
 const PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000";
 const QUEUES = ["webhook-events", "webhook-deliveries", "webhook-deliveries-dlq"];
 const SECRETS = ["ADMIN_TOKEN", "SECRETS_KEY"];
 
 function wrangler(args, { capture = false, allowFailure = false } = {}) {
-  const result = spawnSync(join(root, "node_modules/.bin/wrangler"), args, {
+  const result = spawnSync(wranglerBin, [...args, "--config", configPath], {
     cwd: root,
     encoding: "utf8",
     stdio: capture ? ["inherit", "pipe", "inherit"] : "inherit",

@@ -1,0 +1,70 @@
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "../..");
+
+/** Runs `npm run deploy`'s script against a stand-in wrangler and an account in the given state. */
+function deploy(account: {
+  databases: { name: string; uuid: string }[];
+  queues: string[];
+  secrets: string[];
+}) {
+  const dir = mkdtempSync(join(tmpdir(), "deploy-test-"));
+  const config = join(dir, "wrangler.toml");
+  copyFileSync(join(root, "wrangler.toml"), config);
+  const statePath = join(dir, "account.json");
+  writeFileSync(statePath, JSON.stringify(account));
+  const run = spawnSync(process.execPath, [join(root, "scripts/deploy.mjs")], {
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      WRANGLER_BIN: join(import.meta.dirname, "fake-wrangler.mjs"),
+      DEPLOY_CONFIG: config,
+      FAKE_ACCOUNT: statePath,
+    },
+  });
+  const calls = readFileSync(`${statePath}.calls`, "utf8").trim().split("\n");
+  return { status: run.status, output: run.stdout + run.stderr, calls, config: readFileSync(config, "utf8") };
+}
+
+describe("npm run deploy", () => {
+  it("creates what is missing, migrates, and stops with instructions while secrets are missing", () => {
+    const result = deploy({ databases: [], queues: ["webhook-events"], secrets: ["ADMIN_TOKEN"] });
+    expect(result.calls).toEqual([
+      "whoami",
+      "d1 list --json",
+      "d1 create edge-webhooks",
+      "d1 list --json",
+      "queues list",
+      "queues create webhook-deliveries",
+      "queues create webhook-deliveries-dlq",
+      "d1 migrations apply DB --remote",
+      "secret list --format json",
+    ]);
+    expect(result.config).toContain('database_id = "11111111-2222-4333-8444-555555555555"');
+    expect(result.output).toContain("npx wrangler secret put SECRETS_KEY");
+    expect(result.output).not.toContain("secret put ADMIN_TOKEN");
+    expect(result.status).toBe(1);
+  });
+
+  it("deploys once everything exists", () => {
+    const result = deploy({
+      databases: [{ name: "edge-webhooks", uuid: "99999999-2222-4333-8444-555555555555" }],
+      queues: ["webhook-events", "webhook-deliveries", "webhook-deliveries-dlq"],
+      secrets: ["ADMIN_TOKEN", "SECRETS_KEY"],
+    });
+    expect(result.calls).toEqual([
+      "whoami",
+      "d1 list --json",
+      "queues list",
+      "d1 migrations apply DB --remote",
+      "secret list --format json",
+      "deploy",
+    ]);
+    expect(result.config).toContain('database_id = "99999999-2222-4333-8444-555555555555"');
+    expect(result.status).toBe(0);
+  });
+});
