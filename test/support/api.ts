@@ -67,6 +67,11 @@ export async function publish(
   return event as { id: string; type: string; occurredAt: string };
 }
 
+/** One delivery with its attempts. */
+export async function deliveryDetail(token: string, id: string): Promise<Json> {
+  return (await callOk("GET", `/webhooks/v1/deliveries/${id}`, 200, { token })).delivery;
+}
+
 /** Publishes over the Publisher RPC entrypoint, as another Worker would through a service binding. */
 export async function publishRpc(request: PublishRequest): Promise<PublishResult> {
   // The stub's return type adds disposal to each member of the union, which defeats narrowing on `ok`.

@@ -4,6 +4,7 @@ import {
   callOk,
   createEndpoint,
   createOrganization,
+  deliveryDetail,
   publish,
   receiverChannel,
   settledDeliveries,
@@ -90,9 +91,7 @@ describe("delivery, end to end", () => {
     const event = await publish(org.id, "matter.created", matter);
 
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
-    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
-      token: org.token,
-    });
+    const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail).toMatchObject({
       status: "delivered",
       attemptCount: 2,
@@ -116,9 +115,7 @@ describe("delivery, end to end", () => {
     const event = await publish(org.id, "matter.created", matter);
 
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
-    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
-      token: org.token,
-    });
+    const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail).toMatchObject({
       status: "failed",
       attemptCount: 1,
@@ -138,9 +135,7 @@ describe("delivery, end to end", () => {
     const event = await publish(org.id, "matter.created", matter);
 
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1, 25_000);
-    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
-      token: org.token,
-    });
+    const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail).toMatchObject({ status: "delivered", attemptCount: 3 });
     expect(detail.attempts).toMatchObject([
       { number: 1, trigger: "initial", statusCode: null, error: "timeout" },
@@ -163,9 +158,7 @@ describe("delivery, end to end", () => {
     const event = await publish(org.id, "matter.created", matter);
 
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1, 25_000);
-    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
-      token: org.token,
-    });
+    const detail = await deliveryDetail(org.token, delivery.id);
     // initial + 1 inline retry + 2 queue retries (RETRY_SCHEDULE_SECONDS=1,1 in tests).
     expect(detail).toMatchObject({
       status: "failed",

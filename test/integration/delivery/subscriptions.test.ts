@@ -5,6 +5,7 @@ import {
   callOk,
   createEndpoint,
   createOrganization,
+  deliveryDetail,
   publish,
   receiverChannel,
   settledDeliveries,
@@ -89,9 +90,7 @@ describe("what an endpoint receives, and how", () => {
     await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"], timeoutMs: 300 });
     const event = await publish(org.id, "matter.created", { matterId: "m", name: "n" });
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
-    const { delivery: detail } = await callOk("GET", `/webhooks/v1/deliveries/${delivery.id}`, 200, {
-      token: org.token,
-    });
+    const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail.attempts[0]).toMatchObject({ error: "timeout" });
     expect(detail.attempts[0].durationMs).toBeLessThan(1_000); // the service timeout is 1.5 s in tests
     expect(detail.status).toBe("delivered");
