@@ -82,6 +82,7 @@ export default defineConfig(async () => {
   });
   return {
     test: {
+      reporters: ["default", "./test/summary-reporter.ts"],
       projects: [
         project(
           "service",
