@@ -2,7 +2,16 @@
 // state directory, migrations applied) and a few helpers to drive it. Loopback only.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, openSync, rmSync, symlinkSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,35 +30,25 @@ export function freePort() {
 }
 
 /**
- * A copy of the Worker's sources in a temporary directory: `wrangler dev` reloads on every change to
- * the files it serves, which would drop its in-memory queues in the middle of a long run.
+ * Starts `wrangler dev` for the Worker in `dir` from a copy of its `files` (wrangler dev reloads on
+ * every change to the files it serves, which would drop its in-memory queues in the middle of a long
+ * run), on a fresh state directory, with `vars`. Resolves once it answers HTTP.
  */
-function snapshotProject(into) {
-  for (const entry of ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"]) {
-    cpSync(join(root, entry), join(into, entry), { recursive: true });
-  }
-  symlinkSync(join(root, "node_modules"), join(into, "node_modules"));
-}
-
-/**
- * Starts `wrangler dev` from a snapshot of the project, on a fresh state directory, with `vars`;
- * resolves once it answers. `triggerCron()` runs the cron trigger as the platform would.
- */
-export async function startLocalService(vars) {
+async function startWranglerDev({ dir, files, vars, migrate }) {
   const work = mkdtempSync(join(tmpdir(), "edge-webhooks-"));
   const project = join(work, "project");
   const state = join(work, "state");
-  snapshotProject(project);
+  for (const entry of files) cpSync(join(dir, entry), join(project, entry), { recursive: true });
+  symlinkSync(join(root, "node_modules"), join(project, "node_modules"));
+  if (migrate) {
+    const run = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+      cwd: project,
+      env: { ...process.env, CI: "true" },
+      encoding: "utf8",
+    });
+    if (run.status !== 0) throw new Error(`migrations failed:\n${run.stderr}`);
+  }
   const port = await freePort();
-  const adminToken = `local_${randomBytes(16).toString("hex")}`;
-  const secretsKey = randomBytes(32).toString("base64");
-  const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    cwd: project,
-    env: { ...process.env, CI: "true" },
-    encoding: "utf8",
-  });
-  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stderr}`);
-  const allVars = { ALLOW_INSECURE_URLS: "true", ...vars, ADMIN_TOKEN: adminToken, SECRETS_KEY: secretsKey };
   const args = [
     "dev",
     "--port",
@@ -60,32 +59,81 @@ export async function startLocalService(vars) {
     state,
     "--test-scheduled",
   ];
-  for (const [name, value] of Object.entries(allVars)) args.push("--var", `${name}:${value}`);
+  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   // The Worker's own log lines (one per attempt) go to a file, kept when WRANGLER_LOG_FILE names one.
-  const log = openSync(process.env.WRANGLER_LOG_FILE ?? join(work, "wrangler.log"), "w");
+  const logFile = process.env.WRANGLER_LOG_FILE ?? join(work, "wrangler.log");
+  const log = openSync(logFile, "w");
   const child = spawn(wrangler, args, { cwd: project, stdio: ["ignore", log, "inherit"] });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error("wrangler dev exited");
     try {
-      if ((await fetch(`${base}/openapi.json`)).ok) break;
+      await fetch(base);
+      break;
     } catch {}
     if (Date.now() > deadline) throw new Error("wrangler dev did not start within 60 s");
     await new Promise((r) => setTimeout(r, 250));
   }
   return {
     base,
-    adminToken,
-    async triggerCron() {
-      await fetch(`${base}/__scheduled?cron=*/5+*+*+*+*`);
-    },
+    logFile,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
       rmSync(work, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The service, as `wrangler dev` runs it, with `vars` on top of wrangler.toml's and fresh secrets.
+ * `triggerCron()` runs the cron trigger as the platform would.
+ */
+export async function startLocalService(vars) {
+  const adminToken = `local_${randomBytes(16).toString("hex")}`;
+  const secretsKey = randomBytes(32).toString("base64");
+  const dev = await startWranglerDev({
+    dir: root,
+    files: ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"],
+    vars: { ALLOW_INSECURE_URLS: "true", ...vars, ADMIN_TOKEN: adminToken, SECRETS_KEY: secretsKey },
+    migrate: true,
+  });
+  return {
+    ...dev,
+    adminToken,
+    async triggerCron() {
+      await fetch(`${dev.base}/__scheduled?cron=*/5+*+*+*+*`);
+    },
+  };
+}
+
+/** The bare baseline Worker of bench/baseline, for the benchmark's yardstick. */
+export function startBaseline() {
+  return startWranglerDev({
+    dir: join(root, "bench/baseline"),
+    files: ["src", "wrangler.toml"],
+    vars: {},
+    migrate: false,
+  });
+}
+
+/**
+ * CPU time, in ms, that the machine's workerd processes (the local runtime, with its simulated D1,
+ * Queues and Durable Objects) have used so far. Linux only; 0 elsewhere.
+ */
+export function workerdCpuMs() {
+  let ticks = 0;
+  for (const pid of existsSync("/proc") ? readdirSync("/proc") : []) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "workerd") continue;
+      // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {} // the process ended meanwhile
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
 }
 
 /** JSON API call; waits out a 429 as its Retry-After says, throws on any other unexpected status. */

@@ -13,6 +13,7 @@ import { deadLetterBatch } from "./delivery/dead-letter";
 import { deliverBatch } from "./delivery/deliver";
 import { fanOutBatch } from "./delivery/fan-out";
 import { type DeliveryMessage, type EventMessage, QUEUES } from "./delivery/messages";
+import { withMetering } from "./lib/metering";
 import { applyRetention } from "./sweeper/retention";
 import { sweep } from "./sweeper/sweep";
 
@@ -46,23 +47,45 @@ app.onError(onError);
 app.notFound(notFoundRoute);
 
 export default {
-  fetch: app.fetch,
-
-  async queue(batch, env) {
-    switch (batch.queue) {
-      case QUEUES.events:
-        return fanOutBatch(batch as MessageBatch<EventMessage>, env);
-      case QUEUES.deliveries:
-        return deliverBatch(batch as MessageBatch<DeliveryMessage>, env);
-      case QUEUES.deliveriesDeadLetter:
-        return deadLetterBatch(batch as MessageBatch<DeliveryMessage>, env);
-      default:
-        throw new Error(`No consumer for queue ${batch.queue}`);
-    }
+  fetch(request, env, ctx) {
+    const invocation = () => ({
+      invocation: "fetch",
+      method: request.method,
+      path: new URL(request.url).pathname,
+    });
+    return withMetering(env, invocation, async (env) => app.fetch(request, env, ctx));
   },
 
-  async scheduled(controller, env) {
-    await sweep(env, controller.scheduledTime);
-    await applyRetention(env, controller.scheduledTime);
+  queue(batch, env) {
+    const invocation = () => ({
+      invocation: "queue",
+      queue: batch.queue,
+      messages: batch.messages.length,
+      // What "one Durable Object call per endpoint per batch" is measured against.
+      endpoints: new Set(batch.messages.map((m) => (m.body as Partial<DeliveryMessage>).endpointId)).size,
+    });
+    return withMetering(env, invocation, (env) => {
+      switch (batch.queue) {
+        case QUEUES.events:
+          return fanOutBatch(batch as MessageBatch<EventMessage>, env);
+        case QUEUES.deliveries:
+          return deliverBatch(batch as MessageBatch<DeliveryMessage>, env);
+        case QUEUES.deliveriesDeadLetter:
+          return deadLetterBatch(batch as MessageBatch<DeliveryMessage>, env);
+        default:
+          throw new Error(`No consumer for queue ${batch.queue}`);
+      }
+    });
+  },
+
+  scheduled(controller, env) {
+    return withMetering(
+      env,
+      () => ({ invocation: "scheduled" }),
+      async (env) => {
+        await sweep(env, controller.scheduledTime);
+        await applyRetention(env, controller.scheduledTime);
+      },
+    );
   },
 } satisfies ExportedHandler<Env>;

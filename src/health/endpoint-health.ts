@@ -28,7 +28,10 @@ export class EndpointHealth extends DurableObject<Env> {
   }
 
   async record(endpointId: string, outcomes: AttemptOutcome[]): Promise<void> {
-    await this.ctx.storage.put(KEYS.endpointId, endpointId);
+    // Kept for the alarm, which is not told whose object it runs in; written once, not per batch.
+    if ((await this.ctx.storage.get<string>(KEYS.endpointId)) !== endpointId) {
+      await this.ctx.storage.put(KEYS.endpointId, endpointId);
+    }
     await this.decide(recordOutcomes(await this.load(), outcomes), endpointId);
   }
 

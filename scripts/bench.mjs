@@ -1,0 +1,304 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+// `npm run bench [-- --events 5000 --fanout-events 500 --publishes 50]`: how fast deliveries go, measured
+// against the runtime's own limit. On this machine, with `wrangler dev` (local D1, Queues, DO) and a
+// receiver on 127.0.0.1 that answers 200 at once, it measures
+//   1. delivery throughput and publish→arrival latency: N events to 1 endpoint, M events to 10;
+//   2. the same load through bench/baseline (a consumer that only POSTs a precomputed signed body),
+//      and our throughput as a ratio of it;
+//   3. publish latency with 1, 100 and 1,000 matching endpoints (publishing must not grow with fan-out);
+//   4. the cost per million delivered events at the prices of bench/prices.mjs, from the operations the
+//      service counts itself (METER_OPERATIONS: D1 rows from query meta, queue messages, Durable
+//      Object calls) and the CPU time of the local runtime.
+// Loopback only; stops by itself.
+import { createServer } from "node:http";
+import { parseArgs } from "node:util";
+import { PRICES_AS_OF, PRICES_PER_MILLION } from "../bench/prices.mjs";
+import { api, freePort, pool, startBaseline, startLocalService, workerdCpuMs } from "./local-stack.mjs";
+
+const { values } = parseArgs({
+  options: {
+    events: { type: "string", default: "5000" },
+    "fanout-events": { type: "string", default: "500" },
+    publishes: { type: "string", default: "50" },
+  },
+});
+const WAIT_LIMIT_MS = 15 * 60_000;
+
+// The receiver: 200 at once; keeps, per request, when it arrived and when its event was published
+// (the baseline's x-published-at header, or our envelope's occurred_at, set at publish time).
+let arrivals = [];
+const receiverPort = await freePort();
+const receiver = createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    const arrivedAt = Date.now();
+    const header = req.headers["x-published-at"];
+    const publishedAt = header ? Number(header) : Date.parse(JSON.parse(Buffer.concat(chunks)).occurred_at);
+    arrivals.push({ arrivedAt, publishedAt });
+    res.writeHead(200).end();
+  });
+});
+await new Promise((resolve) => receiver.listen(receiverPort, "127.0.0.1", resolve));
+const endpointUrl = (name) => `http://127.0.0.1:${receiverPort}/${name}`;
+
+const percentile = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+async function waitForArrivals(count) {
+  const deadline = Date.now() + WAIT_LIMIT_MS;
+  while (arrivals.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  if (arrivals.length < count) throw new Error(`only ${arrivals.length} of ${count} deliveries arrived`);
+}
+
+/** Publishes `events` with `publish(i)` (16 at a time) and measures the deliveries' arrival. */
+async function measureDeliveries(events, fanOut, publish) {
+  arrivals = [];
+  const started = Date.now();
+  const cpuBefore = workerdCpuMs();
+  await pool(events, 16, publish);
+  await waitForArrivals(events * fanOut);
+  const cpuMs = workerdCpuMs() - cpuBefore;
+  const latencies = arrivals.map((a) => a.arrivedAt - a.publishedAt).sort((x, y) => x - y);
+  const lastArrival = Math.max(...arrivals.map((a) => a.arrivedAt));
+  return {
+    deliveries: arrivals.length,
+    perSecond: arrivals.length / ((lastArrival - started) / 1000),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuMs,
+  };
+}
+
+/**
+ * The `operations` lines the service logged (METER_OPERATIONS) from `offset` on in its log file,
+ * read once the last invocations have had time to finish.
+ */
+async function operationsSince(logFile, offset) {
+  await new Promise((r) => setTimeout(r, 3_000));
+  return readFileSync(logFile, "utf8")
+    .slice(offset)
+    .split("\n")
+    .filter((line) => line.startsWith("{") && line.includes('"message":"operations"'))
+    .map((line) => JSON.parse(line));
+}
+
+const sum = (lines, key) => lines.reduce((total, line) => total + (line[key] ?? 0), 0);
+
+/** Billable operations per delivered event, from the counted operations of a measured load. */
+function usagePerDelivery(lines, measured) {
+  const per = (n) => n / measured.deliveries;
+  const queueWrites = sum(lines, "queueWriteOperations");
+  const doCalls = sum(lines, "durableObjectCalls");
+  return {
+    workerRequests: per(lines.length),
+    workerCpuMs: per(measured.cpuMs),
+    // One log line per attempt (every attempt succeeds here) and the invocation log of each request.
+    workersLogsEvents: per(measured.deliveries + lines.length),
+    d1RowsRead: per(sum(lines, "d1RowsRead")),
+    d1RowsWritten: per(sum(lines, "d1RowsWritten")),
+    // Each message is written, read once and deleted (no retries in this load).
+    queueOperations: per(3 * queueWrites),
+    durableObjectRequests: per(doCalls),
+    // The health object writes at most its one state row per call.
+    durableObjectRowsWritten: per(doCalls),
+    analyticsEngineDataPoints: 1,
+  };
+}
+
+/** The largest number of Durable Object calls per endpoint in any delivery batch. */
+function durableObjectCallsPerEndpointBatch(lines) {
+  const batches = lines.filter((l) => l.queue === "webhook-deliveries" && l.endpoints > 0);
+  return Math.max(0, ...batches.map((l) => l.durableObjectCalls / l.endpoints));
+}
+
+/** Our service: an organization with `fanOut` endpoints, `events` published through the API. */
+async function ours(events, fanOut) {
+  const service = await startLocalService({ METER_OPERATIONS: "true" });
+  try {
+    const { base, adminToken } = service;
+    const { organization } = await api(base, adminToken, "POST", "/admin/v1/organizations", {
+      name: "bench",
+    });
+    const { token } = await api(
+      base,
+      adminToken,
+      "POST",
+      `/admin/v1/organizations/${organization.id}/api_keys`,
+      {
+        name: "bench",
+      },
+    );
+    for (let i = 0; i < fanOut; i++) {
+      await api(base, token, "POST", "/webhooks/v1/endpoints", {
+        url: endpointUrl(`ours-${i}`),
+        eventTypeFilters: ["matter.*"],
+      });
+    }
+    const logOffset = readFileSync(service.logFile, "utf8").length;
+    const measured = await measureDeliveries(events, fanOut, (i) =>
+      api(base, adminToken, "POST", "/webhooks/v1/events", {
+        organizationId: organization.id,
+        type: "matter.created",
+        data: { matterId: `matter_${i}`, name: `Bench ${i}` },
+      }),
+    );
+    const operations = await operationsSince(service.logFile, logOffset);
+    return {
+      ...measured,
+      usage: usagePerDelivery(operations, measured),
+      doCallsPerEndpointBatch: durableObjectCallsPerEndpointBatch(operations),
+    };
+  } finally {
+    await service.stop();
+  }
+}
+
+/** The baseline: the same events, one message per endpoint, a precomputed body and signature. */
+async function baseline(events, fanOut) {
+  const worker = await startBaseline();
+  try {
+    const urls = Array.from({ length: fanOut }, (_, i) => endpointUrl(`baseline-${i}`));
+    const body = JSON.stringify({
+      id: "evt_bench",
+      type: "matter.created",
+      data: { matterId: "m", name: "n" },
+    });
+    const signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    return await measureDeliveries(events, fanOut, async () => {
+      const response = await fetch(`${worker.base}/publish`, {
+        method: "POST",
+        body: JSON.stringify({ urls, body, signature }),
+      });
+      if (response.status !== 202) throw new Error(`baseline publish: ${response.status}`);
+    });
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** Publish latency, one request at a time, for an organization with `endpoints` matching endpoints. */
+async function publishLatency(endpoints, publishes) {
+  const service = await startLocalService({});
+  try {
+    const { base, adminToken } = service;
+    const { organization } = await api(base, adminToken, "POST", "/admin/v1/organizations", {
+      name: "bench",
+    });
+    const { token } = await api(
+      base,
+      adminToken,
+      "POST",
+      `/admin/v1/organizations/${organization.id}/api_keys`,
+      {
+        name: "bench",
+      },
+    );
+    await pool(endpoints, 8, (i) =>
+      api(base, token, "POST", "/webhooks/v1/endpoints", {
+        url: endpointUrl(`fan-${i}`),
+        eventTypeFilters: ["*"],
+      }),
+    );
+    const durations = [];
+    for (let i = 0; i < publishes; i++) {
+      const started = performance.now();
+      await api(base, adminToken, "POST", "/webhooks/v1/events", {
+        organizationId: organization.id,
+        type: "matter.created",
+        data: { matterId: `m${i}`, name: "n" },
+      });
+      durations.push(performance.now() - started);
+    }
+    durations.sort((x, y) => x - y);
+    return { p50: percentile(durations, 50), p99: percentile(durations, 99) };
+  } finally {
+    await service.stop();
+  }
+}
+
+const EVENTS = Number(values.events);
+const FANOUT_EVENTS = Number(values["fanout-events"]);
+const PUBLISHES = Number(values.publishes);
+const rows = [];
+const fmt = (n) => (Number.isFinite(n) ? n.toFixed(1) : "-");
+try {
+  for (const [events, fanOut] of [
+    [EVENTS, 1],
+    [FANOUT_EVENTS, 10],
+  ]) {
+    console.log(`measuring ${events} events × ${fanOut} endpoint(s)…`);
+    const mine = await ours(events, fanOut);
+    const limit = await baseline(events, fanOut);
+    rows.push({ events, fanOut, mine, limit, ratio: mine.perSecond / limit.perSecond });
+  }
+  console.log("measuring publish latency with 1, 100 and 1,000 endpoints…");
+  const publish = {};
+  for (const endpoints of [1, 100, 1000]) publish[endpoints] = await publishLatency(endpoints, PUBLISHES);
+
+  console.log("\nDeliveries (throughput in deliveries/s; publish→arrival latency in ms)");
+  console.log(
+    "load                      ours/s   baseline/s   ratio   ours p50   ours p99   baseline p50   baseline p99",
+  );
+  for (const r of rows) {
+    const load = `${r.events} events × ${r.fanOut}`.padEnd(24);
+    console.log(
+      `${load} ${fmt(r.mine.perSecond).padStart(7)} ${fmt(r.limit.perSecond).padStart(12)} ${r.ratio.toFixed(2).padStart(7)}` +
+        ` ${fmt(r.mine.p50).padStart(10)} ${fmt(r.mine.p99).padStart(10)} ${fmt(r.limit.p50).padStart(14)} ${fmt(r.limit.p99).padStart(14)}`,
+    );
+  }
+  console.log(`\nPublish latency (${PUBLISHES} publishes, one at a time, ms)`);
+  for (const [endpoints, { p50, p99 }] of Object.entries(publish)) {
+    console.log(
+      `${`${endpoints} endpoint(s)`.padEnd(18)} p50 ${fmt(p50).padStart(7)}   p99 ${fmt(p99).padStart(7)}`,
+    );
+  }
+
+  console.log(
+    `\nCost per million delivered events (Workers Paid prices of ${PRICES_AS_OF}, bench/prices.mjs)`,
+  );
+  console.log("item                          per delivery, fan-out 1   $/M   per delivery, fan-out 10   $/M");
+  const costs = rows.map((r) =>
+    Object.fromEntries(
+      Object.entries(r.mine.usage).map(([item, quantity]) => [item, quantity * PRICES_PER_MILLION[item]]),
+    ),
+  );
+  for (const item of Object.keys(PRICES_PER_MILLION)) {
+    const cells = rows.map(
+      (r, i) => `${r.mine.usage[item].toFixed(3).padStart(22)} ${costs[i][item].toFixed(3).padStart(7)}`,
+    );
+    console.log(`${item.padEnd(28)}${cells.join("   ")}`);
+  }
+  const totals = costs.map((c) => Object.values(c).reduce((a, b) => a + b, 0));
+  console.log(
+    `${"total".padEnd(28)}${totals.map((t) => `${"".padStart(22)} ${t.toFixed(3).padStart(7)}`).join("   ")}`,
+  );
+  console.log(
+    "(CPU is the local runtime's, D1/Queues/DO simulation included: an upper bound. Baseline CPU per delivery: " +
+      rows.map((r) => `${fmt(r.limit.cpuMs / r.limit.deliveries)} ms at fan-out ${r.fanOut}`).join(", ") +
+      ".)",
+  );
+
+  const met = (ok) => (ok ? "met" : "NOT met");
+  console.log("\nTargets");
+  for (const r of rows)
+    console.log(
+      `throughput ratio ≥ 0.5 at fan-out ${r.fanOut}: ${r.ratio.toFixed(2)}, ${met(r.ratio >= 0.5)}`,
+    );
+  const growth = publish[1000].p99 / publish[1].p99;
+  console.log(`publish p99 at 1,000 endpoints ≤ 2 × at 1: ×${growth.toFixed(2)}, ${met(growth <= 2)}`);
+  const rowsWritten = rows[0].mine.usage.d1RowsWritten;
+  console.log(
+    `D1 rows written per delivered event at fan-out 1 ≤ 4: ${rowsWritten.toFixed(2)}, ${met(rowsWritten <= 4)}`,
+  );
+  const doCalls = Math.max(...rows.map((r) => r.mine.doCallsPerEndpointBatch));
+  console.log(
+    `Durable Object calls per endpoint per delivery batch ≤ 1: at most ${doCalls.toFixed(2)}, ${met(doCalls <= 1)}`,
+  );
+  const cost = Math.max(...totals);
+  console.log(`cost per million deliveries < $5: $${cost.toFixed(2)}, ${met(cost < 5)}`);
+} finally {
+  receiver.close();
+  receiver.closeAllConnections();
+}

@@ -1,0 +1,134 @@
+/**
+ * Counting of billable operations, for the benchmark's cost per million deliveries. Off unless
+ * `METER_OPERATIONS` is "true" (npm run bench sets it): then each invocation runs on an `Env` whose
+ * D1 database, queues and Durable Object namespace count what they are asked to do, and ends with one
+ * `{"message":"operations",…}` log line. D1 rows come from the query results' own `meta`.
+ */
+export type OperationCounts = {
+  d1Queries: number;
+  d1RowsRead: number;
+  d1RowsWritten: number;
+  /** Billed per 64 KB of each message written; reading and deleting it cost as much again. */
+  queueWriteOperations: number;
+  durableObjectCalls: number;
+};
+
+/**
+ * Runs `work` with a metered copy of `env` and logs what it cost, tagged with `describe()`; with
+ * metering off, runs it on `env` as it is.
+ */
+export async function withMetering<T>(
+  env: Env,
+  describe: () => Record<string, unknown>,
+  work: (env: Env) => Promise<T>,
+): Promise<T> {
+  if (env.METER_OPERATIONS !== "true") return work(env);
+  const counts: OperationCounts = {
+    d1Queries: 0,
+    d1RowsRead: 0,
+    d1RowsWritten: 0,
+    queueWriteOperations: 0,
+    durableObjectCalls: 0,
+  };
+  try {
+    return await work({
+      ...env,
+      DB: meteredDatabase(env.DB, counts),
+      EVENTS_QUEUE: meteredQueue(env.EVENTS_QUEUE, counts),
+      DELIVERIES_QUEUE: meteredQueue(env.DELIVERIES_QUEUE, counts),
+      ENDPOINT_HEALTH: meteredNamespace(env.ENDPOINT_HEALTH, counts),
+    });
+  } finally {
+    console.log(JSON.stringify({ message: "operations", ...describe(), ...counts }));
+  }
+}
+
+function meteredDatabase(db: D1Database, counts: OperationCounts): D1Database {
+  // D1's batch() only takes the statements it made, so each metered statement remembers its original.
+  const originals = new WeakMap<D1PreparedStatement, D1PreparedStatement>();
+  const add = (meta: D1Meta) => {
+    counts.d1Queries++;
+    counts.d1RowsRead += meta.rows_read;
+    counts.d1RowsWritten += meta.rows_written;
+  };
+  const wrap = (statement: D1PreparedStatement): D1PreparedStatement => {
+    const meteredStatement = {
+      bind: (...values: unknown[]) => wrap(statement.bind(...values)),
+      async run() {
+        const result = await statement.run();
+        add(result.meta);
+        return result;
+      },
+      async all() {
+        const result = await statement.all();
+        add(result.meta);
+        return result;
+      },
+      // first() returns no meta; all() of the same statement does, and its first row is the answer.
+      async first(column?: string) {
+        const result = await statement.all<Record<string, unknown>>();
+        add(result.meta);
+        const row = result.results[0] ?? null;
+        return column === undefined || row === null ? row : (row[column] ?? null);
+      },
+      raw: statement.raw.bind(statement),
+    } as unknown as D1PreparedStatement;
+    originals.set(meteredStatement, statement);
+    return meteredStatement;
+  };
+  return {
+    prepare: (query: string) => wrap(db.prepare(query)),
+    async batch(statements: D1PreparedStatement[]) {
+      const results = await db.batch(statements.map((s) => originals.get(s) ?? s));
+      for (const result of results) add(result.meta);
+      return results;
+    },
+    exec: db.exec.bind(db),
+    withSession: db.withSession.bind(db),
+    dump: db.dump.bind(db),
+  } as D1Database;
+}
+
+const QUEUE_OPERATION_BYTES = 64 * 1024;
+
+function meteredQueue(queue: Queue, counts: OperationCounts): Queue {
+  const count = (body: unknown) => {
+    const bytes = new TextEncoder().encode(JSON.stringify(body)).length;
+    counts.queueWriteOperations += Math.max(1, Math.ceil(bytes / QUEUE_OPERATION_BYTES));
+  };
+  return {
+    send(body, options) {
+      count(body);
+      return queue.send(body, options);
+    },
+    sendBatch(messages, options) {
+      for (const message of messages) count(message.body);
+      return queue.sendBatch(messages, options);
+    },
+  } as Queue;
+}
+
+/** Every RPC method call on a stub is one billed Durable Object request. */
+function meteredNamespace<T extends Rpc.DurableObjectBranded | undefined>(
+  namespace: DurableObjectNamespace<T>,
+  counts: OperationCounts,
+): DurableObjectNamespace<T> {
+  return new Proxy(namespace, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (property !== "get") return typeof value === "function" ? value.bind(target) : value;
+      return (...args: Parameters<typeof target.get>) =>
+        new Proxy(target.get(...args), {
+          get(stub, method) {
+            const member = Reflect.get(stub, method, stub);
+            if (typeof member !== "function") return member;
+            return (...callArgs: unknown[]) => {
+              counts.durableObjectCalls++;
+              // Reflect.apply: on an RPC stub, `member.apply` would itself be taken for a remote method.
+              return Reflect.apply(member, stub, callArgs);
+            };
+          },
+        });
+    },
+  });
+}
