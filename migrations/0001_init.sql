@@ -54,29 +54,34 @@ CREATE TABLE endpoint_secrets (
   PRIMARY KEY (endpoint_id, id)
 ) WITHOUT ROWID;
 
+-- Events and deliveries are clustered by organization (WITHOUT ROWID, primary key first): an insert
+-- writes one row and nothing else, and every read the API makes is one organization's range. The
+-- cron work that crosses organizations (sweep, retention) uses the partial indexes below, which hold
+-- only rows that need it, or walks the organizations.
 CREATE TABLE events (
-  id TEXT PRIMARY KEY,
   organization_id TEXT NOT NULL,
+  id TEXT NOT NULL,
   type TEXT NOT NULL,
   data TEXT NOT NULL, -- JSON
   resources TEXT NOT NULL, -- JSON object: { vault?: id, ... }
   occurred_at TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  fanned_out_at TEXT, -- set once deliveries exist; NULL past a grace period means the sweeper re-enqueues
+  sweep_after TEXT, -- set while no queue message is known to carry the event: from then on the sweeper re-sends it
   idempotency_key TEXT, -- the publisher's Idempotency-Key header, unique per organization
-  request_hash TEXT -- SHA-256 of the published request, to tell a retry from a conflicting reuse of the key
-);
+  request_hash TEXT, -- SHA-256 of the published request, to tell a retry from a conflicting reuse of the key
+  PRIMARY KEY (organization_id, id)
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX events_by_idempotency_key ON events (organization_id, idempotency_key)
   WHERE idempotency_key IS NOT NULL;
-CREATE INDEX events_by_organization ON events (organization_id, id);
--- The sweeper's scan for events whose queue send was lost; holds only events not yet fanned out.
-CREATE INDEX events_awaiting_fan_out ON events (id) WHERE fanned_out_at IS NULL;
+CREATE INDEX events_to_sweep ON events (sweep_after) WHERE sweep_after IS NOT NULL;
 
--- The first delivery of an event to an endpoint has an id derived from both (see fanOutDeliveryId),
--- so a redelivered fan-out message cannot create it twice. Replays get fresh ids and replay_of.
+-- A delivery row is written once its first attempt is over (or it is replayed, or put off), in the
+-- same D1 batch as its attempts. Ids start with their event's time (see lib/ids.ts), so ORDER BY id is
+-- newest event first and an event's deliveries are one id range. The first delivery of an event to
+-- an endpoint has an id derived from both, so a fan-out run twice cannot make it twice.
 CREATE TABLE deliveries (
-  id TEXT PRIMARY KEY,
   organization_id TEXT NOT NULL,
+  id TEXT NOT NULL,
   event_id TEXT NOT NULL,
   endpoint_id TEXT NOT NULL,
   event_type TEXT NOT NULL,
@@ -85,16 +90,22 @@ CREATE TABLE deliveries (
   queue_retries INTEGER NOT NULL DEFAULT 0, -- steps of RETRY_SCHEDULE_SECONDS spent
   next_attempt_at TEXT,
   lease_until TEXT, -- held by the consumer run attempting it: no delivery is attempted twice at once
+  sweep_after TEXT, -- pending and waiting for a queue message: not picked up by then, the sweeper re-sends it
   last_status_code INTEGER,
   last_error TEXT,
   replay_of TEXT, -- the delivery this one replays
   payload_override TEXT, -- JSON data sent instead of the event's, for a replay that asked for it
   created_at TEXT NOT NULL,
-  delivered_at TEXT
-);
-CREATE INDEX deliveries_by_organization ON deliveries (organization_id, id);
--- The sweeper's scan for pending deliveries whose queue message was lost; holds only pending ones.
-CREATE INDEX deliveries_awaiting_attempt ON deliveries (next_attempt_at) WHERE status = 'pending';
+  delivered_at TEXT,
+  PRIMARY KEY (organization_id, id)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_to_sweep ON deliveries (sweep_after) WHERE sweep_after IS NOT NULL;
+
+-- Where the cron trigger's walks over organizations (retention) stopped, so the next run goes on.
+CREATE TABLE cron_cursors (
+  task TEXT PRIMARY KEY,
+  cursor TEXT NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE attempts (
   delivery_id TEXT NOT NULL,

@@ -1,4 +1,10 @@
-import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../lib/ids";
+import {
+  type DeliveryId,
+  deliveryIdRange,
+  type EndpointId,
+  type EventId,
+  type OrganizationId,
+} from "../lib/ids";
 import type { EventResources } from "./events";
 import { chunked, type Page, type PageQuery, placeholders, toPage, where } from "./page";
 
@@ -20,20 +26,27 @@ export type Delivery = {
   deliveredAt: string | null;
 };
 
-/** A new delivery; a replay may carry data to send instead of the event's. */
-export type NewDelivery = Delivery & { payloadOverride?: unknown };
-
 /**
- * What the delivery consumer needs to send one delivery: the row, its event's content, and how many
- * steps of the retry schedule it has spent (kept on the row, not read from the queue message, so a
- * rate-limit deferral or a sweeper re-enqueue does not restart the schedule).
+ * What the delivery consumer needs to send one delivery: who and what, its event's content (or a
+ * replay's own data), and how much of the retry schedule it has spent (kept on the row, not in the
+ * queue message, so a rate-limit deferral or a sweeper re-send does not restart the schedule).
+ * `stored` is false for a first attempt: its row is written once the attempt is over.
  */
-export type DeliveryJob = Delivery & {
+export type DeliveryJob = {
+  id: DeliveryId;
+  organizationId: OrganizationId;
+  eventId: EventId;
+  endpointId: EndpointId;
+  eventType: string;
   content: { data: unknown; resources: EventResources; occurredAt: string } | null;
+  attemptCount: number;
   queueRetries: number;
+  replayOf: DeliveryId | null;
+  createdAt: string;
+  stored: boolean;
 };
 
-/** The outcome of one consumer run, written back in one statement. */
+/** Where a consumer run left a delivery, written back in one statement. */
 export type DeliveryProgress = {
   status: DeliveryStatus;
   attemptCount: number;
@@ -42,6 +55,8 @@ export type DeliveryProgress = {
   lastStatusCode: number | null;
   lastError: string | null;
   deliveredAt: string | null;
+  /** Pending: when the sweeper should re-send it if no message has picked it up by then. */
+  sweepAfter: string | null;
 };
 
 export type DeliveryFilters = {
@@ -85,25 +100,63 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   deliveredAt: row.delivered_at,
 });
 
-/** New pending deliveries; an id that exists already (a redelivered fan-out) is left alone. */
-export function insertDelivery(db: D1Database, d: NewDelivery): D1PreparedStatement {
+/**
+ * A first attempt's outcome: the delivery's row, written once, in the same D1 batch as its attempts.
+ * A row that exists already (two runs raced) is left alone.
+ */
+export function insertDeliveryOutcome(
+  db: D1Database,
+  job: DeliveryJob,
+  p: DeliveryProgress,
+): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT OR IGNORE INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, status,
-         next_attempt_at, replay_of, created_at, payload_override)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO deliveries (organization_id, id, event_id, endpoint_id, event_type, status, attempt_count,
+         queue_retries, next_attempt_at, sweep_after, last_status_code, last_error, created_at, delivered_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
     )
     .bind(
-      d.id,
+      job.organizationId,
+      job.id,
+      job.eventId,
+      job.endpointId,
+      job.eventType,
+      p.status,
+      p.attemptCount,
+      p.queueRetries,
+      p.nextAttemptAt,
+      p.sweepAfter,
+      p.lastStatusCode,
+      p.lastError,
+      job.createdAt,
+      p.deliveredAt,
+    );
+}
+
+/** A replay: a pending row, which the sweeper re-sends if its queue message never comes. */
+export function insertReplay(
+  db: D1Database,
+  d: Delivery,
+  options: { payloadOverride?: unknown; sweepAfter: string },
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO deliveries (organization_id, id, event_id, endpoint_id, event_type, status, next_attempt_at,
+         sweep_after, replay_of, payload_override, created_at)
+       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
+    )
+    .bind(
       d.organizationId,
+      d.id,
       d.eventId,
       d.endpointId,
       d.eventType,
-      d.status,
       d.nextAttemptAt,
+      options.sweepAfter,
       d.replayOf,
+      options.payloadOverride === undefined ? null : JSON.stringify(options.payloadOverride),
       d.createdAt,
-      d.payloadOverride === undefined ? null : JSON.stringify(d.payloadOverride),
     );
 }
 
@@ -113,8 +166,8 @@ export async function getDelivery(
   id: string,
 ): Promise<Delivery | null> {
   const row = await db
-    .prepare("SELECT * FROM deliveries WHERE id = ? AND organization_id = ?")
-    .bind(id, organizationId)
+    .prepare("SELECT * FROM deliveries WHERE organization_id = ? AND id = ?")
+    .bind(organizationId, id)
     .first<DeliveryRow>();
   return row ? toDelivery(row) : null;
 }
@@ -124,9 +177,13 @@ export async function listDeliveries(
   organizationId: string,
   query: PageQuery & DeliveryFilters,
 ): Promise<Page<Delivery>> {
+  // An event's deliveries share an id range (lib/ids.ts): the filter becomes a primary-key range.
+  const range = query.eventId?.startsWith("evt_") ? deliveryIdRange(query.eventId as EventId) : undefined;
   const filter = where([
     ["organization_id = ?", organizationId],
     ["id < ?", query.cursor],
+    ["id >= ?", range?.from],
+    ["id < ?", range?.to],
     ["endpoint_id = ?", query.endpointId],
     ["event_id = ?", query.eventId],
     ["event_type = ?", query.eventType],
@@ -141,99 +198,144 @@ export async function listDeliveries(
   return toPage(results.map(toDelivery), query.limit);
 }
 
-/**
- * Deliveries with their events' content (or a replay's own data), one query for a whole consumer
- * batch. `content` is null when retention already removed the event.
- */
-export async function getDeliveryJobs(db: D1Database, ids: string[]): Promise<Map<string, DeliveryJob>> {
-  if (ids.length === 0) return new Map();
-  const pages = await db.batch<
-    DeliveryRow & {
-      queue_retries: number;
-      event_data: string;
-      event_resources: string | null;
-      event_occurred_at: string | null;
-    }
-  >(
-    chunked(ids).map((slice) =>
-      db
-        .prepare(
-          `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources,
-             e.occurred_at AS event_occurred_at
-           FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
-           WHERE d.id IN (${placeholders(slice)})`,
-        )
-        .bind(...slice),
-    ),
-  );
-  return new Map(
-    pages
-      .flatMap((page) => page.results)
-      .map((row) => [
-        row.id,
-        {
-          ...toDelivery(row),
-          queueRetries: row.queue_retries,
-          content:
-            row.event_resources === null || row.event_occurred_at === null
-              ? null
-              : {
-                  data: JSON.parse(row.event_data),
-                  resources: JSON.parse(row.event_resources),
-                  occurredAt: row.event_occurred_at,
-                },
-        },
-      ]),
-  );
-}
-
-/**
- * Leases pending deliveries to this consumer run until `leaseUntil`; returns the ids it got. A delivery
- * another run holds (or that is no longer pending) is not returned, so no delivery is attempted twice
- * at the same time even when the sweeper re-enqueued one whose message was only slow.
- */
-export async function claimDeliveries(
+/** Which of an organization's delivery `ids` have a row. */
+export async function storedDeliveryIds(
   db: D1Database,
+  organizationId: string,
   ids: readonly string[],
-  now: string,
-  leaseUntil: string,
 ): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const pages = await db.batch<{ id: string }>(
     chunked(ids).map((slice) =>
       db
-        .prepare(
-          `UPDATE deliveries SET lease_until = ?
-           WHERE id IN (${placeholders(slice)}) AND status = 'pending'
-             AND (lease_until IS NULL OR lease_until <= ?)
-           RETURNING id`,
-        )
-        .bind(leaseUntil, ...slice, now),
+        .prepare(`SELECT id FROM deliveries WHERE organization_id = ? AND id IN (${placeholders(slice)})`)
+        .bind(organizationId, ...slice),
     ),
   );
   return new Set(pages.flatMap((page) => page.results.map((r) => r.id)));
 }
 
-/** Gives a lease back early (the run could not finish), so the next message for it can proceed. */
-export function releaseDelivery(db: D1Database, id: string): D1PreparedStatement {
-  return db.prepare("UPDATE deliveries SET lease_until = NULL WHERE id = ? AND status = 'pending'").bind(id);
+type JobRow = DeliveryRow & {
+  queue_retries: number;
+  event_data: string;
+  event_resources: string | null;
+  event_occurred_at: string | null;
+};
+
+/**
+ * Leases an organization's pending deliveries to this consumer run until `leaseUntil`, and reads
+ * them with their events' content, in one D1 batch. `leased` holds the ids this run got: one another
+ * run holds, or that is no longer pending, is left out, so no delivery is attempted twice at once.
+ * `rows` has every requested delivery that exists; `content` is null once retention removed the event.
+ */
+export async function leaseDeliveries(
+  db: D1Database,
+  organizationId: string,
+  ids: readonly string[],
+  now: string,
+  leaseUntil: string,
+): Promise<{ leased: Set<string>; rows: Map<string, DeliveryJob & { status: DeliveryStatus }> }> {
+  if (ids.length === 0) return { leased: new Set(), rows: new Map() };
+  const slices = chunked(ids);
+  const results = await db.batch<{ id: string } | JobRow>(
+    slices.flatMap((slice) => [
+      db
+        .prepare(
+          `UPDATE deliveries SET lease_until = ?, sweep_after = NULL
+           WHERE organization_id = ? AND id IN (${placeholders(slice)}) AND status = 'pending'
+             AND (lease_until IS NULL OR lease_until <= ?)
+           RETURNING id`,
+        )
+        .bind(leaseUntil, organizationId, ...slice, now),
+      db
+        .prepare(
+          `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources,
+             e.occurred_at AS event_occurred_at
+           FROM deliveries d LEFT JOIN events e ON e.organization_id = d.organization_id AND e.id = d.event_id
+           WHERE d.organization_id = ? AND d.id IN (${placeholders(slice)})`,
+        )
+        .bind(organizationId, ...slice),
+    ]),
+  );
+  const leased = new Set(
+    results.filter((_, i) => i % 2 === 0).flatMap((r) => r.results.map((row) => row.id)),
+  );
+  const rows = results
+    .filter((_, i) => i % 2 === 1)
+    .flatMap((r) => r.results as JobRow[])
+    .map((row) => [row.id, { ...toJob(row), status: row.status }] as const);
+  return { leased, rows: new Map(rows) };
 }
 
-/** Pending deliveries due before `before` that no run holds: their queue message was lost. */
-export async function listOverdueDeliveries(
+const toJob = (row: JobRow): DeliveryJob => ({
+  id: row.id as DeliveryId,
+  organizationId: row.organization_id as OrganizationId,
+  eventId: row.event_id as EventId,
+  endpointId: row.endpoint_id as EndpointId,
+  eventType: row.event_type,
+  content:
+    row.event_resources === null || row.event_occurred_at === null
+      ? null
+      : {
+          data: JSON.parse(row.event_data),
+          resources: JSON.parse(row.event_resources),
+          occurredAt: row.event_occurred_at,
+        },
+  attemptCount: row.attempt_count,
+  queueRetries: row.queue_retries,
+  replayOf: row.replay_of as DeliveryId | null,
+  createdAt: row.created_at,
+  stored: true,
+});
+
+/** Gives a lease back early (the run could not finish), so the next message for it can proceed. */
+export function releaseDelivery(db: D1Database, organizationId: string, id: string): D1PreparedStatement {
+  return db
+    .prepare(
+      "UPDATE deliveries SET lease_until = NULL WHERE organization_id = ? AND id = ? AND status = 'pending'",
+    )
+    .bind(organizationId, id);
+}
+
+export type DeliveryToSweep = {
+  organizationId: OrganizationId;
+  id: DeliveryId;
+  endpointId: EndpointId;
+  eventId: EventId;
+};
+
+/** Pending deliveries whose `sweep_after` has passed: no queue message picked them up in time. */
+export async function listDeliveriesToSweep(
   db: D1Database,
-  before: string,
+  now: string,
   limit: number,
-): Promise<{ id: DeliveryId; endpointId: EndpointId }[]> {
+): Promise<DeliveryToSweep[]> {
   const { results } = await db
     .prepare(
-      `SELECT id, endpoint_id FROM deliveries
-       WHERE status = 'pending' AND next_attempt_at < ?1 AND (lease_until IS NULL OR lease_until < ?1)
-       ORDER BY next_attempt_at LIMIT ?2`,
+      `SELECT organization_id, id, endpoint_id, event_id FROM deliveries
+       WHERE sweep_after IS NOT NULL AND sweep_after <= ? ORDER BY sweep_after LIMIT ?`,
     )
-    .bind(before, limit)
-    .all<{ id: string; endpoint_id: string }>();
-  return results.map((r) => ({ id: r.id as DeliveryId, endpointId: r.endpoint_id as EndpointId }));
+    .bind(now, limit)
+    .all<{ organization_id: string; id: string; endpoint_id: string; event_id: string }>();
+  return results.map((r) => ({
+    organizationId: r.organization_id as OrganizationId,
+    id: r.id as DeliveryId,
+    endpointId: r.endpoint_id as EndpointId,
+    eventId: r.event_id as EventId,
+  }));
+}
+
+/** The sweeper re-sent it: look again only if this message is lost too. */
+export function postponeDeliverySweep(
+  db: D1Database,
+  d: DeliveryToSweep,
+  sweepAfter: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      "UPDATE deliveries SET sweep_after = ? WHERE organization_id = ? AND id = ? AND status = 'pending'",
+    )
+    .bind(sweepAfter, d.organizationId, d.id);
 }
 
 /** The endpoint's failed deliveries created in [since, until), oldest first, for bulk recovery. */
@@ -257,45 +359,69 @@ export async function listFailedDeliveries(
 /** Records a consumer run's outcome; only a still-pending delivery moves, so a late duplicate cannot undo it. */
 export function updateDeliveryProgress(
   db: D1Database,
-  id: DeliveryId,
+  job: DeliveryJob,
   p: DeliveryProgress,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE deliveries SET status = ?, attempt_count = ?, queue_retries = ?, next_attempt_at = ?,
+      `UPDATE deliveries SET status = ?, attempt_count = ?, queue_retries = ?, next_attempt_at = ?, sweep_after = ?,
          last_status_code = ?, last_error = ?, delivered_at = ?, lease_until = NULL
-       WHERE id = ? AND status = 'pending'`,
+       WHERE organization_id = ? AND id = ? AND status = 'pending'`,
     )
     .bind(
       p.status,
       p.attemptCount,
       p.queueRetries,
       p.nextAttemptAt,
+      p.sweepAfter,
       p.lastStatusCode,
       p.lastError,
       p.deliveredAt,
-      id,
+      job.organizationId,
+      job.id,
     );
 }
 
-/** Ends a still-pending delivery without (another) attempt: endpoint gone or disabled, or dead-lettered. */
-export function failPendingDelivery(db: D1Database, id: string, reason: string): D1PreparedStatement {
-  return db
+/**
+ * Ends a delivery without (another) attempt: endpoint gone or disabled, event expired, dead-lettered.
+ * A stored delivery is closed if still pending; a first attempt is given its row, failed (and a row
+ * an earlier run did write is closed the same way).
+ */
+export function failDelivery(db: D1Database, job: DeliveryJob, reason: string): D1PreparedStatement[] {
+  const close = db
     .prepare(
-      "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL, last_error = ? WHERE id = ? AND status = 'pending'",
+      `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, sweep_after = NULL, lease_until = NULL,
+         last_error = ?
+       WHERE organization_id = ? AND id = ? AND status = 'pending'`,
     )
-    .bind(reason, id);
+    .bind(reason, job.organizationId, job.id);
+  if (job.stored) return [close];
+  const failed: DeliveryProgress = {
+    status: "failed",
+    attemptCount: 0,
+    queueRetries: 0,
+    nextAttemptAt: null,
+    lastStatusCode: null,
+    lastError: reason,
+    deliveredAt: null,
+    sweepAfter: null,
+  };
+  return [insertDeliveryOutcome(db, job, failed), close];
 }
 
-/** Retention: up to `limit` deliveries made before `beforeId`; returns how many went. */
+/** Retention: up to `limit` of an organization's deliveries made before `beforeId`; returns how many went. */
 export async function deleteDeliveriesBefore(
   db: D1Database,
+  organizationId: string,
   beforeId: string,
   limit: number,
 ): Promise<number> {
   const { meta } = await db
-    .prepare("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE id < ? LIMIT ?)")
-    .bind(beforeId, limit)
+    .prepare(
+      `DELETE FROM deliveries WHERE organization_id = ?1 AND id IN
+         (SELECT id FROM deliveries WHERE organization_id = ?1 AND id < ?2 LIMIT ?3)`,
+    )
+    .bind(organizationId, beforeId, limit)
     .run();
   return meta.changes;
 }

@@ -1,5 +1,5 @@
 import type { EventId, OrganizationId } from "../lib/ids";
-import { type Page, type PageQuery, toPage, where } from "./page";
+import { chunked, type Page, type PageQuery, placeholders, toPage, where } from "./page";
 
 /** `{ vault: "vault_123", matter: "matter_9" }`: the resources an event is about, by catalog name. */
 export type EventResources = Record<string, string>;
@@ -38,31 +38,35 @@ const toEvent = (row: EventRow): EventRecord => ({
 export type IdempotencyRecord = { key: string; requestHash: string };
 
 /**
- * Stores an event; false when its Idempotency-Key was already used in the organization (the unique
- * index decides, so two concurrent publishes with one key cannot both store an event).
+ * Stores an event: one row, nothing else on the hot path. `sweepAfter` is set when no queue message
+ * is known to carry it (its send failed, or has not happened yet). Returns false when nothing was
+ * written: the event is there already (fan-out stored it from its message first), or its
+ * Idempotency-Key was already used in the organization (the unique index decides, so two concurrent
+ * publishes with one key cannot both store an event).
  */
 export async function insertEvent(
   db: D1Database,
   e: EventRecord,
-  idempotency?: IdempotencyRecord,
+  options: { idempotency?: IdempotencyRecord; sweepAfter?: string } = {},
 ): Promise<boolean> {
   const { meta } = await db
     .prepare(
-      `INSERT INTO events (id, organization_id, type, data, resources, occurred_at, created_at, idempotency_key,
-         request_hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO events (organization_id, id, type, data, resources, occurred_at, created_at, sweep_after,
+         idempotency_key, request_hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
     )
     .bind(
-      e.id,
       e.organizationId,
+      e.id,
       e.type,
       JSON.stringify(e.data),
       JSON.stringify(e.resources),
       e.occurredAt,
       e.createdAt,
-      idempotency?.key ?? null,
-      idempotency?.requestHash ?? null,
+      options.sweepAfter ?? null,
+      options.idempotency?.key ?? null,
+      options.idempotency?.requestHash ?? null,
     )
     .run();
   return meta.changes > 0;
@@ -87,8 +91,8 @@ export async function getEvent(
   id: string,
 ): Promise<EventRecord | null> {
   const row = await db
-    .prepare("SELECT * FROM events WHERE id = ? AND organization_id = ?")
-    .bind(id, organizationId)
+    .prepare("SELECT * FROM events WHERE organization_id = ? AND id = ?")
+    .bind(organizationId, id)
     .first<EventRow>();
   return row ? toEvent(row) : null;
 }
@@ -112,35 +116,58 @@ export async function listEvents(
   return toPage(results.map(toEvent), query.limit);
 }
 
-/** For fan-out, which is not scoped by organization: the event names its own. */
-export async function getEventById(db: D1Database, id: string): Promise<EventRecord | null> {
-  const row = await db.prepare("SELECT * FROM events WHERE id = ?").bind(id).first<EventRow>();
-  return row ? toEvent(row) : null;
-}
-
-/** Written in the same batch as the event's deliveries, so the sweeper never re-sends a done fan-out. */
-export function markEventFannedOut(db: D1Database, id: EventId, at: string): D1PreparedStatement {
-  return db.prepare("UPDATE events SET fanned_out_at = ? WHERE id = ?").bind(at, id);
-}
-
-/** Events created before `beforeId` that were never fanned out (their queue message was lost). */
-export async function listEventsAwaitingFanOut(
+/** Which of an organization's `ids` are stored. */
+export async function storedEventIds(
   db: D1Database,
+  organizationId: string,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const pages = await db.batch<{ id: string }>(
+    chunked(ids).map((slice) =>
+      db
+        .prepare(`SELECT id FROM events WHERE organization_id = ? AND id IN (${placeholders(slice)})`)
+        .bind(organizationId, ...slice),
+    ),
+  );
+  return new Set(pages.flatMap((page) => page.results.map((r) => r.id)));
+}
+
+/** A queue message now carries the event: the sweeper has nothing to do for it. */
+export function clearEventSweep(db: D1Database, organizationId: string, id: string): D1PreparedStatement {
+  return db
+    .prepare("UPDATE events SET sweep_after = NULL WHERE organization_id = ? AND id = ?")
+    .bind(organizationId, id);
+}
+
+/** Events whose `sweep_after` has passed: stored, but no queue message is known to carry them. */
+export async function listEventsToSweep(
+  db: D1Database,
+  now: string,
+  limit: number,
+): Promise<{ organizationId: OrganizationId; id: EventId }[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT organization_id, id FROM events WHERE sweep_after IS NOT NULL AND sweep_after <= ? ORDER BY sweep_after LIMIT ?",
+    )
+    .bind(now, limit)
+    .all<{ organization_id: string; id: string }>();
+  return results.map((r) => ({ organizationId: r.organization_id as OrganizationId, id: r.id as EventId }));
+}
+
+/** Retention: up to `limit` of an organization's events made before `beforeId`; returns how many went. */
+export async function deleteEventsBefore(
+  db: D1Database,
+  organizationId: string,
   beforeId: string,
   limit: number,
-): Promise<EventId[]> {
-  const { results } = await db
-    .prepare("SELECT id FROM events WHERE fanned_out_at IS NULL AND id < ? ORDER BY id LIMIT ?")
-    .bind(beforeId, limit)
-    .all<{ id: string }>();
-  return results.map((r) => r.id as EventId);
-}
-
-/** Retention: up to `limit` events made before `beforeId`; returns how many went. */
-export async function deleteEventsBefore(db: D1Database, beforeId: string, limit: number): Promise<number> {
+): Promise<number> {
   const { meta } = await db
-    .prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ? LIMIT ?)")
-    .bind(beforeId, limit)
+    .prepare(
+      `DELETE FROM events WHERE organization_id = ?1 AND id IN
+         (SELECT id FROM events WHERE organization_id = ?1 AND id < ?2 LIMIT ?3)`,
+    )
+    .bind(organizationId, beforeId, limit)
     .run();
   return meta.changes;
 }

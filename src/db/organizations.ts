@@ -31,3 +31,16 @@ export async function listOrganizations(db: D1Database, page: PageQuery): Promis
     .all<OrganizationRow>();
   return toPage(results.map(toOrganization), page.limit);
 }
+
+/** Up to `limit` organization ids after `after` in id order, for walks over every organization. */
+export async function organizationIdsAfter(
+  db: D1Database,
+  after: string,
+  limit: number,
+): Promise<OrganizationId[]> {
+  const { results } = await db
+    .prepare("SELECT id FROM organizations WHERE id > ? ORDER BY id LIMIT ?")
+    .bind(after, limit)
+    .all<{ id: string }>();
+  return results.map((r) => r.id as OrganizationId);
+}

@@ -1,19 +1,21 @@
 import { type Config, getConfig } from "../config";
 import { type Attempt, type AttemptTrigger, insertAttempt } from "../db/attempts";
 import {
-  claimDeliveries,
   type DeliveryJob,
   type DeliveryProgress,
-  failPendingDelivery,
-  getDeliveryJobs,
+  failDelivery,
+  insertDeliveryOutcome,
+  leaseDeliveries,
   releaseDelivery,
+  storedDeliveryIds,
   updateDeliveryProgress,
 } from "../db/deliveries";
 import { type Endpoint, getEndpointById } from "../db/endpoints";
-import { type EndpointHealth, endpointHealth } from "../health/endpoint-health";
+import { getEvent } from "../db/events";
+import { endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";
-import type { DeliveryMessage } from "./messages";
+import { type DeliveryMessage, sendAll, sweepAfter, withIfFits } from "./messages";
 import { observeAttempt } from "./observe";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt, type NextStep, nextStep } from "./retry-policy";
@@ -21,87 +23,225 @@ import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send"
 import { loadSigningSecrets } from "./signing-secrets";
 import { checkEndpointUrl } from "./url-policy";
 
-type Job = { message: Message<DeliveryMessage>; job: DeliveryJob };
+/** A delivery to attempt now, and the queue message it came in (fan-out's first attempts have none). */
+export type Job = { job: DeliveryJob; message?: Message<DeliveryMessage> };
+
+/** What became of a job in this run; `writes` go to D1 before anything is acknowledged or sent. */
+type Settled = Job & { writes: D1PreparedStatement[] } & (
+    | { kind: "done" }
+    | { kind: "retry"; delaySeconds: number }
+    | { kind: "deferred"; delaySeconds: number }
+    | { kind: "crashed" }
+  );
 
 /**
- * The `webhook-deliveries` consumer. Messages are grouped by endpoint: each group reads its endpoint
- * and secrets once, asks the endpoint's health object for rate-limit permits once (when the endpoint
- * has a limit) and reports its attempt outcomes to it once. Each delivery gets its inline attempts,
- * then one D1 batch (attempts + status), then an ack or a queue retry.
+ * The `webhook-deliveries` consumer: retries and replays (leased and read from their rows) and first
+ * attempts that fan-out handed on (which carry their event). Duplicates — a message whose delivery
+ * has a row already, or twice in this batch — are acknowledged without an attempt.
  */
 export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env): Promise<void> {
   const config = getConfig(env);
-  const jobs = await getDeliveryJobs(
-    env.DB,
-    batch.messages.map((m) => m.body.deliveryId),
+  const seen = new Set<string>();
+  const unique = batch.messages.filter((message) => {
+    const fresh = !seen.has(message.body.deliveryId);
+    seen.add(message.body.deliveryId);
+    if (!fresh) message.ack();
+    return fresh;
+  });
+  const byOrganization = Map.groupBy(unique, (m) => m.body.organizationId);
+  const jobs = await Promise.all(
+    [...byOrganization].map(async ([organizationId, messages]) => [
+      ...(await leasedJobs(
+        env,
+        config,
+        organizationId,
+        messages.filter((m) => !m.body.first),
+      )),
+      ...(await firstAttemptJobs(
+        env,
+        organizationId,
+        messages.filter((m) => m.body.first),
+      )),
+    ]),
   );
-  const byEndpoint = Map.groupBy(batch.messages, (m) => m.body.endpointId);
-  await Promise.all(
-    [...byEndpoint].map(([endpointId, messages]) =>
-      deliverToEndpoint(env, config, endpointId, messages, jobs),
-    ),
+  await runDeliveries(env, config, jobs.flat());
+}
+
+/** Retries and replays: the rows this run leased. One held by another run comes back when that lease ends. */
+async function leasedJobs(
+  env: Env,
+  config: Config,
+  organizationId: string,
+  messages: Message<DeliveryMessage>[],
+): Promise<Job[]> {
+  if (messages.length === 0) return [];
+  const seconds = leaseSeconds(config);
+  const now = Date.now();
+  const { leased, rows } = await leaseDeliveries(
+    env.DB,
+    organizationId,
+    messages.map((m) => m.body.deliveryId),
+    new Date(now).toISOString(),
+    new Date(now + seconds * 1000).toISOString(),
+  );
+  const jobs: Job[] = [];
+  for (const message of messages) {
+    const row = rows.get(message.body.deliveryId);
+    if (row && leased.has(row.id)) jobs.push({ job: row, message });
+    else if (row?.status === "pending") message.retry({ delaySeconds: seconds });
+    else message.ack(); // settled already (a duplicate message), or gone (retention)
+  }
+  return jobs;
+}
+
+/** First attempts handed on by fan-out; one that has a row was made already. */
+async function firstAttemptJobs(
+  env: Env,
+  organizationId: string,
+  messages: Message<DeliveryMessage>[],
+): Promise<Job[]> {
+  if (messages.length === 0) return [];
+  const stored = await storedDeliveryIds(
+    env.DB,
+    organizationId,
+    messages.map((m) => m.body.deliveryId),
+  );
+  const jobs: Job[] = [];
+  for (const message of messages) {
+    const { deliveryId, endpointId, eventId, first } = message.body;
+    if (stored.has(deliveryId) || !first) {
+      message.ack();
+      continue;
+    }
+    // An event too large to ride along is read (null once retention removed it).
+    const content = first.event ?? (await getEvent(env.DB, organizationId, eventId));
+    jobs.push({
+      message,
+      job: {
+        id: deliveryId,
+        organizationId: message.body.organizationId,
+        eventId,
+        endpointId,
+        eventType: first.eventType,
+        content: content && {
+          data: content.data,
+          resources: content.resources,
+          occurredAt: content.occurredAt,
+        },
+        attemptCount: 0,
+        queueRetries: 0,
+        replayOf: null,
+        createdAt: new Date().toISOString(),
+        stored: false,
+      },
+    });
+  }
+  return jobs;
+}
+
+/**
+ * Attempts `jobs`, grouped by endpoint: each group reads its endpoint and secrets once, asks the
+ * endpoint's health object for rate-limit permits once (when the endpoint has a limit) and reports
+ * its outcomes to it once. Then one D1 batch records every attempt and delivery of the run, and only
+ * after it are messages acknowledged, retried or sent. Throws if a job without a message (a fan-out
+ * first attempt) could not be settled, so fan-out's own message is retried.
+ */
+export async function runDeliveries(
+  env: Env,
+  config: Config,
+  jobs: Job[],
+  knownEndpoints: ReadonlyMap<string, Endpoint> = new Map(),
+): Promise<void> {
+  const byEndpoint = Map.groupBy(jobs, ({ job }) => job.endpointId);
+  const settled = (
+    await Promise.all(
+      [...byEndpoint].map(async ([endpointId, group]) => {
+        const endpoint = knownEndpoints.get(endpointId) ?? (await getEndpointById(env.DB, endpointId));
+        return deliverToEndpoint(env, config, endpoint, group);
+      }),
+    )
+  ).flat();
+  const writes = settled.flatMap((s) => s.writes);
+  try {
+    if (writes.length > 0) await env.DB.batch(writes);
+  } catch (error) {
+    // Nothing of this run is recorded: every job goes round again (a first attempt finds no row).
+    for (const s of settled) s.message?.retry();
+    if (settled.some((s) => !s.message)) throw error;
+    return;
+  }
+  await followUp(env, settled);
+}
+
+/** After the run is recorded: acknowledge, retry through the queue, or hand on to a later message. */
+async function followUp(env: Env, settled: Settled[]): Promise<void> {
+  const later: { body: DeliveryMessage; delaySeconds: number }[] = [];
+  for (const s of settled) {
+    const { job, message } = s;
+    if (s.kind === "crashed") message?.retry();
+    else if (s.kind === "done") message?.ack();
+    else if (s.kind === "retry" && message) message.retry({ delaySeconds: s.delaySeconds });
+    // Its row is written now, so what comes back is a retry of a stored delivery.
+    else if (s.kind === "retry")
+      later.push({ body: messageFor({ ...job, stored: true }), delaySeconds: s.delaySeconds });
+    else if (s.kind === "deferred")
+      later.push({ body: message?.body ?? messageFor(job), delaySeconds: s.delaySeconds });
+  }
+  if (later.length > 0) {
+    try {
+      await sendAll(env.DELIVERIES_QUEUE, later);
+    } catch (error) {
+      // A deferred message still held goes back to the queue; a written pending row is swept later.
+      for (const s of settled) if (s.kind === "deferred") s.message?.retry({ delaySeconds: 1 });
+      if (settled.some((s) => s.kind === "deferred" && !s.message)) throw error;
+      return;
+    }
+  }
+  for (const s of settled) if (s.kind === "deferred") s.message?.ack();
+}
+
+/** The message that carries `job` on: a retry of a stored delivery, or a first attempt put off. */
+function messageFor(job: DeliveryJob): DeliveryMessage {
+  const body = {
+    organizationId: job.organizationId,
+    deliveryId: job.id,
+    endpointId: job.endpointId,
+    eventId: job.eventId,
+  };
+  if (job.stored) return body;
+  return withIfFits<DeliveryMessage>(
+    { ...body, first: { eventType: job.eventType } },
+    { first: { eventType: job.eventType, event: job.content ?? undefined } },
   );
 }
 
 async function deliverToEndpoint(
   env: Env,
   config: Config,
-  endpointId: string,
-  messages: Message<DeliveryMessage>[],
-  jobs: Map<string, DeliveryJob>,
-): Promise<void> {
-  const target = deliveryTarget(await getEndpointById(env.DB, endpointId), config);
-  const pending: Job[] = [];
-  const seen = new Set<string>();
-  for (const message of messages) {
-    const job = jobs.get(message.body.deliveryId);
-    // Already settled (a duplicate message), gone (retention), or twice in this batch (fan-out re-sent by
-    // the sweeper): the first message for a pending delivery carries it; the others have nothing to do.
-    if (job?.status !== "pending" || seen.has(job.id)) message.ack();
-    else {
-      seen.add(job.id);
-      pending.push({ message, job });
-    }
-  }
-  if (!target.ok) {
-    await settle(env, pending, async (job) => {
-      await failPendingDelivery(env.DB, job.id, target.reason).run();
-      return [];
-    });
-    return;
-  }
+  endpoint: Endpoint | null,
+  jobs: Job[],
+): Promise<Settled[]> {
+  const target = deliveryTarget(endpoint, config);
+  if (!target.ok)
+    return jobs.map((j) => ({ ...j, kind: "done", writes: failDelivery(env.DB, j.job, target.reason) }));
 
-  const { endpoint } = target;
-  const health = endpointHealth(env, endpoint.id);
-  const turn = endpoint.rateLimitPerSecond
-    ? await takeTurns(env, health, endpoint.rateLimitPerSecond, pending)
-    : pending;
-  const mine = await lease(env, config, turn);
-  if (mine.length === 0) return;
-  const secrets = await loadSigningSecrets(env, endpoint.id);
-  const outcomes = await settle(env, mine, (job, message) =>
-    attemptDelivery(env, config, endpoint, secrets, job, message),
-  );
-  if (outcomes.length > 0) await health.record(endpoint.id, outcomes);
-}
+  const ready = jobs.filter(({ job }) => job.content);
+  // Retention removed the event before this delivery (a late replay) could be sent.
+  const expired: Settled[] = jobs
+    .filter(({ job }) => !job.content)
+    .map((j) => ({ ...j, kind: "done", writes: failDelivery(env.DB, j.job, "event_expired") }));
 
-/**
- * Takes the lease of each delivery about to be attempted. One held by another run (the sweeper
- * re-enqueued a message that was only slow, or a crashed run's lease has not expired) comes back
- * once that lease is over; the run holding it settles it.
- */
-async function lease(env: Env, config: Config, jobs: Job[]): Promise<Job[]> {
-  if (jobs.length === 0) return jobs;
-  const seconds = leaseSeconds(config);
-  const now = Date.now();
-  const claimed = await claimDeliveries(
-    env.DB,
-    jobs.map(({ job }) => job.id),
-    new Date(now).toISOString(),
-    new Date(now + seconds * 1000).toISOString(),
-  );
-  for (const { job, message } of jobs) if (!claimed.has(job.id)) message.retry({ delaySeconds: seconds });
-  return jobs.filter(({ job }) => claimed.has(job.id));
+  const health = endpointHealth(env, target.endpoint.id);
+  const { now, deferred } = target.endpoint.rateLimitPerSecond
+    ? await takeTurns(health, target.endpoint.rateLimitPerSecond, ready)
+    : { now: ready, deferred: [] };
+  if (now.length === 0) return [...expired, ...deferred];
+
+  const secrets = await loadSigningSecrets(env, target.endpoint.id);
+  const runs = await Promise.all(now.map((j) => attemptJob(env, config, target.endpoint, secrets, j)));
+  const outcomes = runs.flatMap((r) => r.outcomes);
+  if (outcomes.length > 0) await health.record(target.endpoint.id, outcomes);
+  return [...expired, ...deferred, ...runs.map((r) => r.settled)];
 }
 
 /** Long enough for a whole run: every inline attempt timing out, the delays between them, and a margin. */
@@ -112,63 +252,26 @@ function leaseSeconds(config: Config): number {
   );
 }
 
-/** Runs `work` for each job; a job whose work throws gives its lease back and is left to the queue to retry. */
-async function settle(
-  env: Env,
-  jobs: Job[],
-  work: (job: DeliveryJob, message: Message<DeliveryMessage>) => Promise<AttemptOutcome[]>,
-): Promise<AttemptOutcome[]> {
-  const outcomes = await Promise.all(
-    jobs.map(async ({ job, message }) => {
-      try {
-        return await work(job, message);
-      } catch (error) {
-        console.error(
-          JSON.stringify({
-            message: "delivery failed unexpectedly",
-            deliveryId: job.id,
-            error: String(error),
-          }),
-        );
-        await releaseDelivery(env.DB, job.id)
-          .run()
-          .catch(() => {});
-        message.retry();
-        return [];
-      }
-    }),
-  );
-  return outcomes.flat();
-}
-
 /**
- * Rate limiting: the deliveries the endpoint's bucket has permits for go now; the others go back to
- * the queue as new messages, spread over the coming seconds. A deferral is not a failure and does not
- * spend a retry.
+ * Rate limiting: the deliveries the endpoint's bucket has permits for go now; the others are put off
+ * as new messages spread over the coming seconds. A deferral is not a failure and spends no retry.
  */
 async function takeTurns(
-  env: Env,
-  health: DurableObjectStub<EndpointHealth>,
+  health: ReturnType<typeof endpointHealth>,
   ratePerSecond: number,
   jobs: Job[],
-): Promise<Job[]> {
-  if (jobs.length === 0) return jobs;
+): Promise<{ now: Job[]; deferred: Settled[] }> {
+  if (jobs.length === 0) return { now: [], deferred: [] };
   const { granted, nextPermitInMs } = await health.acquire(jobs.length, ratePerSecond);
-  const later = jobs.slice(granted);
-  if (later.length > 0) {
-    try {
-      await env.DELIVERIES_QUEUE.sendBatch(
-        later.map(({ message }, i) => ({
-          body: message.body,
-          delaySeconds: deferralDelaySeconds(i, nextPermitInMs, ratePerSecond),
-        })),
-      );
-      for (const { message } of later) message.ack();
-    } catch {
-      for (const { message } of later) message.retry({ delaySeconds: 1 });
-    }
-  }
-  return jobs.slice(0, granted);
+  const deferred = jobs.slice(granted).map(
+    (j, i): Settled => ({
+      ...j,
+      kind: "deferred",
+      delaySeconds: deferralDelaySeconds(i, nextPermitInMs, ratePerSecond),
+      writes: [],
+    }),
+  );
+  return { now: jobs.slice(0, granted), deferred };
 }
 
 type DeliveryTarget = { ok: true; endpoint: Endpoint } | { ok: false; reason: string };
@@ -182,21 +285,34 @@ function deliveryTarget(endpoint: Endpoint | null, config: Config): DeliveryTarg
   return { ok: true, endpoint };
 }
 
+/** One job's inline attempts; a job whose run throws gives its lease back and is retried whole. */
+async function attemptJob(
+  env: Env,
+  config: Config,
+  endpoint: Endpoint,
+  secrets: string[],
+  j: Job,
+): Promise<{ settled: Settled; outcomes: AttemptOutcome[] }> {
+  try {
+    return await attemptDelivery(env, config, endpoint, secrets, j);
+  } catch (error) {
+    console.error(
+      JSON.stringify({ message: "delivery failed unexpectedly", deliveryId: j.job.id, error: String(error) }),
+    );
+    const writes = j.job.stored ? [releaseDelivery(env.DB, j.job.organizationId, j.job.id)] : [];
+    return { settled: { ...j, kind: "crashed", writes }, outcomes: [] };
+  }
+}
+
 async function attemptDelivery(
   env: Env,
   config: Config,
   endpoint: Endpoint,
   secrets: string[],
-  job: DeliveryJob,
-  message: Message<DeliveryMessage>,
-): Promise<AttemptOutcome[]> {
-  const { content } = job;
-  if (!content) {
-    // Retention removed the event before this delivery (a late replay) could be sent.
-    await failPendingDelivery(env.DB, job.id, "event_expired").run();
-    message.ack();
-    return [];
-  }
+  j: Job,
+): Promise<{ settled: Settled; outcomes: AttemptOutcome[] }> {
+  const { job } = j;
+  const content = job.content as NonNullable<DeliveryJob["content"]>;
   const timeoutMs = attemptTimeoutMs(endpoint.timeoutMs, config.deliveryTimeoutMs);
   const attempts: Attempt[] = [];
   const results: AttemptResult[] = [];
@@ -242,13 +358,16 @@ async function attemptDelivery(
   }
 
   const last = attempts[attempts.length - 1] as Attempt;
-  await env.DB.batch([
+  const progress = progressAfter(step, last, job.queueRetries, new Date());
+  const writes = [
     ...attempts.map((a) => insertAttempt(env.DB, a)),
-    updateDeliveryProgress(env.DB, job.id, progressAfter(step, last, job.queueRetries, new Date())),
-  ]);
-  if (step.kind === "retry_queue") message.retry({ delaySeconds: step.delaySeconds });
-  else message.ack();
-  return results.map((result) => toOutcome(result, step.kind === "failed"));
+    job.stored ? updateDeliveryProgress(env.DB, job, progress) : insertDeliveryOutcome(env.DB, job, progress),
+  ];
+  const settled: Settled =
+    step.kind === "retry_queue"
+      ? { ...j, kind: "retry", delaySeconds: step.delaySeconds, writes }
+      : { ...j, kind: "done", writes };
+  return { settled, outcomes: results.map((result) => toOutcome(result, step.kind === "failed")) };
 }
 
 /** Attempt 1 is the initial one; later attempts in the same run are inline retries, the first of a later run a queue retry. */
@@ -282,19 +401,23 @@ function progressAfter(
     lastStatusCode: last.statusCode,
     nextAttemptAt: null,
     deliveredAt: null,
+    sweepAfter: null,
   };
   switch (step.kind) {
     case "delivered":
       return { ...base, status: "delivered", lastError: null, deliveredAt: now.toISOString() };
     case "failed":
       return { ...base, status: "failed", lastError: step.reason };
-    case "retry_queue":
+    case "retry_queue": {
+      const due = now.getTime() + step.delaySeconds * 1000;
       return {
         ...base,
         status: "pending",
         queueRetries: queueRetries + 1,
         lastError: last.error ?? `HTTP ${last.statusCode}`,
-        nextAttemptAt: new Date(now.getTime() + step.delaySeconds * 1000).toISOString(),
+        nextAttemptAt: new Date(due).toISOString(),
+        sweepAfter: sweepAfter(due),
       };
+    }
   }
 }

@@ -1,61 +1,116 @@
 import { endpointReceives } from "../catalog/filters";
-import { type Delivery, insertDelivery } from "../db/deliveries";
-import { listActiveEndpoints } from "../db/endpoints";
-import { getEventById, markEventFannedOut } from "../db/events";
-import { type EventId, fanOutDeliveryId } from "../lib/ids";
-import { type DeliveryMessage, type EventMessage, enqueueDeliveries } from "./messages";
+import { getConfig } from "../config";
+import { storedDeliveryIds } from "../db/deliveries";
+import { type Endpoint, listActiveEndpoints } from "../db/endpoints";
+import { type EventRecord, getEvent, insertEvent, storedEventIds } from "../db/events";
+import { fanOutDeliveryId } from "../lib/ids";
+import { type Job, runDeliveries } from "./deliver";
+import { type DeliveryMessage, type EventMessage, sendAll, withIfFits } from "./messages";
 
 /**
- * The `webhook-events` consumer: one pending delivery per matching active endpoint, written in one D1
- * batch with the event's fan-out mark, then one delivery message each. Safe to run twice for an event:
- * delivery ids are derived from (event, endpoint), so a second run inserts nothing new.
+ * First attempts made inside one fan-out run; the rest go through the deliveries queue, where they
+ * spread over concurrent consumers. Each attempt may take up to three subrequests (inline retries),
+ * well within Workers' 10,000 per invocation.
+ */
+export const INLINE_FIRST_ATTEMPTS = 250;
+
+/**
+ * The `webhook-events` consumer. For each event, every matching active endpoint gets its first
+ * attempt right here, without a second trip through a queue; only retries, deferrals and what is
+ * beyond INLINE_FIRST_ATTEMPTS go on as delivery messages. Nothing is written before an attempt: a
+ * delivery's row is written with its outcome. Safe to run twice: delivery ids are derived from
+ * (event, endpoint), and a pair that has a row is not attempted again.
  */
 export async function fanOutBatch(batch: MessageBatch<EventMessage>, env: Env): Promise<void> {
-  await Promise.all(
-    batch.messages.map(async (message) => {
-      try {
-        await fanOutEvent(env, message.body.eventId);
-        message.ack();
-      } catch (error) {
-        console.error(
-          JSON.stringify({ message: "fan-out failed", eventId: message.body.eventId, error: String(error) }),
-        );
-        message.retry();
-      }
-    }),
-  );
+  try {
+    await fanOut(
+      env,
+      batch.messages.map((m) => m.body),
+    );
+    batch.ackAll();
+  } catch (error) {
+    console.error(JSON.stringify({ message: "fan-out failed", error: String(error) }));
+    batch.retryAll();
+  }
 }
 
-export async function fanOutEvent(env: Env, eventId: EventId): Promise<void> {
-  const event = await getEventById(env.DB, eventId);
-  if (!event) return; // removed by retention since it was enqueued: nothing left to deliver
-  const endpoints = (await listActiveEndpoints(env.DB, event.organizationId)).filter((endpoint) =>
-    endpointReceives(endpoint, event),
+export async function fanOut(env: Env, messages: readonly EventMessage[]): Promise<void> {
+  const jobs: Job[] = [];
+  const handedOn: { body: DeliveryMessage }[] = [];
+  const endpoints = new Map<string, Endpoint>();
+  for (const [organizationId, group] of Map.groupBy(messages, (m) => m.organizationId)) {
+    const events = await eventsOf(env, organizationId, group);
+    const receivers = await listActiveEndpoints(env.DB, organizationId);
+    for (const endpoint of receivers) endpoints.set(endpoint.id, endpoint);
+    const pairs = await Promise.all(
+      events.flatMap((event) =>
+        receivers
+          .filter((endpoint) => endpointReceives(endpoint, event))
+          .map(async (endpoint) => ({ event, endpoint, id: await fanOutDeliveryId(event.id, endpoint.id) })),
+      ),
+    );
+    const done = await storedDeliveryIds(
+      env.DB,
+      organizationId,
+      pairs.map((p) => p.id),
+    );
+    const now = new Date().toISOString();
+    for (const { event, endpoint, id } of pairs) {
+      if (done.has(id)) continue;
+      done.add(id); // the same event twice in this batch: once is enough
+      const job = {
+        id,
+        organizationId: event.organizationId,
+        eventId: event.id,
+        endpointId: endpoint.id,
+        eventType: event.type,
+        content: { data: event.data, resources: event.resources, occurredAt: event.occurredAt },
+        attemptCount: 0,
+        queueRetries: 0,
+        replayOf: null,
+        createdAt: now,
+        stored: false,
+      };
+      if (jobs.length < INLINE_FIRST_ATTEMPTS) jobs.push({ job });
+      else {
+        const body = { organizationId, deliveryId: id, endpointId: endpoint.id, eventId: event.id };
+        handedOn.push({
+          body: withIfFits<DeliveryMessage>(
+            { ...body, first: { eventType: event.type } },
+            { first: { eventType: event.type, event: job.content } },
+          ),
+        });
+      }
+    }
+  }
+  await sendAll(env.DELIVERIES_QUEUE, handedOn);
+  await runDeliveries(env, getConfig(env), jobs, endpoints);
+}
+
+/**
+ * The group's events. One that came in its message is stored here if the publish request could not
+ * store it; one that is not stored after that lost an Idempotency-Key race to another event and is
+ * dropped. One that did not fit in its message is read (gone: removed by retention meanwhile).
+ */
+async function eventsOf(env: Env, organizationId: string, group: EventMessage[]): Promise<EventRecord[]> {
+  const carried = group.flatMap((m) => (m.event ? [m.event] : []));
+  const isStored = async () =>
+    storedEventIds(
+      env.DB,
+      organizationId,
+      carried.map((e) => e.id),
+    );
+  let stored = await isStored();
+  const missing = carried.filter((e) => !stored.has(e.id));
+  if (missing.length > 0) {
+    for (const { idempotency, ...event } of missing) await insertEvent(env.DB, event, { idempotency });
+    stored = await isStored();
+  }
+  const read = await Promise.all(
+    group.filter((m) => !m.event).map((m) => getEvent(env.DB, organizationId, m.eventId)),
   );
-  const now = new Date().toISOString();
-  const deliveries: Delivery[] = await Promise.all(
-    endpoints.map(async (endpoint) => ({
-      id: await fanOutDeliveryId(event.id, endpoint.id),
-      organizationId: event.organizationId,
-      eventId: event.id,
-      endpointId: endpoint.id,
-      eventType: event.type,
-      status: "pending" as const,
-      attemptCount: 0,
-      nextAttemptAt: now,
-      lastStatusCode: null,
-      lastError: null,
-      replayOf: null,
-      createdAt: now,
-      deliveredAt: null,
-    })),
-  );
-  await env.DB.batch([
-    ...deliveries.map((d) => insertDelivery(env.DB, d)),
-    markEventFannedOut(env.DB, event.id, now),
-  ]);
-  await enqueueDeliveries(
-    env.DELIVERIES_QUEUE,
-    deliveries.map((d): DeliveryMessage => ({ deliveryId: d.id, endpointId: d.endpointId })),
-  );
+  return [
+    ...carried.filter((e) => stored.has(e.id)).map(({ idempotency: _, ...event }) => event),
+    ...read.filter((e) => e !== null),
+  ];
 }

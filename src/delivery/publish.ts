@@ -1,11 +1,17 @@
 import { checkEventData } from "../catalog/validate";
 import type { EventRecord, EventResources } from "../db/events";
-import { findEventByIdempotencyKey, type IdempotencyRecord, insertEvent } from "../db/events";
+import {
+  clearEventSweep,
+  findEventByIdempotencyKey,
+  getEvent,
+  type IdempotencyRecord,
+  insertEvent,
+} from "../db/events";
 import { getOrganization } from "../db/organizations";
 import { ServiceError } from "../lib/errors";
 import { sha256Hex } from "../lib/hash";
 import { newEventId, type OrganizationId } from "../lib/ids";
-import type { EventMessage } from "./messages";
+import { type EventMessage, sweepAfter, withIfFits } from "./messages";
 
 export type PublishInput = {
   organizationId: OrganizationId;
@@ -21,9 +27,11 @@ export type PublishInput = {
 export type Published = { event: EventRecord; replayed: boolean };
 
 /**
- * Validates an event against the catalog, stores it and enqueues it for fan-out: one D1 write and one
- * queue send whatever the fan-out. A failed send is not the publisher's problem: the event is stored,
- * and the sweeper re-enqueues events that were never fanned out.
+ * Validates an event against the catalog, enqueues it for fan-out and stores it: one queue send and
+ * one D1 write whatever the fan-out. The send comes first and carries the event, so from then on it is
+ * safe even if the write fails (fan-out stores it). A send that fails is not the publisher's
+ * problem: the event is stored with `sweep_after`, and the sweeper sends it. An event too large for a
+ * queue message is stored first, marked the same way until its send succeeds.
  */
 export async function publishEvent(env: Env, input: PublishInput): Promise<Published> {
   const { definition, data } = checkEventData(input.type, input.data, { type: "type", data: "data" });
@@ -57,24 +65,59 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
     const earlier = await earlierPublish(env, input.organizationId, idempotency);
     if (earlier) return earlier;
   }
-  if (!(await insertEvent(env.DB, event, idempotency))) {
-    // Another request with the same key stored its event between our look-up and our insert.
-    const earlier = idempotency && (await earlierPublish(env, input.organizationId, idempotency));
-    if (!earlier) throw new Error(`event ${event.id} was not stored`);
-    return earlier;
+
+  const message = withIfFits<EventMessage>(
+    { organizationId: event.organizationId, eventId: event.id },
+    { event: { ...event, idempotency } },
+  );
+  let stored: boolean;
+  if (message.event) {
+    const sent = await trySend(env, message);
+    try {
+      stored = await insertEvent(env.DB, event, {
+        idempotency,
+        sweepAfter: sent ? undefined : sweepAfter(Date.now()),
+      });
+    } catch (error) {
+      if (!sent) throw error;
+      // The message carries the event: fan-out stores it. Accepted all the same.
+      console.error(
+        JSON.stringify({ message: "event store failed; fan-out will store it", eventId: event.id }),
+      );
+      return { event, replayed: false };
+    }
+    // Fan-out, quicker than this request, may have stored it from the message already.
+    if (!stored && sent) stored = (await getEvent(env.DB, event.organizationId, event.id)) !== null;
+  } else {
+    stored = await insertEvent(env.DB, event, { idempotency, sweepAfter: sweepAfter(Date.now()) });
+    if (stored && (await trySend(env, message))) {
+      // Should this write fail, the sweeper sends the event once more; fan-out takes it twice safely.
+      await clearEventSweep(env.DB, event.organizationId, event.id)
+        .run()
+        .catch(() => {});
+    }
   }
+  if (stored) return { event, replayed: false };
+  // Another request with the same key stored its event first; fan-out drops our message, if sent.
+  const earlier = idempotency && (await earlierPublish(env, input.organizationId, idempotency));
+  if (!earlier) throw new Error(`event ${event.id} was not stored`);
+  return earlier;
+}
+
+async function trySend(env: Env, message: EventMessage): Promise<boolean> {
   try {
-    await env.EVENTS_QUEUE.send({ eventId: event.id } satisfies EventMessage);
+    await env.EVENTS_QUEUE.send(message);
+    return true;
   } catch (error) {
     console.error(
       JSON.stringify({
         message: "event enqueue failed; the sweeper will retry",
-        eventId: event.id,
+        eventId: message.eventId,
         error: String(error),
       }),
     );
+    return false;
   }
-  return { event, replayed: false };
 }
 
 /** What identifies "the same request" under one Idempotency-Key. */

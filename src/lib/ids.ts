@@ -70,17 +70,35 @@ export const newEventId = () => (ID_PREFIX.event + ulid()) as EventId;
 export const newDeliveryId = () => (ID_PREFIX.delivery + ulid()) as DeliveryId;
 
 /**
- * The delivery id of an event's first delivery to an endpoint is derived from both ids: the event's
- * time part keeps it sortable, a hash of the pair makes fan-out idempotent (a redelivered fan-out
- * message inserts the same primary key and is ignored) without a separate unique index.
+ * Delivery ids begin with their event's time, not their own: an organization's deliveries list newest
+ * event first, and all deliveries of one event (its replays too) share one id range, so "the
+ * deliveries of this event" needs no index of its own.
+ */
+const eventTime = (eventId: EventId) =>
+  eventId.slice(ID_PREFIX.event.length, ID_PREFIX.event.length + TIME_LENGTH);
+
+/**
+ * The delivery id of an event's first delivery to an endpoint is derived from both ids: a hash of the
+ * pair makes fan-out idempotent (run twice, it finds the same primary key) without a unique index.
  */
 export async function fanOutDeliveryId(eventId: EventId, endpointId: EndpointId): Promise<DeliveryId> {
-  const time = eventId.slice(ID_PREFIX.event.length, ID_PREFIX.event.length + TIME_LENGTH);
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${eventId}:${endpointId}`)),
   );
   const random = Array.from(digest.subarray(0, RANDOM_LENGTH), (b) => ALPHABET[b % 32]).join("");
-  return (ID_PREFIX.delivery + time + random) as DeliveryId;
+  return (ID_PREFIX.delivery + eventTime(eventId) + random) as DeliveryId;
+}
+
+/** A replay's id: its event's time, then random. */
+export function replayDeliveryId(eventId: EventId): DeliveryId {
+  const random = ulid().slice(TIME_LENGTH);
+  return (ID_PREFIX.delivery + eventTime(eventId) + random) as DeliveryId;
+}
+
+/** The id range [from, to) that holds every delivery of events made in `eventId`'s millisecond. */
+export function deliveryIdRange(eventId: EventId): { from: string; to: string } {
+  const from = ID_PREFIX.delivery + eventTime(eventId);
+  return { from, to: `${from}~` };
 }
 
 /** The smallest id of `prefix` made at `ms`: ids below it were made earlier (for time-bounded scans). */

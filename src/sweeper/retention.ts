@@ -1,39 +1,62 @@
 import { getConfig } from "../config";
 import { deleteAttemptsBefore } from "../db/attempts";
+import { getCronCursor, setCronCursor } from "../db/cron-cursors";
 import { deleteDeliveriesBefore } from "../db/deliveries";
 import { deleteExpiredSecrets } from "../db/endpoint-secrets";
 import { deleteEventsBefore } from "../db/events";
+import { organizationIdsAfter } from "../db/organizations";
 import { ID_PREFIX, idAt } from "../lib/ids";
 
-/** Rows per DELETE, and DELETEs per table per cron run: bounded work, however much is due. */
+/** Rows per DELETE, and DELETEs per cron run: bounded work, however much is due. */
 const BATCH = 500;
-const MAX_BATCHES = 20;
+const DELETES_PER_RUN = 200;
+/** Organizations visited per run; a run that ends early resumes with the next one. */
+const ORGANIZATIONS_PER_RUN = 50;
 
 export type RetentionReport = { attempts: number; deliveries: number; events: number; secrets: number };
 
 /**
- * Removes history older than `RETENTION_DAYS`. Ids are time-sortable, so "older than" is a primary-key
- * range and needs no extra index. Attempts go before their deliveries, deliveries before events;
- * a delivery made recently (a replay) of an expired event is kept and closed by the consumer.
+ * Removes history older than `RETENTION_DAYS`. Ids are time-sortable, so "older than" is a
+ * primary-key range: across the whole table for attempts (keyed by delivery id), within each
+ * organization for events and deliveries (keyed by organization first), which are walked a few
+ * organizations per run from where the last run stopped. A delivery's id carries its event's time,
+ * so an event and its deliveries expire together.
  */
 export async function applyRetention(env: Env, now: number): Promise<RetentionReport> {
   const cutoff = now - getConfig(env).retentionDays * 86_400_000;
+  const beforeDelivery = idAt(ID_PREFIX.delivery, cutoff);
+  const beforeEvent = idAt(ID_PREFIX.event, cutoff);
+  let budget = DELETES_PER_RUN;
   const drain = async (remove: (limit: number) => Promise<number>) => {
     let total = 0;
-    for (let i = 0; i < MAX_BATCHES; i++) {
+    while (budget > 0) {
+      budget--;
       const removed = await remove(BATCH);
       total += removed;
       if (removed < BATCH) break;
     }
     return total;
   };
-  const beforeDelivery = idAt(ID_PREFIX.delivery, cutoff);
-  const report = {
-    attempts: await drain((limit) => deleteAttemptsBefore(env.DB, beforeDelivery, limit)),
-    deliveries: await drain((limit) => deleteDeliveriesBefore(env.DB, beforeDelivery, limit)),
-    events: await drain((limit) => deleteEventsBefore(env.DB, idAt(ID_PREFIX.event, cutoff), limit)),
-    secrets: await deleteExpiredSecrets(env.DB, new Date(now).toISOString()),
-  };
+
+  const report = { attempts: 0, deliveries: 0, events: 0, secrets: 0 };
+  report.attempts = await drain((limit) => deleteAttemptsBefore(env.DB, beforeDelivery, limit));
+  let cursor = await getCronCursor(env.DB, "retention");
+  const organizations = await organizationIdsAfter(env.DB, cursor, ORGANIZATIONS_PER_RUN);
+  for (const organizationId of organizations) {
+    if (budget <= 0) break;
+    report.deliveries += await drain((limit) =>
+      deleteDeliveriesBefore(env.DB, organizationId, beforeDelivery, limit),
+    );
+    report.events += await drain((limit) => deleteEventsBefore(env.DB, organizationId, beforeEvent, limit));
+    if (budget > 0) cursor = organizationId; // finished with this one
+  }
+  // Past the last organization, the next run starts the walk over.
+  await setCronCursor(
+    env.DB,
+    "retention",
+    organizations.length < ORGANIZATIONS_PER_RUN && budget > 0 ? "" : cursor,
+  );
+  report.secrets = await deleteExpiredSecrets(env.DB, new Date(now).toISOString());
   console.log(JSON.stringify({ message: "retention applied", ...report }));
   return report;
 }

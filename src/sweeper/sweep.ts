@@ -1,43 +1,55 @@
-import { listOverdueDeliveries } from "../db/deliveries";
-import { listEventsAwaitingFanOut } from "../db/events";
+import { type DeliveryToSweep, listDeliveriesToSweep, postponeDeliverySweep } from "../db/deliveries";
+import { clearEventSweep, listEventsToSweep } from "../db/events";
 import {
   type DeliveryMessage,
   type EventMessage,
-  enqueueDeliveries,
   QUEUE_SEND_BATCH_LIMIT,
+  sendAll,
+  sweepAfter,
 } from "../delivery/messages";
-import { ID_PREFIX, idAt } from "../lib/ids";
 
-/** Work is presumed lost once it has waited this long past its time. */
-export const SWEEP_GRACE_MS = 2 * 60_000;
 /** Per cron run and kind; a bigger backlog drains over the following runs. */
 const SWEEP_LIMIT = 10 * QUEUE_SEND_BATCH_LIMIT;
 
 export type SweepReport = { eventsRequeued: number; deliveriesRequeued: number };
 
 /**
- * The outbox sweep (cron trigger): re-enqueues events that were stored but never fanned out (their
- * queue send failed or the message was lost) and pending deliveries that are overdue with no consumer
- * run holding them. Both are safe to send twice: fan-out is idempotent, and a delivery's lease keeps
- * a duplicate message from attempting it while another run does.
+ * The outbox sweep (cron trigger): sends the events and pending deliveries whose `sweep_after` has
+ * passed — stored, but no queue message is known to carry them (a failed send, a lost message). Both
+ * are safe to send twice: fan-out skips what has a row, and a delivery's lease keeps a duplicate
+ * message from attempting it while another run does.
  */
 export async function sweep(env: Env, now: number): Promise<SweepReport> {
-  const cutoff = now - SWEEP_GRACE_MS;
-  const events = await listEventsAwaitingFanOut(env.DB, idAt(ID_PREFIX.event, cutoff), SWEEP_LIMIT);
-  for (let i = 0; i < events.length; i += QUEUE_SEND_BATCH_LIMIT) {
-    await env.EVENTS_QUEUE.sendBatch(
-      events
-        .slice(i, i + QUEUE_SEND_BATCH_LIMIT)
-        .map((eventId) => ({ body: { eventId } satisfies EventMessage })),
+  const at = new Date(now).toISOString();
+  const events = await listEventsToSweep(env.DB, at, SWEEP_LIMIT);
+  if (events.length > 0) {
+    await sendAll(
+      env.EVENTS_QUEUE,
+      events.map(({ organizationId, id }) => ({
+        body: { organizationId, eventId: id } satisfies EventMessage,
+      })),
     );
+    await env.DB.batch(events.map((e) => clearEventSweep(env.DB, e.organizationId, e.id)));
   }
-  const deliveries = await listOverdueDeliveries(env.DB, new Date(cutoff).toISOString(), SWEEP_LIMIT);
-  await enqueueDeliveries(
-    env.DELIVERIES_QUEUE,
-    deliveries.map((d): DeliveryMessage => ({ deliveryId: d.id, endpointId: d.endpointId })),
-  );
+  const deliveries = await listDeliveriesToSweep(env.DB, at, SWEEP_LIMIT);
+  if (deliveries.length > 0) {
+    await sendAll(
+      env.DELIVERIES_QUEUE,
+      deliveries.map((d) => ({ body: retryMessage(d) })),
+    );
+    // Consuming the message clears the mark; if this one is lost too, the next sweep after this one tries again.
+    const again = sweepAfter(now);
+    await env.DB.batch(deliveries.map((d) => postponeDeliverySweep(env.DB, d, again)));
+  }
   const report = { eventsRequeued: events.length, deliveriesRequeued: deliveries.length };
   if (events.length + deliveries.length > 0)
     console.log(JSON.stringify({ message: "sweeper re-enqueued", ...report }));
   return report;
 }
+
+const retryMessage = (d: DeliveryToSweep): DeliveryMessage => ({
+  organizationId: d.organizationId,
+  deliveryId: d.id,
+  endpointId: d.endpointId,
+  eventId: d.eventId,
+});

@@ -1,4 +1,4 @@
-import type { DeliveryMessage } from "../../src/delivery/messages";
+import { createMessageBatch } from "cloudflare:test";
 
 /**
  * Fault injection at the binding level: the real Worker code runs against real local D1 and Queues,
@@ -12,18 +12,31 @@ export function failingQueue(): Queue {
   return { send: fail, sendBatch: fail, metrics: fail } as unknown as Queue;
 }
 
-/** A deliveries queue that keeps what it is sent, so a test can hand the messages to the consumer itself. */
-export function capturingQueue(): { queue: Queue; sent: DeliveryMessage[] } {
-  const sent: DeliveryMessage[] = [];
+/** A queue that keeps what it is sent, so a test can hand the messages to the consumer itself. */
+export function capturingQueue<T>(): { queue: Queue; sent: T[] } {
+  const sent: T[] = [];
   const queue = {
-    async send(body: DeliveryMessage) {
+    async send(body: T) {
       sent.push(body);
     },
-    async sendBatch(messages: { body: DeliveryMessage }[]) {
+    async sendBatch(messages: { body: T }[]) {
       sent.push(...messages.map((m) => m.body));
     },
   } as unknown as Queue;
   return { queue, sent };
+}
+
+/** A batch as Queues would hand it to the consumer of `queue`, every message on its first delivery. */
+export function batchOf<T>(queue: string, bodies: readonly T[], attempts = 1): MessageBatch<T> {
+  return createMessageBatch<T>(
+    queue,
+    bodies.map((body, i) => ({
+      id: `${queue}-${i}-${Math.random()}`,
+      timestamp: new Date(),
+      attempts,
+      body,
+    })),
+  );
 }
 
 /** The database, except that its `failOn`-th `batch()` call throws (a crash mid-batch). */

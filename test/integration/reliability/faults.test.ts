@@ -1,33 +1,28 @@
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-} from "cloudflare:test";
+import { createExecutionContext, createScheduledController, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { fanOutEvent } from "../../../src/delivery/fan-out";
-import type { DeliveryMessage } from "../../../src/delivery/messages";
+import type { DeliveryMessage, EventMessage } from "../../../src/delivery/messages";
+import { SWEEP_GRACE_MS } from "../../../src/delivery/messages";
 import { publishEvent } from "../../../src/delivery/publish";
 import worker from "../../../src/index";
 import type { OrganizationId } from "../../../src/lib/ids";
-import { SWEEP_GRACE_MS } from "../../../src/sweeper/sweep";
 import {
   callOk,
   createEndpoint,
   createOrganization,
+  deliveryDetail,
   eventually,
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
-import { capturingQueue, databaseFailingOnBatch, failingQueue } from "../../support/faults";
+import { batchOf, capturingQueue, databaseFailingOnBatch, failingQueue } from "../../support/faults";
 
 const matter = { matterId: "m", name: "n" };
 
-/** The cron trigger, run as if it fired once the sweeper's grace period has passed. */
+/** The cron trigger, run as if it fired once the sweeper's grace period (and a retry's delay) had passed. */
 async function runCronAfterGrace() {
   await worker.scheduled(
-    createScheduledController({ scheduledTime: Date.now() + SWEEP_GRACE_MS + 1_000 }),
+    createScheduledController({ scheduledTime: Date.now() + SWEEP_GRACE_MS + 10_000 }),
     env,
   );
 }
@@ -41,16 +36,48 @@ async function publishWhileQueueDown(organizationId: string) {
   return event;
 }
 
+/** Publishes, keeping the event's queue message for the test to hand to the consumer. */
+async function publishCaptured(organizationId: string) {
+  const events = capturingQueue<EventMessage>();
+  const { event } = await publishEvent(
+    { ...env, EVENTS_QUEUE: events.queue },
+    { organizationId: organizationId as OrganizationId, type: "matter.created", data: matter },
+  );
+  return { event, message: events.sent[0] as EventMessage };
+}
+
+/** Runs a consumer on `batch` as the platform would, and returns what it acknowledged and retried. */
+async function consume<T>(batch: MessageBatch<T>, workerEnv: Env = env) {
+  const ctx = createExecutionContext();
+  await worker.queue(batch as MessageBatch, workerEnv);
+  return getQueueResult(batch, ctx);
+}
+
+/** A delivery left pending after its first run (two failed inline attempts), whose retry message was lost. */
+async function pendingDeliveryWithLostRetry() {
+  const org = await createOrganization();
+  const receiver = receiverChannel();
+  await receiver.script([{ status: 500 }, { status: 500 }]);
+  await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+  const { event, message } = await publishCaptured(org.id);
+  await consume(batchOf("webhook-events", [message]), { ...env, DELIVERIES_QUEUE: failingQueue() });
+  const [delivery] = (
+    await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, { token: org.token })
+  ).data;
+  expect(delivery).toMatchObject({ status: "pending", attemptCount: 2 });
+  return { org, receiver, event, delivery };
+}
+
 describe("nothing lost", () => {
   it("an event whose queue send failed is delivered after the sweep", async () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
     await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
     const event = await publishWhileQueueDown(org.id);
-    const stored = await env.DB.prepare("SELECT fanned_out_at FROM events WHERE id = ?")
-      .bind(event.id)
-      .first();
-    expect(stored).toEqual({ fanned_out_at: null });
+    const stored = await env.DB.prepare("SELECT sweep_after FROM events WHERE organization_id = ? AND id = ?")
+      .bind(org.id, event.id)
+      .first<string>("sweep_after");
+    expect(stored).not.toBeNull();
 
     await runCronAfterGrace();
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
@@ -58,62 +85,63 @@ describe("nothing lost", () => {
     expect((await receiver.received()).map((r) => r.headers["webhook-id"])).toEqual([event.id]);
   });
 
-  it("deliveries whose queue messages were lost are delivered after the sweep", async () => {
+  it("an event whose message arrives before the publish request stored it is stored by fan-out", async () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
     await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
-    const event = await publishWhileQueueDown(org.id);
-    // Fan-out stores the deliveries, then cannot enqueue them.
-    await expect(fanOutEvent({ ...env, DELIVERIES_QUEUE: failingQueue() }, event.id)).rejects.toThrow(
-      /injected/,
+    // The publish request sent its message, then could not write (D1 unavailable).
+    const events = capturingQueue<EventMessage>();
+    const failingDb = new Proxy(env.DB, {
+      get: (target, property) =>
+        property === "prepare"
+          ? (sql: string) => {
+              if (sql.startsWith("INSERT INTO events")) throw new Error("injected: D1 unavailable");
+              return target.prepare(sql);
+            }
+          : Reflect.get(target, property, target).bind(target),
+    });
+    const { event: accepted } = await publishEvent(
+      { ...env, DB: failingDb, EVENTS_QUEUE: events.queue },
+      { organizationId: org.id as OrganizationId, type: "matter.created", data: matter },
     );
-    const { data } = await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, {
+    expect(await env.DB.prepare("SELECT id FROM events WHERE id = ?").bind(accepted.id).first()).toBeNull();
+    const [message] = events.sent as [EventMessage];
+    expect(await consume(batchOf("webhook-events", [message]))).toMatchObject({ ackAll: true });
+
+    const { event } = await callOk("GET", `/webhooks/v1/events/${message.eventId}`, 200, {
       token: org.token,
     });
-    expect(data).toMatchObject([{ status: "pending", attemptCount: 0 }]);
-
-    await runCronAfterGrace();
-    await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    expect(event).toMatchObject({ id: message.eventId, type: "matter.created", data: matter });
     expect(await receiver.received()).toHaveLength(1);
+  });
+
+  it("a pending delivery whose queue message was lost is delivered after the sweep", async () => {
+    const { org, receiver, event, delivery } = await pendingDeliveryWithLostRetry();
+    await runCronAfterGrace();
+    const [settled] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    expect(settled).toMatchObject({ id: delivery.id, status: "delivered", attemptCount: 3 });
+    expect(await receiver.received()).toHaveLength(3);
   });
 
   it("a consumer that fails mid-batch: the queue redelivers, every delivery ends delivered, no attempt doubled", async () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
     await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
-    const capture = capturingQueue();
-    const events = [];
-    for (let i = 0; i < 3; i++) {
-      const event = await publishWhileQueueDown(org.id);
-      await fanOutEvent({ ...env, DELIVERIES_QUEUE: capture.queue }, event.id);
-      events.push(event);
-    }
-    expect(capture.sent).toHaveLength(3);
+    const published = [];
+    for (let i = 0; i < 3; i++) published.push(await publishCaptured(org.id));
+    const messages = published.map((p) => p.message);
 
-    // First run: D1 batches are the jobs read, the leases, then one write per delivery; the second
-    // delivery's write fails after its HTTP attempt.
-    const messages = capture.sent.map((body, i) => ({
-      id: `m${i}`,
-      timestamp: new Date(),
-      attempts: 1,
-      body,
-    }));
-    const first = createMessageBatch<DeliveryMessage>("webhook-deliveries", messages);
-    const ctx = createExecutionContext();
-    await worker.queue(first, { ...env, DB: databaseFailingOnBatch(env.DB, 4) });
-    const result = await getQueueResult(first, ctx);
-    expect(result.explicitAcks).toHaveLength(2);
-    expect(result.retryMessages).toHaveLength(1);
+    // First run: its D1 batches are the stored-events check, the stored-deliveries check, then the one
+    // write of every attempt and delivery, which fails after the HTTP attempts were made.
+    const first = await consume(batchOf("webhook-events", messages), {
+      ...env,
+      DB: databaseFailingOnBatch(env.DB, 3),
+    });
+    expect(first.retryBatch.retry).toBe(true);
+    expect(await receiver.received()).toHaveLength(3);
 
-    // The queue redelivers what was not acknowledged.
-    const retried = messages
-      .filter((m) => result.retryMessages.some((r) => r.msgId === m.id))
-      .map((m) => ({ ...m, attempts: 2 }));
-    const second = createMessageBatch<DeliveryMessage>("webhook-deliveries", retried);
-    const ctx2 = createExecutionContext();
-    await worker.queue(second, env);
-    expect((await getQueueResult(second, ctx2)).explicitAcks).toHaveLength(1);
-
+    // The queue redelivers the batch.
+    expect(await consume(batchOf("webhook-events", messages, 2))).toMatchObject({ ackAll: true });
     const deliveries = await settledDeliveries(org.token, "", 3);
     expect(deliveries.map((d: { status: string }) => d.status)).toEqual([
       "delivered",
@@ -121,31 +149,28 @@ describe("nothing lost", () => {
       "delivered",
     ]);
     const seen = (await receiver.received()).map((r) => r.headers["webhook-id"]);
-    for (const event of events) expect(seen).toContain(event.id);
-    const attempts = await env.DB.prepare(
-      "SELECT delivery_id, COUNT(*) AS n, MIN(number) AS first, MAX(number) AS last FROM attempts GROUP BY delivery_id",
-    ).all<{ delivery_id: string; n: number; first: number; last: number }>();
-    const mine = attempts.results.filter((a) =>
-      deliveries.some((d: { id: string }) => d.id === a.delivery_id),
-    );
-    expect(mine).toHaveLength(3);
-    for (const a of mine) expect(a).toMatchObject({ n: 1, first: 1, last: 1 });
+    for (const { event } of published) expect(seen).toContain(event.id);
+    for (const delivery of deliveries) {
+      const detail = await deliveryDetail(org.token, delivery.id);
+      expect(detail.attempts.map((a: { number: number }) => a.number)).toEqual([1]);
+    }
   });
 
   it("a dead-lettered delivery ends failed with the reason, not pending", async () => {
     const org = await createOrganization();
-    await createEndpoint(org.token, { url: receiverChannel().url, eventTypeFilters: ["matter.*"] });
-    const capture = capturingQueue();
-    const event = await publishWhileQueueDown(org.id);
-    await fanOutEvent({ ...env, DELIVERIES_QUEUE: capture.queue }, event.id);
-
-    const batch = createMessageBatch<DeliveryMessage>(
-      "webhook-deliveries-dlq",
-      capture.sent.map((body, i) => ({ id: `d${i}`, timestamp: new Date(), attempts: 1, body })),
-    );
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env);
-    expect((await getQueueResult(batch, ctx)).ackAll).toBe(true);
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiverChannel().url,
+      eventTypeFilters: ["matter.*"],
+    });
+    const { event } = await publishCaptured(org.id);
+    const dead: DeliveryMessage = {
+      organizationId: org.id as OrganizationId,
+      deliveryId: `dlv_${event.id.slice(4, 14)}DEADLETTERED0000` as DeliveryMessage["deliveryId"],
+      endpointId: endpoint.id,
+      eventId: event.id,
+      first: { eventType: "matter.created" },
+    };
+    expect(await consume(batchOf("webhook-deliveries-dlq", [dead]))).toMatchObject({ ackAll: true });
     const { data } = await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, {
       token: org.token,
     });
@@ -153,49 +178,32 @@ describe("nothing lost", () => {
   });
 
   it("never lets two runs attempt the same delivery at once", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
+    const { org, receiver, delivery } = await pendingDeliveryWithLostRetry();
     await receiver.script([{ hangMs: 500 }]);
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
-    const capture = capturingQueue();
-    const event = await publishWhileQueueDown(org.id);
-    await fanOutEvent({ ...env, DELIVERIES_QUEUE: capture.queue }, event.id);
-    const body = capture.sent[0] as DeliveryMessage;
-
-    // The same delivery arrives twice at once (say, the sweeper re-sent a slow message).
-    const runs = [0, 1].map((i) => {
-      const batch = createMessageBatch<DeliveryMessage>("webhook-deliveries", [
-        { id: `dup${i}`, timestamp: new Date(), attempts: 1, body },
-      ]);
-      const ctx = createExecutionContext();
-      return { batch, ctx, done: worker.queue(batch, env) };
-    });
-    await Promise.all(runs.map((r) => r.done));
-    const results = await Promise.all(runs.map((r) => getQueueResult(r.batch, r.ctx)));
+    const retry: DeliveryMessage = {
+      organizationId: org.id as OrganizationId,
+      deliveryId: delivery.id,
+      endpointId: delivery.endpointId,
+      eventId: delivery.eventId,
+    };
+    // The same retry arrives twice at once (say, the sweeper re-sent a slow message).
+    const results = await Promise.all([0, 1].map(() => consume(batchOf("webhook-deliveries", [retry]))));
     expect(results.map((r) => r.explicitAcks.length + r.retryMessages.length)).toEqual([1, 1]);
     expect(results.flatMap((r) => r.retryMessages)).toHaveLength(1);
-    await eventually(async () => ((await receiver.received()).length === 1 ? true : undefined));
-    expect(await receiver.received()).toHaveLength(1);
+    await eventually(async () => ((await receiver.received()).length === 3 ? true : undefined));
+    expect(await receiver.received()).toHaveLength(3); // two before, one now
   });
 
-  it("attempts a delivery once when its message is in the same batch twice", async () => {
+  it("attempts a delivery once when its event is in the same batch twice", async () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
     await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
-    const capture = capturingQueue();
-    const event = await publishWhileQueueDown(org.id);
-    await fanOutEvent({ ...env, DELIVERIES_QUEUE: capture.queue }, event.id);
-    // Fan-out ran again (the sweeper re-sent an event whose fan-out was only slow): a second message.
-    await fanOutEvent({ ...env, DELIVERIES_QUEUE: capture.queue }, event.id);
-    expect(capture.sent).toHaveLength(2);
-
-    const batch = createMessageBatch<DeliveryMessage>(
-      "webhook-deliveries",
-      capture.sent.map((body, i) => ({ id: `twice${i}`, timestamp: new Date(), attempts: 1, body })),
-    );
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env);
-    expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(2);
+    const { event, message } = await publishCaptured(org.id);
+    // The sweeper re-sent an event whose first message was only slow: both in one batch.
+    expect(await consume(batchOf("webhook-events", [message, message]))).toMatchObject({ ackAll: true });
+    expect(await receiver.received()).toHaveLength(1);
+    // And a later copy finds the delivery made: no attempt.
+    await consume(batchOf("webhook-events", [message]));
     expect(await receiver.received()).toHaveLength(1);
     const { data } = await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, {
       token: org.token,
