@@ -141,10 +141,11 @@ async function firstAttemptJobs(
 
 /**
  * Attempts `jobs`, grouped by endpoint: each group reads its endpoint and secrets once, asks the
- * endpoint's health object for rate-limit permits once (when the endpoint has a limit) and reports
- * its outcomes to it once. Then one D1 batch records every attempt and delivery of the run, and only
- * after it are messages acknowledged, retried or sent. Throws if a job without a message (a fan-out
- * first attempt) could not be settled, so fan-out's own message is retried.
+ * endpoint's health object for rate-limit permits once (when the endpoint has a limit), reports its
+ * outcomes to it once, and records every attempt and delivery in one D1 batch; only after that are
+ * its messages acknowledged, retried or sent. A group whose batch fails goes round again whole (a
+ * first attempt finds no row) without holding up the others. Throws if a job without a message (a
+ * fan-out first attempt) could not be recorded, so fan-out's own message is retried.
  */
 export async function runDeliveries(
   env: Env,
@@ -152,25 +153,24 @@ export async function runDeliveries(
   jobs: Job[],
   knownEndpoints: ReadonlyMap<string, Endpoint> = new Map(),
 ): Promise<void> {
-  const byEndpoint = Map.groupBy(jobs, ({ job }) => job.endpointId);
-  const settled = (
-    await Promise.all(
-      [...byEndpoint].map(async ([endpointId, group]) => {
-        const endpoint = knownEndpoints.get(endpointId) ?? (await getEndpointById(env.DB, endpointId));
-        return deliverToEndpoint(env, config, endpoint, group);
-      }),
-    )
-  ).flat();
-  const writes = settled.flatMap((s) => s.writes);
-  try {
-    if (writes.length > 0) await env.DB.batch(writes);
-  } catch (error) {
-    // Nothing of this run is recorded: every job goes round again (a first attempt finds no row).
-    for (const s of settled) s.message?.retry();
-    if (settled.some((s) => !s.message)) throw error;
-    return;
-  }
-  await followUp(env, settled);
+  const failures: unknown[] = [];
+  const recorded = await Promise.all(
+    [...Map.groupBy(jobs, ({ job }) => job.endpointId)].map(async ([endpointId, group]) => {
+      const endpoint = knownEndpoints.get(endpointId) ?? (await getEndpointById(env.DB, endpointId));
+      const settled = await deliverToEndpoint(env, config, endpoint, group);
+      const writes = settled.flatMap((s) => s.writes);
+      try {
+        if (writes.length > 0) await env.DB.batch(writes);
+        return settled;
+      } catch (error) {
+        for (const s of settled) s.message?.retry();
+        if (settled.some((s) => !s.message)) failures.push(error);
+        return [];
+      }
+    }),
+  );
+  await followUp(env, recorded.flat());
+  if (failures.length > 0) throw failures[0];
 }
 
 /** After the run is recorded: acknowledge, retry through the queue, or hand on to a later message. */

@@ -8,11 +8,11 @@ import { type Job, runDeliveries } from "./deliver";
 import { type DeliveryMessage, type EventMessage, sendAll, withIfFits } from "./messages";
 
 /**
- * First attempts made inside one fan-out run; the rest go through the deliveries queue, where they
- * spread over concurrent consumers. Each attempt may take up to three subrequests (inline retries),
- * well within Workers' 10,000 per invocation.
+ * First attempts made inside one fan-out run (a batch of 100 events to 10 endpoints each); beyond it
+ * they go on as delivery messages, spread over concurrent consumers. With inline retries an attempt
+ * takes up to three subrequests, well within Workers' 10,000 per invocation.
  */
-export const INLINE_FIRST_ATTEMPTS = 250;
+export const INLINE_FIRST_ATTEMPTS = 1000;
 
 /**
  * The `webhook-events` consumer. For each event, every matching active endpoint gets its first
@@ -34,7 +34,11 @@ export async function fanOutBatch(batch: MessageBatch<EventMessage>, env: Env): 
   }
 }
 
-export async function fanOut(env: Env, messages: readonly EventMessage[]): Promise<void> {
+export async function fanOut(
+  env: Env,
+  messages: readonly EventMessage[],
+  inlineLimit = INLINE_FIRST_ATTEMPTS,
+): Promise<void> {
   const jobs: Job[] = [];
   const handedOn: { body: DeliveryMessage }[] = [];
   const endpoints = new Map<string, Endpoint>();
@@ -71,7 +75,7 @@ export async function fanOut(env: Env, messages: readonly EventMessage[]): Promi
         createdAt: now,
         stored: false,
       };
-      if (jobs.length < INLINE_FIRST_ATTEMPTS) jobs.push({ job });
+      if (jobs.length < inlineLimit) jobs.push({ job });
       else {
         const body = { organizationId, deliveryId: id, endpointId: endpoint.id, eventId: event.id };
         handedOn.push({
