@@ -75,8 +75,7 @@ CREATE UNIQUE INDEX events_by_idempotency_key ON events (organization_id, idempo
   WHERE idempotency_key IS NOT NULL;
 CREATE INDEX events_to_sweep ON events (sweep_after) WHERE sweep_after IS NOT NULL;
 
--- A delivery row is written once its first attempt is over (or it is replayed, or put off), in the
--- same D1 batch as its attempts. Ids start with their event's time (see lib/ids.ts), so ORDER BY id is
+-- A delivery row is written once its first attempt is over (or it is replayed), with its attempts. Ids start with their event's time (see lib/ids.ts), so ORDER BY id is
 -- newest event first and an event's deliveries are one id range. The first delivery of an event to
 -- an endpoint has an id derived from both, so a fan-out run twice cannot make it twice.
 CREATE TABLE deliveries (
@@ -97,6 +96,9 @@ CREATE TABLE deliveries (
   payload_override TEXT, -- JSON data sent instead of the event's, for a replay that asked for it
   created_at TEXT NOT NULL,
   delivered_at TEXT,
+  -- JSON array of attempts in order: {number, trigger, startedAt, durationMs, statusCode, error,
+  -- responseBody (cut to 4 KiB)}. Kept in the row, so an attempt writes no row of its own.
+  attempts TEXT NOT NULL DEFAULT '[]',
   PRIMARY KEY (organization_id, id)
 ) WITHOUT ROWID;
 CREATE INDEX deliveries_to_sweep ON deliveries (sweep_after) WHERE sweep_after IS NOT NULL;
@@ -107,14 +109,3 @@ CREATE TABLE cron_cursors (
   cursor TEXT NOT NULL
 ) WITHOUT ROWID;
 
-CREATE TABLE attempts (
-  delivery_id TEXT NOT NULL,
-  number INTEGER NOT NULL,
-  trigger TEXT NOT NULL,
-  started_at TEXT NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  status_code INTEGER,
-  error TEXT,
-  response_body TEXT, -- cut to 4 KiB
-  PRIMARY KEY (delivery_id, number)
-) WITHOUT ROWID;

@@ -107,10 +107,10 @@ function usagePerDelivery(lines, measured) {
   };
 }
 
-/** The largest number of Durable Object calls per endpoint in any delivery batch. */
+/** The most calls any consumer batch made to one Durable Object (one per endpoint: at most 1). */
 function durableObjectCallsPerEndpointBatch(lines) {
-  const batches = lines.filter((l) => l.queue === "webhook-deliveries" && l.endpoints > 0);
-  return Math.max(0, ...batches.map((l) => l.durableObjectCalls / l.endpoints));
+  const batches = lines.filter((l) => l.invocation === "queue" && l.durableObjects > 0);
+  return Math.max(0, ...batches.map((l) => l.durableObjectCalls / l.durableObjects));
 }
 
 /** Our service: an organization with `fanOut` endpoints, `events` published through the API. */

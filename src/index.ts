@@ -61,8 +61,6 @@ export default {
       invocation: "queue",
       queue: batch.queue,
       messages: batch.messages.length,
-      // What "one Durable Object call per endpoint per batch" is measured against.
-      endpoints: new Set(batch.messages.map((m) => (m.body as Partial<DeliveryMessage>).endpointId)).size,
     });
     return withMetering(env, invocation, (env) => {
       switch (batch.queue) {

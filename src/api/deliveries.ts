@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { checkEventData } from "../catalog/validate";
-import { type Attempt, listAttempts } from "../db/attempts";
-import { type Delivery, getDelivery, listDeliveries } from "../db/deliveries";
+import { type Attempt, type Delivery, getDelivery, listDeliveries } from "../db/deliveries";
 import { getEndpoint } from "../db/endpoints";
 import { replayDeliveries } from "../delivery/replay";
 import { notFound, ServiceError } from "../lib/errors";
@@ -131,8 +130,10 @@ deliveries.openapi(
   async (c) => {
     const delivery = await getDelivery(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
     if (!delivery) throw notFound("Delivery");
-    const attempts = await listAttempts(c.env.DB, delivery.id);
-    return c.json({ delivery: { ...toDeliveryOut(delivery), attempts: attempts.map(toAttemptOut) } }, 200);
+    return c.json(
+      { delivery: { ...toDeliveryOut(delivery), attempts: delivery.attempts.map(toAttemptOut) } },
+      200,
+    );
   },
 );
 

@@ -10,6 +10,23 @@ import { chunked, type Page, type PageQuery, placeholders, toPage, where } from 
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
 
+/** What started an attempt: the first try, an inline retry inside the consumer, or a queue retry. */
+export type AttemptTrigger = "initial" | "inline_retry" | "queue_retry";
+
+/**
+ * One HTTP attempt. A delivery keeps its attempts in its own row (a JSON array, in attempt order),
+ * so recording an attempt writes no row of its own: a delivered first attempt is one row written.
+ */
+export type Attempt = {
+  number: number;
+  trigger: AttemptTrigger;
+  startedAt: string;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  responseBody: string | null;
+};
+
 export type Delivery = {
   id: DeliveryId;
   organizationId: OrganizationId;
@@ -44,6 +61,8 @@ export type DeliveryJob = {
   replayOf: DeliveryId | null;
   createdAt: string;
   stored: boolean;
+  /** Those made by earlier runs. */
+  attempts: Attempt[];
 };
 
 /** Where a consumer run left a delivery, written back in one statement. */
@@ -69,6 +88,7 @@ export type DeliveryFilters = {
 };
 
 type DeliveryRow = {
+  attempts: string;
   id: string;
   organization_id: string;
   event_id: string;
@@ -108,12 +128,14 @@ export function insertDeliveryOutcome(
   db: D1Database,
   job: DeliveryJob,
   p: DeliveryProgress,
+  attempts: readonly Attempt[] = [],
 ): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO deliveries (organization_id, id, event_id, endpoint_id, event_type, status, attempt_count,
-         queue_retries, next_attempt_at, sweep_after, last_status_code, last_error, created_at, delivered_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         queue_retries, next_attempt_at, sweep_after, last_status_code, last_error, created_at, delivered_at,
+         attempts)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
     )
     .bind(
@@ -131,6 +153,7 @@ export function insertDeliveryOutcome(
       p.lastError,
       job.createdAt,
       p.deliveredAt,
+      JSON.stringify(attempts),
     );
 }
 
@@ -164,13 +187,17 @@ export async function getDelivery(
   db: D1Database,
   organizationId: string,
   id: string,
-): Promise<Delivery | null> {
+): Promise<(Delivery & { attempts: Attempt[] }) | null> {
   const row = await db
     .prepare("SELECT * FROM deliveries WHERE organization_id = ? AND id = ?")
     .bind(organizationId, id)
     .first<DeliveryRow>();
-  return row ? toDelivery(row) : null;
+  return row ? { ...toDelivery(row), attempts: JSON.parse(row.attempts) } : null;
 }
+
+// Lists leave out the attempts (up to 4 KiB of response body each) and a replay's data.
+const LIST_COLUMNS = `organization_id, id, event_id, endpoint_id, event_type, status, attempt_count,
+  next_attempt_at, last_status_code, last_error, replay_of, created_at, delivered_at`;
 
 export async function listDeliveries(
   db: D1Database,
@@ -192,7 +219,7 @@ export async function listDeliveries(
     ["created_at < ?", query.until],
   ]);
   const { results } = await db
-    .prepare(`SELECT * FROM deliveries WHERE ${filter.sql} ORDER BY id DESC LIMIT ?`)
+    .prepare(`SELECT ${LIST_COLUMNS} FROM deliveries WHERE ${filter.sql} ORDER BY id DESC LIMIT ?`)
     .bind(...filter.params, query.limit + 1)
     .all<DeliveryRow>();
   return toPage(results.map(toDelivery), query.limit);
@@ -286,6 +313,7 @@ const toJob = (row: JobRow): DeliveryJob => ({
   replayOf: row.replay_of as DeliveryId | null,
   createdAt: row.created_at,
   stored: true,
+  attempts: JSON.parse(row.attempts),
 });
 
 /** Gives a lease back early (the run could not finish), so the next message for it can proceed. */
@@ -347,7 +375,7 @@ export async function listFailedDeliveries(
 ): Promise<Delivery[]> {
   const { results } = await db
     .prepare(
-      `SELECT * FROM deliveries
+      `SELECT ${LIST_COLUMNS} FROM deliveries
        WHERE organization_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?
        ORDER BY id LIMIT ?`,
     )
@@ -361,11 +389,12 @@ export function updateDeliveryProgress(
   db: D1Database,
   job: DeliveryJob,
   p: DeliveryProgress,
+  attempts: readonly Attempt[],
 ): D1PreparedStatement {
   return db
     .prepare(
       `UPDATE deliveries SET status = ?, attempt_count = ?, queue_retries = ?, next_attempt_at = ?, sweep_after = ?,
-         last_status_code = ?, last_error = ?, delivered_at = ?, lease_until = NULL
+         last_status_code = ?, last_error = ?, delivered_at = ?, attempts = ?, lease_until = NULL
        WHERE organization_id = ? AND id = ? AND status = 'pending'`,
     )
     .bind(
@@ -377,6 +406,7 @@ export function updateDeliveryProgress(
       p.lastStatusCode,
       p.lastError,
       p.deliveredAt,
+      JSON.stringify(attempts),
       job.organizationId,
       job.id,
     );

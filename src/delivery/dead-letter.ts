@@ -23,6 +23,7 @@ export async function deadLetterBatch(batch: MessageBatch<DeliveryMessage>, env:
           replayOf: null,
           createdAt: now,
           stored: !body.first, // a first attempt may never have got a row
+          attempts: [],
         },
         "dead_lettered: the consumer kept failing",
       ),

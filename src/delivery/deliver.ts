@@ -1,6 +1,7 @@
 import { type Config, getConfig } from "../config";
-import { type Attempt, type AttemptTrigger, insertAttempt } from "../db/attempts";
 import {
+  type Attempt,
+  type AttemptTrigger,
   type DeliveryJob,
   type DeliveryProgress,
   failDelivery,
@@ -133,6 +134,7 @@ async function firstAttemptJobs(
         replayOf: null,
         createdAt: new Date().toISOString(),
         stored: false,
+        attempts: [],
       },
     });
   }
@@ -338,7 +340,6 @@ async function attemptDelivery(
     );
     results.push(result);
     attempts.push({
-      deliveryId: job.id,
       number,
       trigger: triggerOf(number, attempts.length),
       startedAt: result.startedAt,
@@ -360,8 +361,9 @@ async function attemptDelivery(
   const last = attempts[attempts.length - 1] as Attempt;
   const progress = progressAfter(step, last, job.queueRetries, new Date());
   const writes = [
-    ...attempts.map((a) => insertAttempt(env.DB, a)),
-    job.stored ? updateDeliveryProgress(env.DB, job, progress) : insertDeliveryOutcome(env.DB, job, progress),
+    job.stored
+      ? updateDeliveryProgress(env.DB, job, progress, [...job.attempts, ...attempts])
+      : insertDeliveryOutcome(env.DB, job, progress, attempts),
   ];
   const settled: Settled =
     step.kind === "retry_queue"

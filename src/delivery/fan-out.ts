@@ -74,6 +74,7 @@ export async function fanOut(
         replayOf: null,
         createdAt: now,
         stored: false,
+        attempts: [],
       };
       if (jobs.length < inlineLimit) jobs.push({ job });
       else {

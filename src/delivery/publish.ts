@@ -35,11 +35,7 @@ export type Published = { event: EventRecord; replayed: boolean };
  */
 export async function publishEvent(env: Env, input: PublishInput): Promise<Published> {
   const { definition, data } = checkEventData(input.type, input.data, { type: "type", data: "data" });
-  if (!(await getOrganization(env.DB, input.organizationId))) {
-    throw new ServiceError("validation", "Unknown organization", [
-      { path: "organizationId", message: "no such organization" },
-    ]);
-  }
+  await checkOrganization(env, input.organizationId);
 
   const resources = { ...input.resources };
   const resource = definition.resource;
@@ -102,6 +98,22 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
   const earlier = idempotency && (await earlierPublish(env, input.organizationId, idempotency));
   if (!earlier) throw new Error(`event ${event.id} was not stored`);
   return earlier;
+}
+
+// Organizations are never deleted: one seen to exist stays so for this isolate's life, which saves
+// a D1 read on every publish. Bounded, as isolates can live long.
+const knownOrganizations = new Set<string>();
+const KNOWN_ORGANIZATIONS_LIMIT = 10_000;
+
+async function checkOrganization(env: Env, organizationId: string): Promise<void> {
+  if (knownOrganizations.has(organizationId)) return;
+  if (!(await getOrganization(env.DB, organizationId))) {
+    throw new ServiceError("validation", "Unknown organization", [
+      { path: "organizationId", message: "no such organization" },
+    ]);
+  }
+  if (knownOrganizations.size >= KNOWN_ORGANIZATIONS_LIMIT) knownOrganizations.clear();
+  knownOrganizations.add(organizationId);
 }
 
 async function trySend(env: Env, message: EventMessage): Promise<boolean> {

@@ -11,6 +11,8 @@ export type OperationCounts = {
   /** Billed per 64 KB of each message written; reading and deleting it cost as much again. */
   queueWriteOperations: number;
   durableObjectCalls: number;
+  /** Distinct objects called: "one call per endpoint per batch" is calls ≤ objects. */
+  durableObjects: number;
 };
 
 /**
@@ -29,6 +31,7 @@ export async function withMetering<T>(
     d1RowsWritten: 0,
     queueWriteOperations: 0,
     durableObjectCalls: 0,
+    durableObjects: 0,
   };
   try {
     return await work({
@@ -113,17 +116,20 @@ function meteredNamespace<T extends Rpc.DurableObjectBranded | undefined>(
   namespace: DurableObjectNamespace<T>,
   counts: OperationCounts,
 ): DurableObjectNamespace<T> {
+  const called = new Set<string>();
   return new Proxy(namespace, {
     get(target, property) {
       const value = Reflect.get(target, property, target);
       if (property !== "get") return typeof value === "function" ? value.bind(target) : value;
-      return (...args: Parameters<typeof target.get>) =>
-        new Proxy(target.get(...args), {
+      return (id: DurableObjectId, ...rest: unknown[]) =>
+        new Proxy(Reflect.apply(target.get, target, [id, ...rest]), {
           get(stub, method) {
             const member = Reflect.get(stub, method, stub);
             if (typeof member !== "function") return member;
             return (...callArgs: unknown[]) => {
               counts.durableObjectCalls++;
+              called.add(id.toString());
+              counts.durableObjects = called.size;
               // Reflect.apply: on an RPC stub, `member.apply` would itself be taken for a remote method.
               return Reflect.apply(member, stub, callArgs);
             };

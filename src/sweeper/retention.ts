@@ -1,5 +1,4 @@
 import { getConfig } from "../config";
-import { deleteAttemptsBefore } from "../db/attempts";
 import { getCronCursor, setCronCursor } from "../db/cron-cursors";
 import { deleteDeliveriesBefore } from "../db/deliveries";
 import { deleteExpiredSecrets } from "../db/endpoint-secrets";
@@ -13,14 +12,13 @@ const DELETES_PER_RUN = 200;
 /** Organizations visited per run; a run that ends early resumes with the next one. */
 const ORGANIZATIONS_PER_RUN = 50;
 
-export type RetentionReport = { attempts: number; deliveries: number; events: number; secrets: number };
+export type RetentionReport = { deliveries: number; events: number; secrets: number };
 
 /**
  * Removes history older than `RETENTION_DAYS`. Ids are time-sortable, so "older than" is a
- * primary-key range: across the whole table for attempts (keyed by delivery id), within each
- * organization for events and deliveries (keyed by organization first), which are walked a few
- * organizations per run from where the last run stopped. A delivery's id carries its event's time,
- * so an event and its deliveries expire together.
+ * primary-key range within each organization (events and deliveries are keyed by organization
+ * first); organizations are walked a few per run from where the last run stopped. A delivery's id
+ * carries its event's time, so an event and its deliveries (with their attempts) expire together.
  */
 export async function applyRetention(env: Env, now: number): Promise<RetentionReport> {
   const cutoff = now - getConfig(env).retentionDays * 86_400_000;
@@ -38,8 +36,7 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
     return total;
   };
 
-  const report = { attempts: 0, deliveries: 0, events: 0, secrets: 0 };
-  report.attempts = await drain((limit) => deleteAttemptsBefore(env.DB, beforeDelivery, limit));
+  const report = { deliveries: 0, events: 0, secrets: 0 };
   let cursor = await getCronCursor(env.DB, "retention");
   const organizations = await organizationIdsAfter(env.DB, cursor, ORGANIZATIONS_PER_RUN);
   for (const organizationId of organizations) {
