@@ -14,7 +14,15 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { PRICES_AS_OF, PRICES_PER_MILLION } from "../bench/prices.mjs";
-import { api, freePort, pool, startBaseline, startLocalService, workerdCpuMs } from "./local-stack.mjs";
+import {
+  api,
+  freePort,
+  pool,
+  startBaseline,
+  startLocalService,
+  workerdCpu,
+  workerdCpuSince,
+} from "./local-stack.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -56,10 +64,10 @@ async function waitForArrivals(count) {
 async function measureDeliveries(events, fanOut, publish) {
   arrivals = [];
   const started = Date.now();
-  const cpuBefore = workerdCpuMs();
+  const cpuBefore = workerdCpu();
   await pool(events, 16, publish);
   await waitForArrivals(events * fanOut);
-  const cpuMs = workerdCpuMs() - cpuBefore;
+  const cpuMs = workerdCpuSince(cpuBefore);
   const latencies = arrivals.map((a) => a.arrivedAt - a.publishedAt).sort((x, y) => x - y);
   const lastArrival = Math.max(...arrivals.map((a) => a.arrivedAt));
   return {

@@ -14,7 +14,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const configPath = process.env.DEPLOY_CONFIG ?? join(root, "wrangler.toml");
 const wranglerBin = process.env.WRANGLER_BIN ?? join(root, "node_modules/.bin/wrangler");
 const PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000";
-const QUEUES = ["webhook-events", "webhook-deliveries", "webhook-deliveries-dlq"];
+const QUEUES = ["webhook-events", "webhook-events-dlq", "webhook-deliveries", "webhook-deliveries-dlq"];
 const SECRETS = ["ADMIN_TOKEN", "SECRETS_KEY"];
 
 function wrangler(args, { capture = false, allowFailure = false } = {}) {

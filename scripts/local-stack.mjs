@@ -119,21 +119,28 @@ export function startBaseline() {
 }
 
 /**
- * CPU time, in ms, that the machine's workerd processes (the local runtime, with its simulated D1,
- * Queues and Durable Objects) have used so far. Linux only; 0 elsewhere.
+ * CPU time, in ms, used by each of the machine's workerd processes (the local runtime, with its
+ * simulated D1, Queues and Durable Objects) so far, by pid. Linux only; empty elsewhere.
  */
-export function workerdCpuMs() {
-  let ticks = 0;
+export function workerdCpu() {
+  const byPid = new Map();
   for (const pid of existsSync("/proc") ? readdirSync("/proc") : []) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "workerd") continue;
       // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
       const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
+      byPid.set(pid, (Number(fields[11]) + Number(fields[12])) * 10); // USER_HZ is 100 on Linux
     } catch {} // the process ended meanwhile
   }
-  return ticks * 10; // USER_HZ is 100 on Linux
+  return byPid;
+}
+
+/** CPU ms the workerd processes running now have used since `before` (a workerdCpu() reading). */
+export function workerdCpuSince(before) {
+  let ms = 0;
+  for (const [pid, now] of workerdCpu()) ms += now - (before.get(pid) ?? 0);
+  return ms;
 }
 
 /** JSON API call; waits out a 429 as its Retry-After says, throws on any other unexpected status. */

@@ -85,12 +85,17 @@ try {
 
   const expected = EVENTS * ENDPOINTS;
   // Poll cheaply (is anything still pending?), then read every delivery once at the end. Done when
-  // the receiver has everything, or nothing has been pending for two polls in a row.
-  let quietPolls = 0;
+  // the receiver has everything and nothing is pending, or when nothing has moved for three polls
+  // (a delivery appears in the history only after its first attempt, so "nothing pending" alone is
+  // not enough while fan-out is still busy).
+  let stalledPolls = 0;
+  let lastAcknowledged = -1;
   for (;;) {
     const pending = await api(base, token, "GET", "/webhooks/v1/deliveries?status=pending&limit=1");
-    quietPolls = pending.data.length === 0 ? quietPolls + 1 : 0;
-    if ((acknowledged.size === expected && quietPolls > 0) || quietPolls >= 2 || Date.now() > DEADLINE) break;
+    const quiet = pending.data.length === 0;
+    stalledPolls = quiet && acknowledged.size === lastAcknowledged ? stalledPolls + 1 : 0;
+    lastAcknowledged = acknowledged.size;
+    if ((acknowledged.size === expected && quiet) || stalledPolls >= 3 || Date.now() > DEADLINE) break;
     console.log(`  ${acknowledged.size}/${expected} deliveries acknowledged by the receiver`);
     // The cron trigger, as in production every 5 minutes: re-enqueues anything whose message was lost.
     await service.triggerCron();

@@ -9,7 +9,7 @@ import { endpoints } from "./api/endpoints";
 import { eventTypes } from "./api/event-types";
 import { events } from "./api/events";
 import { notFoundRoute, onError } from "./api/problem";
-import { deadLetterBatch } from "./delivery/dead-letter";
+import { deadLetterDeliveries, deadLetterEvents } from "./delivery/dead-letter";
 import { deliverBatch } from "./delivery/deliver";
 import { fanOutBatch } from "./delivery/fan-out";
 import { type DeliveryMessage, type EventMessage, QUEUES } from "./delivery/messages";
@@ -68,8 +68,10 @@ export default {
           return fanOutBatch(batch as MessageBatch<EventMessage>, env);
         case QUEUES.deliveries:
           return deliverBatch(batch as MessageBatch<DeliveryMessage>, env);
+        case QUEUES.eventsDeadLetter:
+          return deadLetterEvents(batch as MessageBatch<EventMessage>, env);
         case QUEUES.deliveriesDeadLetter:
-          return deadLetterBatch(batch as MessageBatch<DeliveryMessage>, env);
+          return deadLetterDeliveries(batch as MessageBatch<DeliveryMessage>, env);
         default:
           throw new Error(`No consumer for queue ${batch.queue}`);
       }

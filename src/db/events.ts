@@ -140,6 +140,18 @@ export function clearEventSweep(db: D1Database, organizationId: string, id: stri
     .bind(organizationId, id);
 }
 
+/** Hands an event to the sweeper: from `at` on it is sent again, unless already marked. */
+export function markEventForSweep(
+  db: D1Database,
+  organizationId: string,
+  id: string,
+  at: string,
+): D1PreparedStatement {
+  return db
+    .prepare("UPDATE events SET sweep_after = ? WHERE organization_id = ? AND id = ? AND sweep_after IS NULL")
+    .bind(at, organizationId, id);
+}
+
 /** Events whose `sweep_after` has passed: stored, but no queue message is known to carry them. */
 export async function listEventsToSweep(
   db: D1Database,

@@ -1,11 +1,29 @@
 import { failDelivery } from "../db/deliveries";
-import type { DeliveryMessage } from "./messages";
+import { insertEvent, markEventForSweep } from "../db/events";
+import { type DeliveryMessage, type EventMessage, sweepAfter } from "./messages";
 
 /**
- * The dead-letter consumer: a delivery whose consumer kept crashing past the queue's `max_retries`
+ * The events' dead-letter consumer: fan-out kept failing (D1 unavailable for a long while, say). The
+ * event is stored if it was not, and marked for the sweeper, which sends it again after the grace
+ * period, and again on later runs while it keeps failing: an event is never dropped.
+ */
+export async function deadLetterEvents(batch: MessageBatch<EventMessage>, env: Env): Promise<void> {
+  const at = sweepAfter(Date.now());
+  for (const { body } of batch.messages) {
+    if (body.event) {
+      const { idempotency, ...event } = body.event;
+      await insertEvent(env.DB, event, { idempotency, sweepAfter: at });
+    }
+    await markEventForSweep(env.DB, body.organizationId, body.eventId, at).run();
+  }
+  batch.ackAll();
+}
+
+/**
+ * The deliveries' dead-letter consumer: a delivery whose consumer kept crashing past the queue's `max_retries`
  * is marked failed (and so recoverable), never left pending.
  */
-export async function deadLetterBatch(batch: MessageBatch<DeliveryMessage>, env: Env): Promise<void> {
+export async function deadLetterDeliveries(batch: MessageBatch<DeliveryMessage>, env: Env): Promise<void> {
   const now = new Date().toISOString();
   await env.DB.batch(
     batch.messages.flatMap(({ body }) =>

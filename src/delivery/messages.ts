@@ -7,6 +7,7 @@ import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../lib/ids
  */
 export const QUEUES = {
   events: "webhook-events",
+  eventsDeadLetter: "webhook-events-dlq",
   deliveries: "webhook-deliveries",
   deliveriesDeadLetter: "webhook-deliveries-dlq",
 } as const;

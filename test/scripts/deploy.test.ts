@@ -39,6 +39,7 @@ describe("npm run deploy", () => {
       "d1 create edge-webhooks",
       "d1 list --json",
       "queues list",
+      "queues create webhook-events-dlq",
       "queues create webhook-deliveries",
       "queues create webhook-deliveries-dlq",
       "d1 migrations apply DB --remote",
@@ -53,7 +54,7 @@ describe("npm run deploy", () => {
   it("deploys once everything exists", () => {
     const result = deploy({
       databases: [{ name: "edge-webhooks", uuid: "99999999-2222-4333-8444-555555555555" }],
-      queues: ["webhook-events", "webhook-deliveries", "webhook-deliveries-dlq"],
+      queues: ["webhook-events", "webhook-events-dlq", "webhook-deliveries", "webhook-deliveries-dlq"],
       secrets: ["ADMIN_TOKEN", "SECRETS_KEY"],
     });
     expect(result.calls).toEqual([

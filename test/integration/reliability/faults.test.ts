@@ -115,6 +115,29 @@ describe("nothing lost", () => {
     expect(await receiver.received()).toHaveLength(1);
   });
 
+  it("an event whose fan-out kept failing is stored and sent again by the sweeper, not dropped", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { event, message } = await publishCaptured(org.id);
+    // As if the publish request had not stored it either.
+    await env.DB.prepare("DELETE FROM events WHERE organization_id = ? AND id = ?")
+      .bind(org.id, event.id)
+      .run();
+
+    // Fan-out failed max_retries times: the message reaches the events' dead-letter queue.
+    expect(await consume(batchOf("webhook-events-dlq", [message]))).toMatchObject({ ackAll: true });
+    const stored = await env.DB.prepare("SELECT sweep_after FROM events WHERE organization_id = ? AND id = ?")
+      .bind(org.id, event.id)
+      .first<string>("sweep_after");
+    expect(stored).not.toBeNull();
+    expect(await receiver.received()).toHaveLength(0);
+
+    await runCronAfterGrace();
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    expect(delivery.status).toBe("delivered");
+  });
+
   it("a pending delivery whose queue message was lost is delivered after the sweep", async () => {
     const { org, receiver, event, delivery } = await pendingDeliveryWithLostRetry();
     await runCronAfterGrace();
