@@ -171,8 +171,11 @@ export async function runDeliveries(
       }
     }),
   );
-  await followUp(env, recorded.flat());
+  const settled = recorded.flat();
+  await followUp(env, settled);
   if (failures.length > 0) throw failures[0];
+  // A fan-out first attempt whose run threw has no message to retry: fan-out's own goes round again.
+  if (settled.some((s) => s.kind === "crashed" && !s.message)) throw new Error("a first attempt did not run");
 }
 
 /** After the run is recorded: acknowledge, retry through the queue, or hand on to a later message. */

@@ -179,6 +179,24 @@ describe("nothing lost", () => {
     }
   });
 
+  it("a first attempt whose run throws sends its event round again rather than losing it", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { event, message } = await publishCaptured(org.id);
+    const broken = {
+      writeDataPoint() {
+        throw new Error("injected: analytics unavailable");
+      },
+    } as unknown as AnalyticsEngineDataset;
+
+    const first = await consume(batchOf("webhook-events", [message]), { ...env, DELIVERY_ANALYTICS: broken });
+    expect(first.retryBatch.retry).toBe(true);
+    expect(await consume(batchOf("webhook-events", [message], 2))).toMatchObject({ ackAll: true });
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    expect(delivery.status).toBe("delivered");
+  });
+
   it("a dead-lettered delivery ends failed with the reason, not pending", async () => {
     const org = await createOrganization();
     const { endpoint } = await createEndpoint(org.token, {
