@@ -1,5 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { EventMessage } from "../../../src/delivery/messages";
+import { publishEvent } from "../../../src/delivery/publish";
+import worker from "../../../src/index";
+import type { OrganizationId } from "../../../src/lib/ids";
 import {
   ADMIN_TOKEN,
   call,
@@ -11,6 +15,7 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { batchOf, capturingQueue } from "../../support/faults";
 
 const matter = { matterId: "matter_1", name: "Idempotent" };
 
@@ -54,6 +59,39 @@ describe("publishing with an Idempotency-Key", () => {
       .first<number>("n");
     expect(stored).toBe(1);
     expect(await receiver.received()).toHaveLength(1);
+  });
+  it("stores and delivers one event when the same key is published concurrently", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    // Each request sends its message before it stores its event; the losers' messages are kept here.
+    const events = capturingQueue<EventMessage>();
+    const published = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        publishEvent(
+          { ...env, EVENTS_QUEUE: events.queue },
+          {
+            organizationId: org.id as OrganizationId,
+            type: "matter.created",
+            data: matter,
+            idempotencyKey: "race-1",
+          },
+        ),
+      ),
+    );
+    const ids = new Set(published.map((p) => p.event.id));
+    expect(ids.size).toBe(1);
+    expect(events.sent.length).toBeGreaterThan(1);
+
+    // Fan-out takes every message: the losers' events were never stored and are dropped.
+    await worker.queue(batchOf("webhook-events", events.sent) as MessageBatch, env);
+    expect(await receiver.received()).toHaveLength(1);
+    const [delivered] = await receiver.received();
+    expect(delivered?.headers["webhook-id"]).toBe([...ids][0]);
+    const stored = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
+      .bind(org.id)
+      .first<number>("n");
+    expect(stored).toBe(1);
   });
 });
 
