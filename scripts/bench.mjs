@@ -17,6 +17,7 @@ import { PRICES_AS_OF, PRICES_PER_MILLION } from "../bench/prices.mjs";
 import {
   api,
   freePort,
+  organizationWithKey,
   pool,
   startBaseline,
   startLocalService,
@@ -126,18 +127,7 @@ async function ours(events, fanOut) {
   const service = await startLocalService({ METER_OPERATIONS: "true" });
   try {
     const { base, adminToken } = service;
-    const { organization } = await api(base, adminToken, "POST", "/admin/v1/organizations", {
-      name: "bench",
-    });
-    const { token } = await api(
-      base,
-      adminToken,
-      "POST",
-      `/admin/v1/organizations/${organization.id}/api_keys`,
-      {
-        name: "bench",
-      },
-    );
+    const { organization, token } = await organizationWithKey(service, "bench");
     for (let i = 0; i < fanOut; i++) {
       await api(base, token, "POST", "/webhooks/v1/endpoints", {
         url: endpointUrl(`ours-${i}`),
@@ -191,18 +181,7 @@ async function publishLatency(endpoints, publishes) {
   const service = await startLocalService({});
   try {
     const { base, adminToken } = service;
-    const { organization } = await api(base, adminToken, "POST", "/admin/v1/organizations", {
-      name: "bench",
-    });
-    const { token } = await api(
-      base,
-      adminToken,
-      "POST",
-      `/admin/v1/organizations/${organization.id}/api_keys`,
-      {
-        name: "bench",
-      },
-    );
+    const { organization, token } = await organizationWithKey(service, "bench");
     await pool(endpoints, 8, (i) =>
       api(base, token, "POST", "/webhooks/v1/endpoints", {
         url: endpointUrl(`fan-${i}`),

@@ -161,6 +161,14 @@ export async function api(base, token, method, path, body) {
   }
 }
 
+/** A fresh organization named `name` on a local service, and an API key for it. */
+export async function organizationWithKey({ base, adminToken }, name) {
+  const { organization } = await api(base, adminToken, "POST", "/admin/v1/organizations", { name });
+  const path = `/admin/v1/organizations/${organization.id}/api_keys`;
+  const { token } = await api(base, adminToken, "POST", path, { name });
+  return { organization, token };
+}
+
 /** Runs `task(i)` for i in [0, count) with at most `concurrency` at a time. */
 export async function pool(count, concurrency, task) {
   let next = 0;

@@ -6,7 +6,7 @@
 // Exits 0 only when every delivery was delivered. Loopback only; stops by itself.
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
-import { api, freePort, listAll, pool, startLocalService } from "./local-stack.mjs";
+import { api, freePort, listAll, organizationWithKey, pool, startLocalService } from "./local-stack.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -54,16 +54,7 @@ const started = Date.now();
 let exitCode = 1;
 try {
   const { base, adminToken } = service;
-  const { organization } = await api(base, adminToken, "POST", "/admin/v1/organizations", { name: "soak" });
-  const { token } = await api(
-    base,
-    adminToken,
-    "POST",
-    `/admin/v1/organizations/${organization.id}/api_keys`,
-    {
-      name: "soak",
-    },
-  );
+  const { organization, token } = await organizationWithKey(service, "soak");
   for (let i = 0; i < ENDPOINTS; i++) {
     await api(base, token, "POST", "/webhooks/v1/endpoints", {
       url: `http://127.0.0.1:${receiverPort}/endpoint-${i}`,

@@ -6,7 +6,7 @@ import {
   type OrganizationId,
 } from "../lib/ids";
 import type { EventResources } from "./events";
-import { chunked, type Page, type PageQuery, placeholders, toPage, where } from "./page";
+import { chunked, type Page, type PageQuery, placeholders, rowsForIds, toPage, where } from "./page";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
 
@@ -231,15 +231,12 @@ export async function storedDeliveryIds(
   organizationId: string,
   ids: readonly string[],
 ): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const pages = await db.batch<{ id: string }>(
-    chunked(ids).map((slice) =>
-      db
-        .prepare(`SELECT id FROM deliveries WHERE organization_id = ? AND id IN (${placeholders(slice)})`)
-        .bind(organizationId, ...slice),
-    ),
+  const rows = await rowsForIds<{ id: string }>(db, ids, (slice) =>
+    db
+      .prepare(`SELECT id FROM deliveries WHERE organization_id = ? AND id IN (${placeholders(slice)})`)
+      .bind(organizationId, ...slice),
   );
-  return new Set(pages.flatMap((page) => page.results.map((r) => r.id)));
+  return new Set(rows.map((r) => r.id));
 }
 
 type JobRow = DeliveryRow & {

@@ -35,3 +35,14 @@ export function chunked<T>(items: readonly T[], size = MAX_IN_LIST): T[][] {
 }
 
 export const placeholders = (items: readonly unknown[]) => items.map(() => "?").join(", ");
+
+/** Every row of `statementFor(slice)` over `ids` cut into slices, run as one D1 batch. */
+export async function rowsForIds<T>(
+  db: D1Database,
+  ids: readonly string[],
+  statementFor: (slice: string[]) => D1PreparedStatement,
+): Promise<T[]> {
+  if (ids.length === 0) return [];
+  const pages = await db.batch<T>(chunked(ids).map(statementFor));
+  return pages.flatMap((page) => page.results);
+}
