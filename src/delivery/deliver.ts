@@ -16,7 +16,6 @@ import { getEvent } from "../db/events";
 import { endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";
-import { concurrencyLimit } from "../lib/limit";
 import { type DeliveryMessage, sendAll, sweepAfter, withIfFits } from "./messages";
 import { observeAttempt } from "./observe";
 import { buildSignedRequest } from "./request";
@@ -24,13 +23,6 @@ import { classifyAttempt, describeAttempt, type NextStep, nextStep } from "./ret
 import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send";
 import { loadSigningSecrets } from "./signing-secrets";
 import { checkEndpointUrl } from "./url-policy";
-
-/**
- * Workers open at most six outgoing connections at once per invocation and queue the rest inside the
- * runtime, where an attempt's timeout would run before its request has even left. A run keeps its
- * attempts to the same number, so each one is timed (and signed) when it really starts.
- */
-const SIMULTANEOUS_CONNECTIONS = 6;
 
 /** A delivery to attempt now, and the queue message it came in (fan-out's first attempts have none). */
 export type Job = { job: DeliveryJob; message?: Message<DeliveryMessage> };
@@ -164,11 +156,10 @@ export async function runDeliveries(
   knownEndpoints: ReadonlyMap<string, Endpoint> = new Map(),
 ): Promise<void> {
   const failures: unknown[] = [];
-  const connection = concurrencyLimit(SIMULTANEOUS_CONNECTIONS);
   const recorded = await Promise.all(
     [...Map.groupBy(jobs, ({ job }) => job.endpointId)].map(async ([endpointId, group]) => {
       const endpoint = knownEndpoints.get(endpointId) ?? (await getEndpointById(env.DB, endpointId));
-      const settled = await deliverToEndpoint(env, config, endpoint, group, connection);
+      const settled = await deliverToEndpoint(env, config, endpoint, group);
       const writes = settled.flatMap((s) => s.writes);
       try {
         if (writes.length > 0) await env.DB.batch(writes);
@@ -229,14 +220,11 @@ function messageFor(job: DeliveryJob): DeliveryMessage {
   );
 }
 
-type Connection = ReturnType<typeof concurrencyLimit>;
-
 async function deliverToEndpoint(
   env: Env,
   config: Config,
   endpoint: Endpoint | null,
   jobs: Job[],
-  connection: Connection,
 ): Promise<Settled[]> {
   const target = deliveryTarget(endpoint, config);
   if (!target.ok)
@@ -255,9 +243,7 @@ async function deliverToEndpoint(
   if (now.length === 0) return [...expired, ...deferred];
 
   const secrets = await loadSigningSecrets(env, target.endpoint.id);
-  const runs = await Promise.all(
-    now.map((j) => attemptJob(env, config, target.endpoint, secrets, j, connection)),
-  );
+  const runs = await Promise.all(now.map((j) => attemptJob(env, config, target.endpoint, secrets, j)));
   const outcomes = runs.flatMap((r) => r.outcomes);
   if (outcomes.length > 0) await health.record(target.endpoint.id, outcomes);
   return [...expired, ...deferred, ...runs.map((r) => r.settled)];
@@ -311,10 +297,9 @@ async function attemptJob(
   endpoint: Endpoint,
   secrets: string[],
   j: Job,
-  connection: Connection,
 ): Promise<{ settled: Settled; outcomes: AttemptOutcome[] }> {
   try {
-    return await attemptDelivery(env, config, endpoint, secrets, j, connection);
+    return await attemptDelivery(env, config, endpoint, secrets, j);
   } catch (error) {
     console.error(
       JSON.stringify({ message: "delivery failed unexpectedly", deliveryId: j.job.id, error: String(error) }),
@@ -330,7 +315,6 @@ async function attemptDelivery(
   endpoint: Endpoint,
   secrets: string[],
   j: Job,
-  connection: Connection,
 ): Promise<{ settled: Settled; outcomes: AttemptOutcome[] }> {
   const { job } = j;
   const content = job.content as NonNullable<DeliveryJob["content"]>;
@@ -340,19 +324,17 @@ async function attemptDelivery(
   let step: NextStep;
   for (;;) {
     const number = job.attemptCount + attempts.length + 1;
-    const result = await connection(async () => {
-      const request = await buildSignedRequest({
-        endpoint,
-        secrets,
-        content: { eventId: job.eventId, eventType: job.eventType, ...content },
-        deliveryId: job.id,
-        attemptNumber: number,
-        replayOf: job.replayOf,
-        timestamp: Math.floor(Date.now() / 1000),
-        headerPrefix: config.signatureHeaderPrefix,
-      });
-      return sendSignedRequest(request, timeoutMs);
+    const request = await buildSignedRequest({
+      endpoint,
+      secrets,
+      content: { eventId: job.eventId, eventType: job.eventType, ...content },
+      deliveryId: job.id,
+      attemptNumber: number,
+      replayOf: job.replayOf,
+      timestamp: Math.floor(Date.now() / 1000),
+      headerPrefix: config.signatureHeaderPrefix,
     });
+    const result = await sendSignedRequest(request, timeoutMs);
     observeAttempt(
       env.DELIVERY_ANALYTICS,
       { endpoint, deliveryId: job.id, eventId: job.eventId, eventType: job.eventType, attempt: number },
