@@ -1,5 +1,6 @@
 import { failDelivery } from "../db/deliveries";
 import { insertEvent, markEventForSweep } from "../db/events";
+import { firstAttemptJob } from "./deliver";
 import { type DeliveryMessage, type EventMessage, sweepAfter } from "./messages";
 
 /**
@@ -24,28 +25,16 @@ export async function deadLetterEvents(batch: MessageBatch<EventMessage>, env: E
  * is marked failed (and so recoverable), never left pending.
  */
 export async function deadLetterDeliveries(batch: MessageBatch<DeliveryMessage>, env: Env): Promise<void> {
-  const now = new Date().toISOString();
   await env.DB.batch(
-    batch.messages.flatMap(({ body }) =>
-      failDelivery(
+    batch.messages.flatMap(({ body }) => {
+      const job = firstAttemptJob(body, body.first?.eventType ?? "", null);
+      // A first attempt may never have got a row; a retry or replay has one.
+      return failDelivery(
         env.DB,
-        {
-          id: body.deliveryId,
-          organizationId: body.organizationId,
-          eventId: body.eventId,
-          endpointId: body.endpointId,
-          eventType: body.first?.eventType ?? "",
-          content: null,
-          attemptCount: 0,
-          queueRetries: 0,
-          replayOf: null,
-          createdAt: now,
-          stored: !body.first, // a first attempt may never have got a row
-          attempts: [],
-        },
+        { ...job, stored: !body.first },
         "dead_lettered: the consumer kept failing",
-      ),
-    ),
+      );
+    }),
   );
   batch.ackAll();
 }

@@ -109,34 +109,15 @@ async function firstAttemptJobs(
   );
   const jobs: Job[] = [];
   for (const message of messages) {
-    const { deliveryId, endpointId, eventId, first } = message.body;
+    const { deliveryId, eventId, first } = message.body;
     if (stored.has(deliveryId) || !first) {
       message.ack();
       continue;
     }
     // An event too large to ride along is read (null once retention removed it).
-    const content = first.event ?? (await getEvent(env.DB, organizationId, eventId));
-    jobs.push({
-      message,
-      job: {
-        id: deliveryId,
-        organizationId: message.body.organizationId,
-        eventId,
-        endpointId,
-        eventType: first.eventType,
-        content: content && {
-          data: content.data,
-          resources: content.resources,
-          occurredAt: content.occurredAt,
-        },
-        attemptCount: 0,
-        queueRetries: 0,
-        replayOf: null,
-        createdAt: new Date().toISOString(),
-        stored: false,
-        attempts: [],
-      },
-    });
+    const event = first.event ?? (await getEvent(env.DB, organizationId, eventId));
+    const content = event && { data: event.data, resources: event.resources, occurredAt: event.occurredAt };
+    jobs.push({ message, job: firstAttemptJob(message.body, first.eventType, content) });
   }
   return jobs;
 }
@@ -205,8 +186,30 @@ async function followUp(env: Env, settled: Settled[]): Promise<void> {
   for (const s of settled) if (s.kind === "deferred") s.message?.ack();
 }
 
-/** The message that carries `job` on: a retry of a stored delivery, or a first attempt put off. */
-function messageFor(job: DeliveryJob): DeliveryMessage {
+/** A first attempt: no row yet, nothing of the retry schedule spent. */
+export function firstAttemptJob(
+  ids: Pick<DeliveryMessage, "organizationId" | "deliveryId" | "endpointId" | "eventId">,
+  eventType: string,
+  content: DeliveryJob["content"],
+): DeliveryJob {
+  return {
+    id: ids.deliveryId,
+    organizationId: ids.organizationId,
+    eventId: ids.eventId,
+    endpointId: ids.endpointId,
+    eventType,
+    content,
+    attemptCount: 0,
+    queueRetries: 0,
+    replayOf: null,
+    createdAt: new Date().toISOString(),
+    stored: false,
+    attempts: [],
+  };
+}
+
+/** The message that carries `job` on: a retry of a stored delivery, or a first attempt handed on or put off. */
+export function messageFor(job: DeliveryJob): DeliveryMessage {
   const body = {
     organizationId: job.organizationId,
     deliveryId: job.id,

@@ -4,8 +4,8 @@ import { storedDeliveryIds } from "../db/deliveries";
 import { type Endpoint, listActiveEndpoints } from "../db/endpoints";
 import { type EventRecord, getEvent, insertEvent, storedEventIds } from "../db/events";
 import { fanOutDeliveryId } from "../lib/ids";
-import { type Job, runDeliveries } from "./deliver";
-import { type DeliveryMessage, type EventMessage, sendAll, withIfFits } from "./messages";
+import { firstAttemptJob, type Job, messageFor, runDeliveries } from "./deliver";
+import { type DeliveryMessage, type EventMessage, sendAll } from "./messages";
 
 /**
  * First attempts made inside one fan-out run (a batch of 100 events to 10 endpoints each); beyond it
@@ -58,34 +58,16 @@ export async function fanOut(
       organizationId,
       pairs.map((p) => p.id),
     );
-    const now = new Date().toISOString();
     for (const { event, endpoint, id } of pairs) {
       if (done.has(id)) continue;
       done.add(id); // the same event twice in this batch: once is enough
-      const job = {
-        id,
-        organizationId: event.organizationId,
-        eventId: event.id,
-        endpointId: endpoint.id,
-        eventType: event.type,
-        content: { data: event.data, resources: event.resources, occurredAt: event.occurredAt },
-        attemptCount: 0,
-        queueRetries: 0,
-        replayOf: null,
-        createdAt: now,
-        stored: false,
-        attempts: [],
-      };
+      const job = firstAttemptJob(
+        { organizationId: event.organizationId, deliveryId: id, endpointId: endpoint.id, eventId: event.id },
+        event.type,
+        { data: event.data, resources: event.resources, occurredAt: event.occurredAt },
+      );
       if (jobs.length < inlineLimit) jobs.push({ job });
-      else {
-        const body = { organizationId, deliveryId: id, endpointId: endpoint.id, eventId: event.id };
-        handedOn.push({
-          body: withIfFits<DeliveryMessage>(
-            { ...body, first: { eventType: event.type } },
-            { first: { eventType: event.type, event: job.content } },
-          ),
-        });
-      }
+      else handedOn.push({ body: messageFor(job) });
     }
   }
   await sendAll(env.DELIVERIES_QUEUE, handedOn);
