@@ -81,30 +81,35 @@ async function measureDeliveries(events, fanOut, publish) {
 }
 
 /**
- * The `operations` lines the service logged (METER_OPERATIONS) from `offset` on in its log file,
- * read once the last invocations have had time to finish.
+ * The JSON lines the service logged from `offset` on in its log file, read once the last invocations
+ * have had time to finish: `operations` (METER_OPERATIONS, one per invocation) and `logged`, the
+ * Worker's own lines (each a billed log event in production).
  */
-async function operationsSince(logFile, offset) {
+async function linesSince(logFile, offset) {
   await new Promise((r) => setTimeout(r, 3_000));
-  return readFileSync(logFile, "utf8")
+  const lines = readFileSync(logFile, "utf8")
     .slice(offset)
     .split("\n")
-    .filter((line) => line.startsWith("{") && line.includes('"message":"operations"'))
+    .filter((line) => line.startsWith("{"))
     .map((line) => JSON.parse(line));
+  return {
+    operations: lines.filter((line) => line.message === "operations"),
+    logged: lines.filter((line) => line.message !== "operations").length,
+  };
 }
 
 const sum = (lines, key) => lines.reduce((total, line) => total + (line[key] ?? 0), 0);
 
 /** Billable operations per delivered event, from the counted operations of a measured load. */
-function usagePerDelivery(lines, measured) {
+function usagePerDelivery({ operations: lines, logged }, measured) {
   const per = (n) => n / measured.deliveries;
   const queueWrites = sum(lines, "queueWriteOperations");
   const doCalls = sum(lines, "durableObjectCalls");
   return {
     workerRequests: per(lines.length),
     workerCpuMs: per(measured.cpuMs),
-    // One log line per attempt (every attempt succeeds here) and the invocation log of each request.
-    workersLogsEvents: per(measured.deliveries + lines.length),
+    // The Worker's own lines and the invocation log of each request.
+    workersLogsEvents: per(logged + lines.length),
     d1RowsRead: per(sum(lines, "d1RowsRead")),
     d1RowsWritten: per(sum(lines, "d1RowsWritten")),
     // Each message is written, read once and deleted (no retries in this load).
@@ -142,11 +147,11 @@ async function ours(events, fanOut) {
         data: { matterId: `matter_${i}`, name: `Bench ${i}` },
       }),
     );
-    const operations = await operationsSince(service.logFile, logOffset);
+    const lines = await linesSince(service.logFile, logOffset);
     return {
       ...measured,
-      usage: usagePerDelivery(operations, measured),
-      doCallsPerEndpointBatch: durableObjectCallsPerEndpointBatch(operations),
+      usage: usagePerDelivery(lines, measured),
+      doCallsPerEndpointBatch: durableObjectCallsPerEndpointBatch(lines.operations),
     };
   } finally {
     await service.stop();

@@ -16,8 +16,9 @@ import { getEvent } from "../db/events";
 import { endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";
+import { type ConnectionGate, connectionGate } from "./connections";
 import { type DeliveryMessage, sendAll, sweepAfter, withIfFits } from "./messages";
-import { observeAttempt } from "./observe";
+import { type DeliveredAttempt, logDelivered, observeAttempt } from "./observe";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt, type NextStep, nextStep } from "./retry-policy";
 import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send";
@@ -137,10 +138,11 @@ export async function runDeliveries(
   knownEndpoints: ReadonlyMap<string, Endpoint> = new Map(),
 ): Promise<void> {
   const failures: unknown[] = [];
+  const connections = connectionGate(Date.now() + startBudgetMs(config));
   const recorded = await Promise.all(
     [...Map.groupBy(jobs, ({ job }) => job.endpointId)].map(async ([endpointId, group]) => {
       const endpoint = knownEndpoints.get(endpointId) ?? (await getEndpointById(env.DB, endpointId));
-      const settled = await deliverToEndpoint(env, config, endpoint, group);
+      const settled = await deliverToEndpoint(env, config, endpoint, group, connections);
       const writes = settled.flatMap((s) => s.writes);
       try {
         if (writes.length > 0) await env.DB.batch(writes);
@@ -228,6 +230,7 @@ async function deliverToEndpoint(
   config: Config,
   endpoint: Endpoint | null,
   jobs: Job[],
+  connections: ConnectionGate,
 ): Promise<Settled[]> {
   const target = deliveryTarget(endpoint, config);
   if (!target.ok)
@@ -246,18 +249,32 @@ async function deliverToEndpoint(
   if (now.length === 0) return [...expired, ...deferred];
 
   const secrets = await loadSigningSecrets(env, target.endpoint.id);
-  const runs = await Promise.all(now.map((j) => attemptJob(env, config, target.endpoint, secrets, j)));
+  const runs = await Promise.all(
+    now.map((j) => attemptJob(env, config, target.endpoint, secrets, j, connections)),
+  );
+  logDelivered(
+    target.endpoint,
+    runs.flatMap((r) => (r.delivered ? [r.delivered] : [])),
+  );
   const outcomes = runs.flatMap((r) => r.outcomes);
   if (outcomes.length > 0) await health.record(target.endpoint.id, outcomes);
   return [...expired, ...deferred, ...runs.map((r) => r.settled)];
 }
 
-/** Long enough for a whole run: every inline attempt timing out, the delays between them, and a margin. */
+/** How long a run keeps starting deliveries (two attempt timeouts); later ones go on to another run. */
+function startBudgetMs(config: Config): number {
+  return 2 * config.deliveryTimeoutMs;
+}
+
+/**
+ * Long enough for a whole run: the start budget, a started delivery's inline retries waiting behind
+ * those of the others started with it (about twice the budget at most, six connections at a time),
+ * its own attempts all timing out with the delays between them, and a margin.
+ */
 function leaseSeconds(config: Config): number {
   const inlineMs = config.inlineRetryDelaysMs.reduce((sum, ms) => sum + ms, 0);
-  return (
-    Math.ceil(((config.inlineRetryDelaysMs.length + 1) * config.deliveryTimeoutMs + inlineMs) / 1000) + 30
-  );
+  const ownMs = (config.inlineRetryDelaysMs.length + 1) * config.deliveryTimeoutMs + inlineMs;
+  return Math.ceil((3 * startBudgetMs(config) + ownMs) / 1000) + 30;
 }
 
 /**
@@ -293,6 +310,9 @@ function deliveryTarget(endpoint: Endpoint | null, config: Config): DeliveryTarg
   return { ok: true, endpoint };
 }
 
+/** A job's attempts in this run: how it settled, what the health object hears, and its success if any. */
+type AttemptRun = { settled: Settled; outcomes: AttemptOutcome[]; delivered?: DeliveredAttempt };
+
 /** One job's inline attempts; a job whose run throws gives its lease back and is retried whole. */
 async function attemptJob(
   env: Env,
@@ -300,9 +320,10 @@ async function attemptJob(
   endpoint: Endpoint,
   secrets: string[],
   j: Job,
-): Promise<{ settled: Settled; outcomes: AttemptOutcome[] }> {
+  connections: ConnectionGate,
+): Promise<AttemptRun> {
   try {
-    return await attemptDelivery(env, config, endpoint, secrets, j);
+    return await attemptDelivery(env, config, endpoint, secrets, j, connections);
   } catch (error) {
     console.error(
       JSON.stringify({ message: "delivery failed unexpectedly", deliveryId: j.job.id, error: String(error) }),
@@ -318,7 +339,8 @@ async function attemptDelivery(
   endpoint: Endpoint,
   secrets: string[],
   j: Job,
-): Promise<{ settled: Settled; outcomes: AttemptOutcome[] }> {
+  connections: ConnectionGate,
+): Promise<AttemptRun> {
   const { job } = j;
   const content = job.content as NonNullable<DeliveryJob["content"]>;
   const timeoutMs = attemptTimeoutMs(endpoint.timeoutMs, config.deliveryTimeoutMs);
@@ -327,17 +349,22 @@ async function attemptDelivery(
   let step: NextStep;
   for (;;) {
     const number = job.attemptCount + attempts.length + 1;
-    const request = await buildSignedRequest({
-      endpoint,
-      secrets,
-      content: { eventId: job.eventId, eventType: job.eventType, ...content },
-      deliveryId: job.id,
-      attemptNumber: number,
-      replayOf: job.replayOf,
-      timestamp: Math.floor(Date.now() / 1000),
-      headerPrefix: config.signatureHeaderPrefix,
-    });
-    const result = await sendSignedRequest(request, timeoutMs);
+    const send = async () => {
+      const request = await buildSignedRequest({
+        endpoint,
+        secrets,
+        content: { eventId: job.eventId, eventType: job.eventType, ...content },
+        deliveryId: job.id,
+        attemptNumber: number,
+        replayOf: job.replayOf,
+        timestamp: Math.floor(Date.now() / 1000),
+        headerPrefix: config.signatureHeaderPrefix,
+      });
+      return sendSignedRequest(request, timeoutMs);
+    };
+    const result = attempts.length === 0 ? await connections.first(send) : await connections.retry(send);
+    // No connection came free in time: another run makes this attempt, with nothing spent.
+    if (!result) return { settled: handedOn(env, j), outcomes: [] };
     observeAttempt(
       env.DELIVERY_ANALYTICS,
       { endpoint, deliveryId: job.id, eventId: job.eventId, eventType: job.eventType, attempt: number },
@@ -375,7 +402,22 @@ async function attemptDelivery(
     step.kind === "retry_queue"
       ? { ...j, kind: "retry", delaySeconds: step.delaySeconds, writes }
       : { ...j, kind: "done", writes };
-  return { settled, outcomes: results.map((result) => toOutcome(result, step.kind === "failed")) };
+  const outcomes = results.map((result) => toOutcome(result, step.kind === "failed"));
+  if (step.kind !== "delivered") return { settled, outcomes };
+  const delivered = {
+    deliveryId: job.id,
+    eventId: job.eventId,
+    attempt: last.number,
+    statusCode: last.statusCode as number,
+    durationMs: last.durationMs,
+  };
+  return { settled, outcomes, delivered };
+}
+
+/** A delivery this run did not start: put off to a new message at once, its lease (if any) given back. */
+function handedOn(env: Env, j: Job): Settled {
+  const writes = j.job.stored ? [releaseDelivery(env.DB, j.job.organizationId, j.job.id)] : [];
+  return { ...j, kind: "deferred", delaySeconds: 0, writes };
 }
 
 /** Attempt 1 is the initial one; later attempts in the same run are inline retries, the first of a later run a queue retry. */

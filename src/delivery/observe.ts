@@ -11,6 +11,12 @@ export type AttemptContext = {
   attempt: number;
 };
 
+/** A delivery whose attempt succeeded in this run, for the run's summary line. */
+export type DeliveredAttempt = Pick<AttemptContext, "deliveryId" | "eventId" | "attempt"> & {
+  statusCode: number;
+  durationMs: number;
+};
+
 /** `timeout`, `network`, `http_4xx`, `http_5xx`, `redirect`, or null for a success. */
 export function errorClass(result: AttemptResult, verdict: AttemptVerdict): string | null {
   if (verdict === "delivered") return null;
@@ -20,9 +26,11 @@ export function errorClass(result: AttemptResult, verdict: AttemptVerdict): stri
 }
 
 /**
- * Makes an attempt observable: one structured line for Workers Logs, and one Analytics Engine data
- * point (blobs: organization, endpoint, event type, outcome, error class; doubles: duration ms, status
- * code, attempt number, 1 if delivered; index: endpoint, so per-endpoint queries sample well).
+ * Makes an attempt observable: one Analytics Engine data point (blobs: organization, endpoint, event
+ * type, outcome, error class; doubles: duration ms, status code, attempt number, 1 if delivered; index:
+ * endpoint, so per-endpoint queries sample well) and, for an attempt that did not deliver, its own
+ * structured line for Workers Logs. Successes are logged together per run (logDelivered): a line is a
+ * billed log event, and the failures are what an operator looks for.
  */
 export function observeAttempt(
   analytics: AnalyticsEngineDataset,
@@ -36,6 +44,7 @@ export function observeAttempt(
     blobs: [context.endpoint.organizationId, context.endpoint.id, context.eventType, verdict, error ?? ""],
     doubles: [result.durationMs, result.statusCode ?? 0, context.attempt, verdict === "delivered" ? 1 : 0],
   });
+  if (verdict === "delivered") return;
   console.log(
     JSON.stringify({
       message: "delivery attempt",
@@ -49,6 +58,23 @@ export function observeAttempt(
       durationMs: result.durationMs,
       outcome: verdict,
       errorClass: error,
+    }),
+  );
+}
+
+/** One line for every delivery to `endpoint` that succeeded in this run, so each id is still searchable. */
+export function logDelivered(
+  endpoint: Pick<Endpoint, "id" | "organizationId">,
+  delivered: readonly DeliveredAttempt[],
+): void {
+  if (delivered.length === 0) return;
+  console.log(
+    JSON.stringify({
+      message: "deliveries delivered",
+      endpointId: endpoint.id,
+      organizationId: endpoint.organizationId,
+      count: delivered.length,
+      deliveries: delivered,
     }),
   );
 }

@@ -43,12 +43,13 @@ describe("secrets stay out of logs", () => {
     await callOk("GET", "/webhooks/v1/endpoints", 401, { token: "sk_wrong" });
 
     const text = JSON.stringify(logged);
-    // The lifecycle was logged: one structured line per attempt, with what an operator needs.
-    const attemptLines = logged
+    // The lifecycle was logged: a line per failed attempt, and a line per run for the deliveries that
+    // succeeded, with what an operator needs to find them.
+    const lines = logged
       .flatMap((args) => (args as unknown[]).filter((a): a is string => typeof a === "string"))
-      .filter((line) => line.includes('"delivery attempt"'))
+      .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line));
-    expect(attemptLines).toEqual([
+    expect(lines.filter((line) => line.message === "delivery attempt")).toEqual([
       expect.objectContaining({
         eventId: event.id,
         endpointId: endpoint.id,
@@ -60,12 +61,20 @@ describe("secrets stay out of logs", () => {
         eventType: "matter.created",
         durationMs: expect.any(Number),
       }),
+    ]);
+    expect(lines.filter((line) => line.message === "deliveries delivered")).toEqual([
       expect.objectContaining({
-        eventId: event.id,
-        attempt: 2,
-        statusCode: 200,
-        outcome: "delivered",
-        errorClass: null,
+        endpointId: endpoint.id,
+        organizationId: org.id,
+        count: 1,
+        deliveries: [
+          expect.objectContaining({
+            eventId: event.id,
+            attempt: 2,
+            statusCode: 200,
+            durationMs: expect.any(Number),
+          }),
+        ],
       }),
     ]);
     for (const secret of [signingSecret, rotated, org.token, ADMIN_TOKEN, SECRETS_KEY, marker]) {

@@ -1,12 +1,18 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { fanOut } from "../../../src/delivery/fan-out";
 import type { DeliveryMessage, EventMessage } from "../../../src/delivery/messages";
 import { publishEvent } from "../../../src/delivery/publish";
 import worker from "../../../src/index";
 import type { OrganizationId } from "../../../src/lib/ids";
-import { createEndpoint, createOrganization, receiverChannel, settledDeliveries } from "../../support/api";
+import {
+  createEndpoint,
+  createOrganization,
+  deliveryDetail,
+  receiverChannel,
+  settledDeliveries,
+} from "../../support/api";
 import { batchOf, capturingQueue } from "../../support/faults";
 
 /** Publishes through publishEvent, keeping the event's queue message for the test to consume. */
@@ -20,6 +26,8 @@ async function publishCaptured(organizationId: string, type: string, data: unkno
 }
 
 describe("fan-out", () => {
+  afterEach(() => vi.restoreAllMocks());
+
   it("makes first attempts itself up to its limit and hands the rest to the deliveries queue", async () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
@@ -39,6 +47,36 @@ describe("fan-out", () => {
     expect(await receiver.received()).toHaveLength(3);
   });
 
+  it("logs the deliveries a run made to one endpoint in one line, each by id", async () => {
+    const logged: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      if (typeof line === "string") logged.push(line);
+    });
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["matter.*"],
+    });
+    const published = [];
+    for (let i = 0; i < 3; i++) {
+      published.push(await publishCaptured(org.id, "matter.created", { matterId: `m${i}`, name: "n" }));
+    }
+    await fanOut(
+      env,
+      published.map((p) => p.message),
+    );
+    expect(await receiver.received()).toHaveLength(3);
+    const lines = logged.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+    expect(lines.filter((line) => line.message === "delivery attempt")).toEqual([]);
+    const summaries = lines.filter((line) => line.message === "deliveries delivered");
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ endpointId: endpoint.id, organizationId: org.id, count: 3 });
+    expect(summaries[0].deliveries.map((d: { eventId: string }) => d.eventId).sort()).toEqual(
+      published.map((p) => p.event.id).sort(),
+    );
+  });
+
   it("reads an event too large to ride in its queue message from D1", async () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
@@ -56,5 +94,74 @@ describe("fan-out", () => {
     const [request] = await receiver.received();
     const body = new Webhook(signingSecret).verify(request?.body ?? "", request?.headers ?? {});
     expect(body).toMatchObject({ id: event.id, data });
+  });
+});
+
+/** An organization with one endpoint and 30 events for it, published but not yet fanned out. */
+async function thirtyEventsToOneEndpoint() {
+  const org = await createOrganization();
+  const receiver = receiverChannel();
+  await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+  const messages = [];
+  for (let i = 0; i < 30; i++) {
+    messages.push(
+      (await publishCaptured(org.id, "matter.created", { matterId: `m${i}`, name: "n" })).message,
+    );
+  }
+  return { org, receiver, messages };
+}
+
+describe("outgoing connections", () => {
+  it("keeps six attempts in flight per run, each timed from its start, and hands on what it could not start in time", async () => {
+    const { org, receiver, messages } = await thirtyEventsToOneEndpoint();
+    await receiver.script([], { status: 200, hangMs: 1_000 });
+
+    // Six at a time, a second each: the run starts what it can within its budget (twice
+    // DELIVERY_TIMEOUT_MS, 3 s in tests) and hands the rest on, none attempted.
+    const deliveries = capturingQueue<DeliveryMessage>();
+    await fanOut({ ...env, DELIVERIES_QUEUE: deliveries.queue }, messages);
+    const arrivals = (await receiver.received()).map((r) => r.receivedAt).sort((a, b) => a - b);
+    const mostTogether = Math.max(
+      ...arrivals.map((t) => arrivals.filter((u) => u >= t && u < t + 900).length),
+    );
+    expect(mostTogether).toBeLessThanOrEqual(6);
+    expect(arrivals.length).toBeGreaterThanOrEqual(6);
+    expect(deliveries.sent).toHaveLength(30 - arrivals.length);
+    expect(deliveries.sent.every((m) => m.first?.event !== undefined)).toBe(true);
+
+    await worker.queue(batchOf("webhook-deliveries", deliveries.sent) as MessageBatch, env);
+    const settled = await settledDeliveries(org.token, "", 30);
+    expect(settled).toHaveLength(30);
+    for (const delivery of settled) {
+      expect(delivery.status).toBe("delivered");
+      const { attempts } = await deliveryDetail(org.token, delivery.id);
+      expect(attempts).toMatchObject([{ statusCode: 200 }]);
+      // Not the time spent waiting for a connection, which the 1.5 s timeout would otherwise cut short.
+      expect(attempts[0].durationMs).toBeLessThan(1_400);
+    }
+  });
+
+  it("gives back the lease of a retry it could not start in time, so the message it hands on runs at once", async () => {
+    const { org, receiver, messages } = await thirtyEventsToOneEndpoint();
+    await receiver.script([], { status: 500 });
+    const retries = capturingQueue<DeliveryMessage>();
+    await fanOut({ ...env, DELIVERIES_QUEUE: retries.queue }, messages);
+    expect(retries.sent).toHaveLength(30);
+
+    await receiver.script([], { status: 200, hangMs: 1_000 });
+    const handedOn = capturingQueue<DeliveryMessage>();
+    const deliveriesBatch = (bodies: DeliveryMessage[]) =>
+      batchOf("webhook-deliveries", bodies) as MessageBatch;
+    await worker.queue(deliveriesBatch(retries.sent), { ...env, DELIVERIES_QUEUE: handedOn.queue });
+    expect(handedOn.sent.length).toBeGreaterThan(0);
+    expect(handedOn.sent.every((m) => m.first === undefined)).toBe(true);
+
+    await worker.queue(deliveriesBatch(handedOn.sent), env);
+    const settled = await settledDeliveries(org.token, "", 30);
+    expect(settled.map((d: { status: string }) => d.status)).toEqual(Array(30).fill("delivered"));
+    for (const delivery of settled) {
+      const { attempts } = await deliveryDetail(org.token, delivery.id);
+      expect(attempts.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 500, 200]);
+    }
   });
 });
