@@ -127,9 +127,11 @@ async function firstAttemptJobs(
  * Attempts `jobs`, grouped by endpoint: each group reads its endpoint and secrets once, asks the
  * endpoint's health object for rate-limit permits once (when the endpoint has a limit), reports its
  * outcomes to it once, and records every attempt and delivery in one D1 batch; only after that are
- * its messages acknowledged, retried or sent. A group whose batch fails goes round again whole (a
- * first attempt finds no row) without holding up the others. Throws if a job without a message (a
- * fan-out first attempt) could not be recorded, so fan-out's own message is retried.
+ * its messages acknowledged, retried or sent. Attempts go six at a time across the run (connections.ts);
+ * a delivery not started within the run's budget is handed on to a new message. A group whose batch
+ * fails goes round again whole (a first attempt finds no row) without holding up the others. Throws
+ * if a job without a message (a fan-out first attempt) could not be recorded, so fan-out's own message
+ * is retried.
  */
 export async function runDeliveries(
   env: Env,

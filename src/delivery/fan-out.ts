@@ -9,8 +9,9 @@ import { type DeliveryMessage, type EventMessage, sendAll } from "./messages";
 
 /**
  * First attempts made inside one fan-out run (a batch of 100 events to 10 endpoints each); beyond it
- * they go on as delivery messages, spread over concurrent consumers. With inline retries an attempt
- * takes up to three subrequests, well within Workers' 10,000 per invocation.
+ * they go on as delivery messages, spread over concurrent consumers, as do those the run could not
+ * start within its time (six connections at a time, see connections.ts). With inline retries an
+ * attempt takes up to three subrequests, well within Workers' 10,000 per invocation.
  */
 export const INLINE_FIRST_ATTEMPTS = 1000;
 
