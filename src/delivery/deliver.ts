@@ -252,7 +252,7 @@ async function deliverToEndpoint(
 
   const secrets = await loadSigningSecrets(env, target.endpoint.id);
   const runs = await Promise.all(
-    now.map((j) => attemptJob(env, config, target.endpoint, secrets, j, connections)),
+    now.map((j) => attemptJob({ env, config, endpoint: target.endpoint, secrets, connections }, j)),
   );
   logDelivered(
     target.endpoint,
@@ -312,36 +312,33 @@ function deliveryTarget(endpoint: Endpoint | null, config: Config): DeliveryTarg
   return { ok: true, endpoint };
 }
 
+/** What every attempt to one endpoint in this run shares. */
+type EndpointRun = {
+  env: Env;
+  config: Config;
+  endpoint: Endpoint;
+  secrets: string[];
+  connections: ConnectionGate;
+};
+
 /** A job's attempts in this run: how it settled, what the health object hears, and its success if any. */
 type AttemptRun = { settled: Settled; outcomes: AttemptOutcome[]; delivered?: DeliveredAttempt };
 
 /** One job's inline attempts; a job whose run throws gives its lease back and is retried whole. */
-async function attemptJob(
-  env: Env,
-  config: Config,
-  endpoint: Endpoint,
-  secrets: string[],
-  j: Job,
-  connections: ConnectionGate,
-): Promise<AttemptRun> {
+async function attemptJob(run: EndpointRun, j: Job): Promise<AttemptRun> {
   try {
-    return await attemptDelivery(env, config, endpoint, secrets, j, connections);
+    return await attemptDelivery(run, j);
   } catch (error) {
     console.error(
       JSON.stringify({ message: "delivery failed unexpectedly", deliveryId: j.job.id, error: String(error) }),
     );
-    const writes = j.job.stored ? [releaseDelivery(env.DB, j.job.organizationId, j.job.id)] : [];
-    return { settled: { ...j, kind: "crashed", writes }, outcomes: [] };
+    return { settled: { ...j, kind: "crashed", writes: leaseBack(run.env, j.job) }, outcomes: [] };
   }
 }
 
 async function attemptDelivery(
-  env: Env,
-  config: Config,
-  endpoint: Endpoint,
-  secrets: string[],
+  { env, config, endpoint, secrets, connections }: EndpointRun,
   j: Job,
-  connections: ConnectionGate,
 ): Promise<AttemptRun> {
   const { job } = j;
   const content = job.content as NonNullable<DeliveryJob["content"]>;
@@ -418,8 +415,12 @@ async function attemptDelivery(
 
 /** A delivery this run did not start: put off to a new message at once, its lease (if any) given back. */
 function handedOn(env: Env, j: Job): Settled {
-  const writes = j.job.stored ? [releaseDelivery(env.DB, j.job.organizationId, j.job.id)] : [];
-  return { ...j, kind: "deferred", delaySeconds: 0, writes };
+  return { ...j, kind: "deferred", delaySeconds: 0, writes: leaseBack(env, j.job) };
+}
+
+/** Gives back the lease a stored delivery holds (a first attempt has no row, so nothing to give back). */
+function leaseBack(env: Env, job: DeliveryJob): D1PreparedStatement[] {
+  return job.stored ? [releaseDelivery(env.DB, job.organizationId, job.id)] : [];
 }
 
 /** Attempt 1 is the initial one; later attempts in the same run are inline retries, the first of a later run a queue retry. */

@@ -52,20 +52,8 @@ describe("fan-out", () => {
     vi.spyOn(console, "log").mockImplementation((line: unknown) => {
       if (typeof line === "string") logged.push(line);
     });
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
-    const published = [];
-    for (let i = 0; i < 3; i++) {
-      published.push(await publishCaptured(org.id, "matter.created", { matterId: `m${i}`, name: "n" }));
-    }
-    await fanOut(
-      env,
-      published.map((p) => p.message),
-    );
+    const { org, endpoint, receiver, published, messages } = await eventsToOneEndpoint(3);
+    await fanOut(env, messages);
     expect(await receiver.received()).toHaveLength(3);
     const lines = logged.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
     expect(lines.filter((line) => line.message === "delivery attempt")).toEqual([]);
@@ -97,23 +85,21 @@ describe("fan-out", () => {
   });
 });
 
-/** An organization with one endpoint and 30 events for it, published but not yet fanned out. */
-async function thirtyEventsToOneEndpoint() {
+/** An organization with one endpoint and `count` events for it, published but not yet fanned out. */
+async function eventsToOneEndpoint(count: number) {
   const org = await createOrganization();
   const receiver = receiverChannel();
-  await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
-  const messages = [];
-  for (let i = 0; i < 30; i++) {
-    messages.push(
-      (await publishCaptured(org.id, "matter.created", { matterId: `m${i}`, name: "n" })).message,
-    );
+  const { endpoint } = await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+  const published = [];
+  for (let i = 0; i < count; i++) {
+    published.push(await publishCaptured(org.id, "matter.created", { matterId: `m${i}`, name: "n" }));
   }
-  return { org, receiver, messages };
+  return { org, endpoint, receiver, published, messages: published.map((p) => p.message) };
 }
 
 describe("outgoing connections", () => {
   it("keeps six attempts in flight per run, each timed from its start, and hands on what it could not start in time", async () => {
-    const { org, receiver, messages } = await thirtyEventsToOneEndpoint();
+    const { org, receiver, messages } = await eventsToOneEndpoint(30);
     await receiver.script([], { status: 200, hangMs: 1_000 });
 
     // Six at a time, a second each: the run starts what it can within its budget (twice
@@ -142,7 +128,7 @@ describe("outgoing connections", () => {
   });
 
   it("gives back the lease of a retry it could not start in time, so the message it hands on runs at once", async () => {
-    const { org, receiver, messages } = await thirtyEventsToOneEndpoint();
+    const { org, receiver, messages } = await eventsToOneEndpoint(30);
     await receiver.script([], { status: 500 });
     const retries = capturingQueue<DeliveryMessage>();
     await fanOut({ ...env, DELIVERIES_QUEUE: retries.queue }, messages);
