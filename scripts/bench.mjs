@@ -10,6 +10,11 @@ import { readFileSync } from "node:fs";
 //   4. the cost per million delivered events at the prices of bench/prices.mjs, from the operations the
 //      service counts itself (METER_OPERATIONS: D1 rows from query meta, queue messages, Durable
 //      Object calls) and the CPU time of the local runtime.
+// Counting costs CPU (a log line per invocation, about 15% more per delivery here), so throughput,
+// latency and CPU come from a run as deployed, and the operations from a second, metered run of the
+// same load. Each load starts with an unmeasured warm-up of 5% of it, on both sides. Ours and the
+// baseline are measured in turn, `--rounds` times each, the baseline first in every other round, so a
+// machine that slows down or speeds up during the run weighs on both alike.
 // Loopback only; stops by itself.
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
@@ -30,6 +35,7 @@ const { values } = parseArgs({
     events: { type: "string", default: "5000" },
     "fanout-events": { type: "string", default: "500" },
     publishes: { type: "string", default: "50" },
+    rounds: { type: "string", default: "2" },
   },
 });
 const WAIT_LIMIT_MS = 15 * 60_000;
@@ -61,6 +67,18 @@ async function waitForArrivals(count) {
   if (arrivals.length < count) throw new Error(`only ${arrivals.length} of ${count} deliveries arrived`);
 }
 
+/**
+ * Not measured: 5% of the load first, on both sides, so that the isolate's start, compilation and
+ * first queries are not counted against a sustained load.
+ */
+async function warmUp(events, fanOut, publish) {
+  const count = Math.ceil(events / 20);
+  arrivals = [];
+  await pool(count, 16, (i) => publish(events + i));
+  await waitForArrivals(count * fanOut);
+  await new Promise((r) => setTimeout(r, 1_000)); // the consumer runs end after their last request
+}
+
 /** Publishes `events` with `publish(i)` (16 at a time) and measures the deliveries' arrival. */
 async function measureDeliveries(events, fanOut, publish) {
   arrivals = [];
@@ -69,14 +87,24 @@ async function measureDeliveries(events, fanOut, publish) {
   await pool(events, 16, publish);
   await waitForArrivals(events * fanOut);
   const cpuMs = workerdCpuSince(cpuBefore);
-  const latencies = arrivals.map((a) => a.arrivedAt - a.publishedAt).sort((x, y) => x - y);
-  const lastArrival = Math.max(...arrivals.map((a) => a.arrivedAt));
   return {
     deliveries: arrivals.length,
-    perSecond: arrivals.length / ((lastArrival - started) / 1000),
+    elapsedMs: Math.max(...arrivals.map((a) => a.arrivedAt)) - started,
+    latencies: arrivals.map((a) => a.arrivedAt - a.publishedAt),
+    cpuMs,
+  };
+}
+
+/** The rounds of one side taken together: throughput over their summed time, latencies pooled. */
+function combined(rounds) {
+  const total = (key) => rounds.reduce((sum, round) => sum + round[key], 0);
+  const latencies = rounds.flatMap((round) => round.latencies).sort((x, y) => x - y);
+  return {
+    deliveries: total("deliveries"),
+    perSecond: total("deliveries") / (total("elapsedMs") / 1000),
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    cpuMs,
+    cpuMs: total("cpuMs"),
   };
 }
 
@@ -100,14 +128,17 @@ async function linesSince(logFile, offset) {
 
 const sum = (lines, key) => lines.reduce((total, line) => total + (line[key] ?? 0), 0);
 
-/** Billable operations per delivered event, from the counted operations of a measured load. */
-function usagePerDelivery({ operations: lines, logged }, measured) {
-  const per = (n) => n / measured.deliveries;
+/**
+ * Billable operations per delivered event, from the counted operations of a metered run and the CPU of
+ * the unmetered one.
+ */
+function usagePerDelivery({ operations: lines, logged }, metered, measured) {
+  const per = (n) => n / metered.deliveries;
   const queueWrites = sum(lines, "queueWriteOperations");
   const doCalls = sum(lines, "durableObjectCalls");
   return {
     workerRequests: per(lines.length),
-    workerCpuMs: per(measured.cpuMs),
+    workerCpuMs: measured.cpuMs / measured.deliveries,
     // The Worker's own lines and the invocation log of each request.
     workersLogsEvents: per(logged + lines.length),
     d1RowsRead: per(sum(lines, "d1RowsRead")),
@@ -127,9 +158,12 @@ function durableObjectCallsPerEndpointBatch(lines) {
   return Math.max(0, ...batches.map((l) => l.durableObjectCalls / l.durableObjects));
 }
 
-/** Our service: an organization with `fanOut` endpoints, `events` published through the API. */
-async function ours(events, fanOut) {
-  const service = await startLocalService({ METER_OPERATIONS: "true" });
+/**
+ * Our service: an organization with `fanOut` endpoints, `events` published through the API. With
+ * `meter`, also what the invocations logged they did (METER_OPERATIONS).
+ */
+async function ours(events, fanOut, { meter }) {
+  const service = await startLocalService({ METER_OPERATIONS: String(meter) });
   try {
     const { base, adminToken } = service;
     const { organization, token } = await organizationWithKey(service, "bench");
@@ -139,20 +173,16 @@ async function ours(events, fanOut) {
         eventTypeFilters: ["matter.*"],
       });
     }
-    const logOffset = readFileSync(service.logFile, "utf8").length;
-    const measured = await measureDeliveries(events, fanOut, (i) =>
+    const publish = (i) =>
       api(base, adminToken, "POST", "/webhooks/v1/events", {
         organizationId: organization.id,
         type: "matter.created",
         data: { matterId: `matter_${i}`, name: `Bench ${i}` },
-      }),
-    );
-    const lines = await linesSince(service.logFile, logOffset);
-    return {
-      ...measured,
-      usage: usagePerDelivery(lines, measured),
-      doCallsPerEndpointBatch: durableObjectCallsPerEndpointBatch(lines.operations),
-    };
+      });
+    await warmUp(events, fanOut, publish);
+    const logOffset = readFileSync(service.logFile, "utf8").length;
+    const measured = await measureDeliveries(events, fanOut, publish);
+    return meter ? { ...measured, lines: await linesSince(service.logFile, logOffset) } : measured;
   } finally {
     await service.stop();
   }
@@ -169,13 +199,15 @@ async function baseline(events, fanOut) {
       data: { matterId: "m", name: "n" },
     });
     const signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
-    return await measureDeliveries(events, fanOut, async () => {
+    const publish = async () => {
       const response = await fetch(`${worker.base}/publish`, {
         method: "POST",
         body: JSON.stringify({ urls, body, signature }),
       });
       if (response.status !== 202) throw new Error(`baseline publish: ${response.status}`);
-    });
+    };
+    await warmUp(events, fanOut, publish);
+    return await measureDeliveries(events, fanOut, publish);
   } finally {
     await worker.stop();
   }
@@ -213,6 +245,7 @@ async function publishLatency(endpoints, publishes) {
 const EVENTS = Number(values.events);
 const FANOUT_EVENTS = Number(values["fanout-events"]);
 const PUBLISHES = Number(values.publishes);
+const ROUNDS = Number(values.rounds);
 const rows = [];
 const fmt = (n) => (Number.isFinite(n) ? n.toFixed(1) : "-");
 try {
@@ -220,10 +253,29 @@ try {
     [EVENTS, 1],
     [FANOUT_EVENTS, 10],
   ]) {
-    console.log(`measuring ${events} events × ${fanOut} endpoint(s)…`);
-    const mine = await ours(events, fanOut);
-    const limit = await baseline(events, fanOut);
-    rows.push({ events, fanOut, mine, limit, ratio: mine.perSecond / limit.perSecond });
+    const oursRounds = [];
+    const baselineRounds = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.log(`measuring ${events} events × ${fanOut} endpoint(s), round ${round} of ${ROUNDS}…`);
+      const turns = [
+        async () => oursRounds.push(await ours(events, fanOut, { meter: false })),
+        async () => baselineRounds.push(await baseline(events, fanOut)),
+      ];
+      if (round % 2 === 0) turns.reverse();
+      for (const turn of turns) await turn();
+    }
+    const measured = combined(oursRounds);
+    const limit = combined(baselineRounds);
+    console.log(`counting the operations of ${events} events × ${fanOut} endpoint(s)…`);
+    const metered = await ours(events, fanOut, { meter: true });
+    const mine = {
+      ...measured,
+      usage: usagePerDelivery(metered.lines, metered, measured),
+      doCallsPerEndpointBatch: durableObjectCallsPerEndpointBatch(metered.lines.operations),
+    };
+    const rate = (round) => round.deliveries / round.elapsedMs;
+    const roundRatios = oursRounds.map((round, i) => rate(round) / rate(baselineRounds[i]));
+    rows.push({ events, fanOut, mine, limit, ratio: mine.perSecond / limit.perSecond, roundRatios });
   }
   console.log("measuring publish latency with 1, 100 and 1,000 endpoints…");
   const publish = {};
@@ -240,6 +292,13 @@ try {
         ` ${fmt(r.mine.p50).padStart(10)} ${fmt(r.mine.p99).padStart(10)} ${fmt(r.limit.p50).padStart(14)} ${fmt(r.limit.p99).padStart(14)}`,
     );
   }
+  console.log(
+    `(${ROUNDS} round(s) of each; ratio by round: ` +
+      rows
+        .map((r) => `${r.roundRatios.map((x) => x.toFixed(2)).join(", ")} at fan-out ${r.fanOut}`)
+        .join("; ") +
+      ")",
+  );
   console.log(`\nPublish latency (${PUBLISHES} publishes, one at a time, ms)`);
   for (const [endpoints, { p50, p99 }] of Object.entries(publish)) {
     console.log(
