@@ -4,14 +4,16 @@ import type { AddressInfo, Socket } from "node:net";
 /**
  * A real HTTP receiver on 127.0.0.1 for delivery tests (runs in Node, started by global-setup.ts).
  * Each test uses its own channel: `/r/<channel>` records every request; `PUT /_control/<channel>`
- * scripts the next answers (status, headers, body, or a hang), `GET /_control/<channel>` returns
- * what was received. Unscripted requests get 200.
+ * scripts the next answers (status, headers, body, a hang, or a body that stops halfway),
+ * `GET /_control/<channel>` returns what was received. Unscripted requests get 200.
  */
 export type ScriptedAnswer = {
   status?: number;
   headers?: Record<string, string>;
   body?: string;
   hangMs?: number;
+  /** Sends the status and the first half of `body`, declaring its whole length, and never the rest. */
+  stallBody?: boolean;
 };
 export type ReceivedRequest = {
   method: string;
@@ -96,6 +98,12 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, answer: ScriptedAnswer): void {
+  const body = answer.body ?? "";
+  if (answer.stallBody) {
+    res.writeHead(answer.status ?? 200, { ...answer.headers, "content-length": String(body.length) });
+    res.write(body.slice(0, body.length / 2));
+    return;
+  }
   res.writeHead(answer.status ?? 200, answer.headers ?? {});
-  res.end(answer.body ?? "");
+  res.end(body);
 }

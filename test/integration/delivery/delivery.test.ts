@@ -126,6 +126,39 @@ describe("delivery, end to end", () => {
     expect(await receiver.received()).toHaveLength(1);
   });
 
+  it("keeps at most 4 KiB of an answer, whether its length is declared or it is streamed", async () => {
+    const org = await createOrganization();
+    const long = "x".repeat(10_000);
+    const [declared, streamed] = [receiverChannel(), receiverChannel()];
+    await declared.script([], { status: 410, body: long });
+    await streamed.script([], { status: 410, body: long, headers: { "transfer-encoding": "chunked" } });
+    for (const receiver of [declared, streamed]) {
+      await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
+    }
+    const event = await publish(org.id, "matter.created", matter);
+
+    const deliveries = await settledDeliveries(org.token, `event_id=${event.id}`, 2);
+    for (const delivery of deliveries) {
+      const detail = await deliveryDetail(org.token, delivery.id);
+      expect(detail.attempts).toMatchObject([{ statusCode: 410, responseBody: long.slice(0, 4096) }]);
+    }
+  });
+
+  it("settles an answer whose body stops halfway by its status, within the attempt timeout", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await receiver.script([{ status: 200, body: "y".repeat(200), stallBody: true }]);
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
+    const event = await publish(org.id, "matter.created", matter);
+
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const detail = await deliveryDetail(org.token, delivery.id);
+    expect(detail).toMatchObject({ status: "delivered", attemptCount: 1, lastStatusCode: 200 });
+    // Waited for the rest of the body until the timeout (1.5 s in tests), not longer.
+    expect(detail.attempts[0].durationMs).toBeLessThan(3_000);
+    expect(await receiver.received()).toHaveLength(1);
+  });
+
   it("times out on a receiver that never answers, then retries through the queue", async () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
