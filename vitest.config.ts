@@ -1,7 +1,6 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { ADMIN_REQUESTS_PER_BLOCK } from "./src/api/throttle";
 
 /**
  * Tests run inside workerd with the bindings of wrangler.toml (real local D1, Queues and Durable
@@ -42,16 +41,10 @@ const SECURITY_TESTS = "test/integration/security/**/*.test.ts";
 /** Tests of the npm scripts themselves: plain Node, no Worker. */
 const SCRIPT_TESTS = "test/scripts/**/*.test.ts";
 
-/**
- * Throttling is effectively off except in the security project, which tests it: `limit` requests per
- * period for each credential (the admin limiter counts blocks of requests).
- */
+/** Throttling is effectively off except in the security project, which tests it. */
 const apiRateLimits = (limit: number) => ({
   ORG_API_RATE_LIMITER: { namespace_id: "1001", simple: { limit, period: 60 as const } },
-  ADMIN_API_RATE_LIMITER: {
-    namespace_id: "1002",
-    simple: { limit: Math.ceil(limit / ADMIN_REQUESTS_PER_BLOCK), period: 10 as const },
-  },
+  ADMIN_API_RATE_LIMITER: { namespace_id: "1002", simple: { limit, period: 10 as const } },
 });
 
 export default defineConfig(async () => {
