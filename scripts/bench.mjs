@@ -132,7 +132,8 @@ const sum = (lines, key) => lines.reduce((total, line) => total + (line[key] ?? 
  * Billable operations per delivered event, from the counted operations of a metered run and the CPU of
  * the unmetered one.
  */
-function usagePerDelivery({ operations: lines, logged }, metered, measured) {
+function usagePerDelivery(metered, measured) {
+  const { operations: lines, logged } = metered.lines;
   const per = (n) => n / metered.deliveries;
   const queueWrites = sum(lines, "queueWriteOperations");
   const doCalls = sum(lines, "durableObjectCalls");
@@ -270,7 +271,7 @@ try {
     const metered = await ours(events, fanOut, { meter: true });
     const mine = {
       ...measured,
-      usage: usagePerDelivery(metered.lines, metered, measured),
+      usage: usagePerDelivery(metered, measured),
       doCallsPerEndpointBatch: durableObjectCallsPerEndpointBatch(metered.lines.operations),
     };
     const rate = (round) => round.deliveries / round.elapsedMs;

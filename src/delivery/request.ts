@@ -69,10 +69,8 @@ export async function buildSignedRequest(input: RequestInput): Promise<SignedReq
   const { endpoint, content, headerPrefix } = input;
   const body = webhookBody(content, endpoint.payloadFormat);
   const headers: Record<string, string> = {};
-  const custom = Object.entries(endpoint.headers);
-  // Most endpoints have no custom headers: then there is nothing to check them against.
-  const reserved = custom.length > 0 ? reservedHeaderNames(headerPrefix) : new Set<string>();
-  for (const [name, value] of custom) {
+  const reserved = reservedHeaderNames(headerPrefix);
+  for (const [name, value] of Object.entries(endpoint.headers)) {
     if (!reserved.has(name.toLowerCase())) headers[name] = value;
   }
   headers["content-type"] = "application/json";
