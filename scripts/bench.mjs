@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 //      service counts itself (METER_OPERATIONS: D1 rows from query meta, queue messages, Durable
 //      Object calls) and the CPU time of the local runtime.
 // Counting costs CPU (a log line per invocation, about 15% more per delivery here), so throughput,
-// latency and CPU come from a run as deployed, and the operations from a second, metered run of the
+// latency and CPU come from runs as deployed, and the operations from a separate, metered run of the
 // same load. Each load starts with an unmeasured warm-up of 5% of it, on both sides. Ours and the
 // baseline are measured in turn, `--rounds` times each, the baseline first in every other round, so a
 // machine that slows down or speeds up during the run weighs on both alike.
