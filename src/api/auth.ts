@@ -4,6 +4,7 @@ import { bytesToBase64Url, randomBytes } from "../lib/base64";
 import { ServiceError } from "../lib/errors";
 import { sha256Hex } from "../lib/hash";
 import type { OrganizationId } from "../lib/ids";
+import { throttleAdmin, throttleOrganizationKey } from "./throttle";
 
 /** What authentication establishes for the handlers after it. */
 export type AuthVariables = { organizationId: OrganizationId; apiKeyScopes: string[] };
@@ -37,20 +38,6 @@ async function sameToken(given: string, expected: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
-/**
- * Per-credential throttling of the management and publish APIs, after authentication, with the Rate
- * Limiting bindings of wrangler.toml; a throttled client is told to wait one period of its limiter.
- */
-/** The `period` of each limiter in wrangler.toml. */
-const PERIOD_SECONDS = { admin: 10, organizationKey: 60 } as const;
-
-async function throttle(limiter: RateLimit, credential: string, periodSeconds: number): Promise<void> {
-  const { success } = await limiter.limit({ key: credential });
-  if (!success) {
-    throw new ServiceError("throttled", "Too many requests with this credential", undefined, periodSeconds);
-  }
-}
-
 /** The operator's token (`ADMIN_TOKEN`): /admin and publishing. Organization keys are refused. */
 export function adminAuth(): MiddlewareHandler<AppEnv> {
   return async function adminAuth(c, next) {
@@ -58,7 +45,7 @@ export function adminAuth(): MiddlewareHandler<AppEnv> {
     if (!c.env.ADMIN_TOKEN || !(await sameToken(token, c.env.ADMIN_TOKEN))) {
       throw new ServiceError("unauthorized", "Invalid admin token");
     }
-    await throttle(c.env.ADMIN_API_RATE_LIMITER, "admin", PERIOD_SECONDS.admin);
+    await throttleAdmin(c.env.ADMIN_API_RATE_LIMITER);
     await next();
   };
 }
@@ -71,7 +58,7 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
       ? await findActiveApiKey(c.env.DB, await sha256Hex(token))
       : null;
     if (!key) throw new ServiceError("unauthorized", "Invalid or revoked API key");
-    await throttle(c.env.ORG_API_RATE_LIMITER, key.id, PERIOD_SECONDS.organizationKey);
+    await throttleOrganizationKey(c.env.ORG_API_RATE_LIMITER, key.id);
     c.set("organizationId", key.organizationId);
     c.set("apiKeyScopes", key.scopes);
     await next();
