@@ -6,7 +6,7 @@ import {
   type OrganizationId,
 } from "../lib/ids";
 import type { EventResources } from "./events";
-import { chunked, type Page, type PageQuery, placeholders, rowsForIds, toPage, where } from "./page";
+import { IN_ID_LIST, idList, type Page, type PageQuery, toPage, where } from "./page";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
 
@@ -120,41 +120,77 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   deliveredAt: row.delivered_at,
 });
 
+/** A delivery that has no row yet, as its first attempts (or its failure without one) left it. */
+export type DeliveryOutcome = { job: DeliveryJob; progress: DeliveryProgress; attempts: readonly Attempt[] };
+
+const OUTCOME_COLUMNS = [
+  "organization_id",
+  "id",
+  "event_id",
+  "endpoint_id",
+  "event_type",
+  "status",
+  "attempt_count",
+  "queue_retries",
+  "next_attempt_at",
+  "sweep_after",
+  "last_status_code",
+  "last_error",
+  "created_at",
+  "delivered_at",
+  "attempts",
+] as const;
+
+/** The values of OUTCOME_COLUMNS, in their order. */
+const outcomeValues = ({ job, progress: p, attempts }: DeliveryOutcome) => [
+  job.organizationId,
+  job.id,
+  job.eventId,
+  job.endpointId,
+  job.eventType,
+  p.status,
+  p.attemptCount,
+  p.queueRetries,
+  p.nextAttemptAt,
+  p.sweepAfter,
+  p.lastStatusCode,
+  p.lastError,
+  job.createdAt,
+  p.deliveredAt,
+  JSON.stringify(attempts),
+];
+
 /**
- * A first attempt's outcome: the delivery's row, written once, in the same D1 batch as its attempts.
- * A row that exists already (two runs raced) is left alone.
+ * The rows of deliveries written once their first attempts are over, a row that exists already (two
+ * runs raced) left alone. They go as one JSON array per statement, not one statement per row: a run
+ * records up to a thousand, and each statement costs D1 a round of its own work. A statement's JSON
+ * stays under D1's 2 MB limit on a value (UTF-8 takes at most three bytes per UTF-16 unit).
  */
-export function insertDeliveryOutcome(
+export function insertDeliveryOutcomes(
   db: D1Database,
-  job: DeliveryJob,
-  p: DeliveryProgress,
-  attempts: readonly Attempt[] = [],
-): D1PreparedStatement {
-  return db
-    .prepare(
-      `INSERT INTO deliveries (organization_id, id, event_id, endpoint_id, event_type, status, attempt_count,
-         queue_retries, next_attempt_at, sweep_after, last_status_code, last_error, created_at, delivered_at,
-         attempts)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT DO NOTHING`,
-    )
-    .bind(
-      job.organizationId,
-      job.id,
-      job.eventId,
-      job.endpointId,
-      job.eventType,
-      p.status,
-      p.attemptCount,
-      p.queueRetries,
-      p.nextAttemptAt,
-      p.sweepAfter,
-      p.lastStatusCode,
-      p.lastError,
-      job.createdAt,
-      p.deliveredAt,
-      JSON.stringify(attempts),
-    );
+  outcomes: readonly DeliveryOutcome[],
+): D1PreparedStatement[] {
+  const MAX_JSON_UNITS = 500_000;
+  const slices: string[][] = [];
+  let units = Number.POSITIVE_INFINITY;
+  for (const outcome of outcomes) {
+    const row = JSON.stringify(outcomeValues(outcome));
+    if (units + row.length > MAX_JSON_UNITS) {
+      slices.push([]);
+      units = 0;
+    }
+    slices.at(-1)?.push(row);
+    units += row.length + 1;
+  }
+  return slices.map((rows) =>
+    db
+      .prepare(
+        `INSERT INTO deliveries (${OUTCOME_COLUMNS.join(", ")})
+         SELECT ${OUTCOME_COLUMNS.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true
+         ON CONFLICT DO NOTHING`,
+      )
+      .bind(`[${rows.join(",")}]`),
+  );
 }
 
 /** A replay: a pending row, which the sweeper re-sends if its queue message never comes. */
@@ -231,12 +267,12 @@ export async function storedDeliveryIds(
   organizationId: string,
   ids: readonly string[],
 ): Promise<Set<string>> {
-  const rows = await rowsForIds<{ id: string }>(db, ids, (slice) =>
-    db
-      .prepare(`SELECT id FROM deliveries WHERE organization_id = ? AND id IN (${placeholders(slice)})`)
-      .bind(organizationId, ...slice),
-  );
-  return new Set(rows.map((r) => r.id));
+  if (ids.length === 0) return new Set();
+  const { results } = await db
+    .prepare(`SELECT id FROM deliveries WHERE organization_id = ? AND id ${IN_ID_LIST}`)
+    .bind(organizationId, idList(ids))
+    .all<{ id: string }>();
+  return new Set(results.map((r) => r.id));
 }
 
 type JobRow = DeliveryRow & {
@@ -260,34 +296,28 @@ export async function leaseDeliveries(
   leaseUntil: string,
 ): Promise<{ leased: Set<string>; rows: Map<string, DeliveryJob & { status: DeliveryStatus }> }> {
   if (ids.length === 0) return { leased: new Set(), rows: new Map() };
-  const slices = chunked(ids);
-  const results = await db.batch<{ id: string } | JobRow>(
-    slices.flatMap((slice) => [
-      db
-        .prepare(
-          `UPDATE deliveries SET lease_until = ?, sweep_after = NULL
-           WHERE organization_id = ? AND id IN (${placeholders(slice)}) AND status = 'pending'
-             AND (lease_until IS NULL OR lease_until <= ?)
-           RETURNING id`,
-        )
-        .bind(leaseUntil, organizationId, ...slice, now),
-      db
-        .prepare(
-          `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources,
-             e.occurred_at AS event_occurred_at
-           FROM deliveries d LEFT JOIN events e ON e.organization_id = d.organization_id AND e.id = d.event_id
-           WHERE d.organization_id = ? AND d.id IN (${placeholders(slice)})`,
-        )
-        .bind(organizationId, ...slice),
-    ]),
+  const [leasedRows, jobRows] = await db.batch<{ id: string } | JobRow>([
+    db
+      .prepare(
+        `UPDATE deliveries SET lease_until = ?, sweep_after = NULL
+         WHERE organization_id = ? AND id ${IN_ID_LIST} AND status = 'pending'
+           AND (lease_until IS NULL OR lease_until <= ?)
+         RETURNING id`,
+      )
+      .bind(leaseUntil, organizationId, idList(ids), now),
+    db
+      .prepare(
+        `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources,
+           e.occurred_at AS event_occurred_at
+         FROM deliveries d LEFT JOIN events e ON e.organization_id = d.organization_id AND e.id = d.event_id
+         WHERE d.organization_id = ? AND d.id ${IN_ID_LIST}`,
+      )
+      .bind(organizationId, idList(ids)),
+  ]);
+  const leased = new Set((leasedRows?.results ?? []).map((row) => row.id));
+  const rows = ((jobRows?.results ?? []) as JobRow[]).map(
+    (row) => [row.id, { ...toJob(row), status: row.status }] as const,
   );
-  const leased = new Set(
-    results.filter((_, i) => i % 2 === 0).flatMap((r) => r.results.map((row) => row.id)),
-  );
-  const rows = results
-    .filter((_, i) => i % 2 === 1)
-    .flatMap((r) => r.results as JobRow[])
-    .map((row) => [row.id, { ...toJob(row), status: row.status }] as const);
   return { leased, rows: new Map(rows) };
 }
 
@@ -433,7 +463,7 @@ export function failDelivery(db: D1Database, job: DeliveryJob, reason: string): 
     deliveredAt: null,
     sweepAfter: null,
   };
-  return [insertDeliveryOutcome(db, job, failed), close];
+  return [...insertDeliveryOutcomes(db, [{ job, progress: failed, attempts: [] }]), close];
 }
 
 /** Retention: up to `limit` of an organization's deliveries made before `beforeId`; returns how many went. */

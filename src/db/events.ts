@@ -1,5 +1,5 @@
 import type { EventId, OrganizationId } from "../lib/ids";
-import { type Page, type PageQuery, placeholders, rowsForIds, toPage, where } from "./page";
+import { IN_ID_LIST, idList, type Page, type PageQuery, toPage, where } from "./page";
 
 /** `{ vault: "vault_123", matter: "matter_9" }`: the resources an event is about, by catalog name. */
 export type EventResources = Record<string, string>;
@@ -122,12 +122,12 @@ export async function storedEventIds(
   organizationId: string,
   ids: readonly string[],
 ): Promise<Set<string>> {
-  const rows = await rowsForIds<{ id: string }>(db, ids, (slice) =>
-    db
-      .prepare(`SELECT id FROM events WHERE organization_id = ? AND id IN (${placeholders(slice)})`)
-      .bind(organizationId, ...slice),
-  );
-  return new Set(rows.map((r) => r.id));
+  if (ids.length === 0) return new Set();
+  const { results } = await db
+    .prepare(`SELECT id FROM events WHERE organization_id = ? AND id ${IN_ID_LIST}`)
+    .bind(organizationId, idList(ids))
+    .all<{ id: string }>();
+  return new Set(results.map((r) => r.id));
 }
 
 /** A queue message now carries the event: the sweeper has nothing to do for it. */

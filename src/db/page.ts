@@ -24,25 +24,10 @@ export function where(filters: ReadonlyArray<readonly [string, unknown]>): {
   };
 }
 
-/** D1 binds at most 100 parameters per statement; `IN (…)` lists are cut to leave room for the others. */
-export const MAX_IN_LIST = 90;
-
-/** `items` in slices of at most `size`, for one statement each (run together with `db.batch`). */
-export function chunked<T>(items: readonly T[], size = MAX_IN_LIST): T[][] {
-  const slices: T[][] = [];
-  for (let i = 0; i < items.length; i += size) slices.push(items.slice(i, i + size));
-  return slices;
-}
-
-export const placeholders = (items: readonly unknown[]) => items.map(() => "?").join(", ");
-
-/** Every row of `statementFor(slice)` over `ids` cut into slices, run as one D1 batch. */
-export async function rowsForIds<T>(
-  db: D1Database,
-  ids: readonly string[],
-  statementFor: (slice: string[]) => D1PreparedStatement,
-): Promise<T[]> {
-  if (ids.length === 0) return [];
-  const pages = await db.batch<T>(chunked(ids).map(statementFor));
-  return pages.flatMap((page) => page.results);
-}
+/**
+ * `id IN (…)` for any number of ids, bound as one JSON array (`idList`): D1 binds at most 100
+ * parameters per statement, and one statement instead of one per slice spares D1 a round of its own
+ * work for each. The primary key is still used for each id.
+ */
+export const IN_ID_LIST = "IN (SELECT value FROM json_each(?))";
+export const idList = (ids: readonly string[]) => JSON.stringify(ids);

@@ -3,9 +3,10 @@ import {
   type Attempt,
   type AttemptTrigger,
   type DeliveryJob,
+  type DeliveryOutcome,
   type DeliveryProgress,
   failDelivery,
-  insertDeliveryOutcome,
+  insertDeliveryOutcomes,
   leaseDeliveries,
   releaseDelivery,
   storedDeliveryIds,
@@ -28,8 +29,11 @@ import { checkEndpointUrl } from "./url-policy";
 /** A delivery to attempt now, and the queue message it came in (fan-out's first attempts have none). */
 export type Job = { job: DeliveryJob; message?: Message<DeliveryMessage> };
 
-/** What became of a job in this run; `writes` go to D1 before anything is acknowledged or sent. */
-type Settled = Job & { writes: D1PreparedStatement[] } & (
+/**
+ * What became of a job in this run. `writes`, and the row of a first attempt (`outcome`), go to D1
+ * before anything is acknowledged or sent.
+ */
+type Settled = Job & { writes: D1PreparedStatement[]; outcome?: DeliveryOutcome } & (
     | { kind: "done" }
     | { kind: "retry"; delaySeconds: number }
     | { kind: "deferred"; delaySeconds: number }
@@ -145,7 +149,13 @@ export async function runDeliveries(
     [...Map.groupBy(jobs, ({ job }) => job.endpointId)].map(async ([endpointId, group]) => {
       const endpoint = knownEndpoints.get(endpointId) ?? (await getEndpointById(env.DB, endpointId));
       const settled = await deliverToEndpoint(env, config, endpoint, group, connections);
-      const writes = settled.flatMap((s) => s.writes);
+      const writes = [
+        ...settled.flatMap((s) => s.writes),
+        ...insertDeliveryOutcomes(
+          env.DB,
+          settled.flatMap((s) => (s.outcome ? [s.outcome] : [])),
+        ),
+      ];
       try {
         if (writes.length > 0) await env.DB.batch(writes);
         return settled;
@@ -392,15 +402,13 @@ async function attemptDelivery(
 
   const last = attempts[attempts.length - 1] as Attempt;
   const progress = progressAfter(step, last, job.queueRetries, new Date());
-  const writes = [
-    job.stored
-      ? updateDeliveryProgress(env.DB, job, progress, [...job.attempts, ...attempts])
-      : insertDeliveryOutcome(env.DB, job, progress, attempts),
-  ];
+  const recorded = job.stored
+    ? { writes: [updateDeliveryProgress(env.DB, job, progress, [...job.attempts, ...attempts])] }
+    : { writes: [], outcome: { job, progress, attempts } };
   const settled: Settled =
     step.kind === "retry_queue"
-      ? { ...j, kind: "retry", delaySeconds: step.delaySeconds, writes }
-      : { ...j, kind: "done", writes };
+      ? { ...j, kind: "retry", delaySeconds: step.delaySeconds, ...recorded }
+      : { ...j, kind: "done", ...recorded };
   const outcomes = results.map((result) => toOutcome(result, step.kind === "failed"));
   if (step.kind !== "delivered") return { settled, outcomes };
   const delivered = {

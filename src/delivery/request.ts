@@ -44,8 +44,16 @@ export function webhookBody(content: EventContent, format: Endpoint["payloadForm
   return JSON.stringify({ ...envelope, data: content.data });
 }
 
+/** The set for the last prefix asked: there is one per deployment, and every attempt asks. */
+let reserved: { headerPrefix: string; names: ReadonlySet<string> } | undefined;
+
 /** Header names the service sets itself; an endpoint's custom headers may not use them. */
-export function reservedHeaderNames(headerPrefix: string): Set<string> {
+export function reservedHeaderNames(headerPrefix: string): ReadonlySet<string> {
+  if (reserved?.headerPrefix !== headerPrefix) reserved = { headerPrefix, names: reservedSet(headerPrefix) };
+  return reserved.names;
+}
+
+function reservedSet(headerPrefix: string): ReadonlySet<string> {
   return new Set([
     "content-type",
     "content-length",

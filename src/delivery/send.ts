@@ -56,6 +56,11 @@ export async function sendSignedRequest(request: SignedRequest, timeoutMs: numbe
 /** Reads at most MAX_RESPONSE_BODY_BYTES and drops the rest, so a huge answer costs nothing. */
 async function readCapped(response: Response, signal: AbortSignal): Promise<string> {
   if (!response.body) return "";
+  // Most receivers answer with an empty body and say so: nothing to read.
+  if (response.headers.get("content-length") === "0") {
+    response.body.cancel().catch(() => {});
+    return "";
+  }
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -1,0 +1,120 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { type DeliveryOutcome, insertDeliveryOutcomes, storedDeliveryIds } from "../../../src/db/deliveries";
+import { storedEventIds } from "../../../src/db/events";
+import { IN_ID_LIST, idList } from "../../../src/db/page";
+import { firstAttemptJob } from "../../../src/delivery/deliver";
+import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../../../src/lib/ids";
+import { createOrganization } from "../../support/api";
+
+/** A delivered first attempt whose answer body is `responseBody`. */
+function deliveredOutcome(organizationId: string, n: number, responseBody: string): DeliveryOutcome {
+  const job = firstAttemptJob(
+    {
+      organizationId: organizationId as OrganizationId,
+      deliveryId: `dlv_test${String(n).padStart(6, "0")}` as DeliveryId,
+      endpointId: "evsub_test" as EndpointId,
+      eventId: "evt_test" as EventId,
+    },
+    "matter.created",
+    null,
+  );
+  const attempt = {
+    number: 1,
+    trigger: "initial" as const,
+    startedAt: new Date().toISOString(),
+    durationMs: 3,
+    statusCode: 200,
+    error: null,
+    responseBody,
+  };
+  return {
+    job,
+    attempts: [attempt],
+    progress: {
+      status: "delivered",
+      attemptCount: 1,
+      queueRetries: 0,
+      nextAttemptAt: null,
+      sweepAfter: null,
+      lastStatusCode: 200,
+      lastError: null,
+      deliveredAt: new Date().toISOString(),
+    },
+  };
+}
+
+describe("rows written and looked up many at a time", () => {
+  it("writes first attempts' rows in one statement, with their columns typed as one at a time would", async () => {
+    const org = await createOrganization();
+    const outcomes = Array.from({ length: 150 }, (_, n) => deliveredOutcome(org.id, n, "ok"));
+    const statements = insertDeliveryOutcomes(env.DB, outcomes);
+    expect(statements.length).toBe(1);
+    await env.DB.batch(statements);
+    const { results } = await env.DB.prepare(
+      `SELECT typeof(attempt_count) AS count_type, typeof(last_status_code) AS status_type,
+         typeof(next_attempt_at) AS next_type, status, attempts FROM deliveries WHERE organization_id = ?`,
+    )
+      .bind(org.id)
+      .all<{
+        count_type: string;
+        status_type: string;
+        next_type: string;
+        status: string;
+        attempts: string;
+      }>();
+    expect(results).toHaveLength(150);
+    for (const row of results) {
+      expect(row).toMatchObject({
+        count_type: "integer",
+        status_type: "integer",
+        next_type: "null",
+        status: "delivered",
+      });
+      expect(JSON.parse(row.attempts)).toEqual([
+        expect.objectContaining({ statusCode: 200, responseBody: "ok" }),
+      ]);
+    }
+    // Written again (a run that raced another), nothing changes.
+    await env.DB.batch(insertDeliveryOutcomes(env.DB, outcomes));
+    const ids = await storedDeliveryIds(
+      env.DB,
+      org.id,
+      outcomes.map((o) => o.job.id),
+    );
+    expect(ids.size).toBe(150);
+  });
+
+  it("cuts a write whose JSON would pass D1's 2 MB limit on a value into several statements", async () => {
+    const org = await createOrganization();
+    const outcomes = Array.from({ length: 3 }, (_, n) => deliveredOutcome(org.id, n, "é".repeat(300_000)));
+    const statements = insertDeliveryOutcomes(env.DB, outcomes);
+    expect(statements.length).toBe(3);
+    await env.DB.batch(statements);
+    expect((await storedDeliveryIds(env.DB, org.id, ["dlv_test000000", "dlv_test000002"])).size).toBe(2);
+  });
+
+  it("finds ids past D1's hundred bound parameters, only the organization's, through the primary key", async () => {
+    const org = await createOrganization();
+    const other = await createOrganization();
+    await env.DB.batch(
+      insertDeliveryOutcomes(
+        env.DB,
+        Array.from({ length: 120 }, (_, n) => deliveredOutcome(org.id, n, "")),
+      ),
+    );
+    const asked = Array.from({ length: 240 }, (_, n) => `dlv_test${String(n).padStart(6, "0")}`);
+    expect((await storedDeliveryIds(env.DB, org.id, asked)).size).toBe(120);
+    expect((await storedDeliveryIds(env.DB, other.id, asked)).size).toBe(0);
+    expect((await storedEventIds(env.DB, org.id, [])).size).toBe(0);
+
+    const { results: plan } = await env.DB.prepare(
+      `EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE organization_id = ? AND id ${IN_ID_LIST}`,
+    )
+      .bind(org.id, idList(asked))
+      .all<{ detail: string }>();
+    expect(plan.map((step) => step.detail).join("\n")).toMatch(
+      /SEARCH deliveries USING PRIMARY KEY \(organization_id=\? AND id=\?\)/,
+    );
+  });
+});
