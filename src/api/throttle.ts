@@ -13,7 +13,7 @@ const PERIOD_SECONDS = { admin: 10, organizationKey: 60 } as const;
  * limiter counts blocks of this many requests (wrangler.toml: 1,000 blocks are 10,000 requests per
  * 10 s). An isolate takes a block with one `limit()` call and spends it on the requests that follow.
  */
-export const ADMIN_REQUESTS_PER_BLOCK = 10;
+const ADMIN_REQUESTS_PER_BLOCK = 10;
 
 /** Whether a limiter lets one more call through, as the Rate Limiting binding answers. */
 type Limiter = Pick<RateLimit, "limit">;

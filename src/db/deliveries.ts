@@ -160,6 +160,9 @@ const outcomeValues = ({ job, progress: p, attempts }: DeliveryOutcome) => [
   JSON.stringify(attempts),
 ];
 
+/** 1.5 MB of UTF-8 at most: within D1's 2 MB limit on a value. */
+const MAX_OUTCOME_JSON_UNITS = 500_000;
+
 /**
  * The rows of deliveries written once their first attempts are over, a row that exists already (two
  * runs raced) left alone. They go as one JSON array per statement, not one statement per row: a run
@@ -170,17 +173,18 @@ export function insertDeliveryOutcomes(
   db: D1Database,
   outcomes: readonly DeliveryOutcome[],
 ): D1PreparedStatement[] {
-  const MAX_JSON_UNITS = 500_000;
   const slices: string[][] = [];
-  let units = Number.POSITIVE_INFINITY;
+  let units = 0;
   for (const outcome of outcomes) {
     const row = JSON.stringify(outcomeValues(outcome));
-    if (units + row.length > MAX_JSON_UNITS) {
-      slices.push([]);
-      units = 0;
+    const last = slices.at(-1);
+    if (last && units + row.length <= MAX_OUTCOME_JSON_UNITS) {
+      last.push(row);
+      units += row.length + 1;
+    } else {
+      slices.push([row]);
+      units = row.length + 1;
     }
-    slices.at(-1)?.push(row);
-    units += row.length + 1;
   }
   return slices.map((rows) =>
     db
