@@ -129,6 +129,7 @@ const OUTCOME_COLUMNS = [
   "event_id",
   "endpoint_id",
   "event_type",
+  "created_at",
   "status",
   "attempt_count",
   "queue_retries",
@@ -136,18 +137,12 @@ const OUTCOME_COLUMNS = [
   "sweep_after",
   "last_status_code",
   "last_error",
-  "created_at",
   "delivered_at",
   "attempts",
 ] as const;
 
-/** The values of OUTCOME_COLUMNS, in their order. */
-const outcomeValues = ({ job, progress: p, attempts }: DeliveryOutcome) => [
-  job.organizationId,
-  job.id,
-  job.eventId,
-  job.endpointId,
-  job.eventType,
+/** A delivery's progress columns, `status` to `attempts`, in the order updateDeliveryProgress sets them. */
+const progressValues = (p: DeliveryProgress, attempts: readonly Attempt[]) => [
   p.status,
   p.attemptCount,
   p.queueRetries,
@@ -155,9 +150,19 @@ const outcomeValues = ({ job, progress: p, attempts }: DeliveryOutcome) => [
   p.sweepAfter,
   p.lastStatusCode,
   p.lastError,
-  job.createdAt,
   p.deliveredAt,
   JSON.stringify(attempts),
+];
+
+/** The values of OUTCOME_COLUMNS, in their order. */
+const outcomeValues = ({ job, progress, attempts }: DeliveryOutcome) => [
+  job.organizationId,
+  job.id,
+  job.eventId,
+  job.endpointId,
+  job.eventType,
+  job.createdAt,
+  ...progressValues(progress, attempts),
 ];
 
 /** 1.5 MB of UTF-8 at most: within D1's 2 MB limit on a value. */
@@ -428,19 +433,7 @@ export function updateDeliveryProgress(
          last_status_code = ?, last_error = ?, delivered_at = ?, attempts = ?, lease_until = NULL
        WHERE organization_id = ? AND id = ? AND status = 'pending'`,
     )
-    .bind(
-      p.status,
-      p.attemptCount,
-      p.queueRetries,
-      p.nextAttemptAt,
-      p.sweepAfter,
-      p.lastStatusCode,
-      p.lastError,
-      p.deliveredAt,
-      JSON.stringify(attempts),
-      job.organizationId,
-      job.id,
-    );
+    .bind(...progressValues(p, attempts), job.organizationId, job.id);
 }
 
 /**
