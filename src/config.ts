@@ -14,6 +14,14 @@ export type Config = {
   signatureHeaderPrefix: string;
   maxPayloadBytes: number;
   retentionDays: number;
+  /** How deep a JSON body may nest (objects and arrays); beyond it a request is refused. */
+  maxJsonDepth: number;
+  /** Ports an endpoint URL may name (443 alone by default), unless insecure URLs are allowed. */
+  allowedPorts: readonly number[];
+  maxEndpointsPerOrganization: number;
+  maxEndpointsPerUrl: number;
+  /** Deliveries an endpoint may have replayed, by `replay` and `recover` together, per hour. */
+  replaysPerEndpointPerHour: number;
 };
 
 /** The largest delay Cloudflare Queues accepts for `retry({ delaySeconds })`. */
@@ -43,6 +51,17 @@ function parseConfig(env: Env): Config {
     signatureHeaderPrefix: env.SIGNATURE_HEADER_PREFIX ?? "",
     maxPayloadBytes: positiveInt("MAX_PAYLOAD_BYTES", env.MAX_PAYLOAD_BYTES),
     retentionDays: positiveInt("RETENTION_DAYS", env.RETENTION_DAYS),
+    maxJsonDepth: positiveInt("MAX_JSON_DEPTH", env.MAX_JSON_DEPTH),
+    allowedPorts: numberList("ALLOWED_PORTS", env.ALLOWED_PORTS),
+    maxEndpointsPerOrganization: positiveInt(
+      "MAX_ENDPOINTS_PER_ORGANIZATION",
+      env.MAX_ENDPOINTS_PER_ORGANIZATION,
+    ),
+    maxEndpointsPerUrl: positiveInt("MAX_ENDPOINTS_PER_URL", env.MAX_ENDPOINTS_PER_URL),
+    replaysPerEndpointPerHour: positiveInt(
+      "REPLAYS_PER_ENDPOINT_PER_HOUR",
+      env.REPLAYS_PER_ENDPOINT_PER_HOUR,
+    ),
   };
 }
 
