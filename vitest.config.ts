@@ -69,7 +69,8 @@ export default defineConfig(async () => {
           bindings: { ...baseVars, ...vars, TEST_MIGRATIONS: migrations },
           ratelimits: apiRateLimits(rateLimit),
           queueConsumers: {
-            "webhook-events": queueConsumer(),
+            "webhook-events": queueConsumer({ deadLetterQueue: "webhook-events-dlq" }),
+            "webhook-events-dlq": queueConsumer(),
             "webhook-deliveries": queueConsumer({ deadLetterQueue: "webhook-deliveries-dlq" }),
             "webhook-deliveries-dlq": queueConsumer(),
           },

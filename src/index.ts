@@ -12,7 +12,7 @@ import { notFoundRoute, onError } from "./api/problem";
 import { deadLetterDeliveries, deadLetterEvents } from "./delivery/dead-letter";
 import { deliverBatch } from "./delivery/deliver";
 import { fanOutBatch } from "./delivery/fan-out";
-import { type DeliveryMessage, type EventMessage, QUEUES } from "./delivery/messages";
+import { QUEUES } from "./delivery/messages";
 import { withMetering } from "./lib/metering";
 import { applyRetention } from "./sweeper/retention";
 import { sweep } from "./sweeper/sweep";
@@ -65,13 +65,13 @@ export default {
     return withMetering(env, invocation, (env) => {
       switch (batch.queue) {
         case QUEUES.events:
-          return fanOutBatch(batch as MessageBatch<EventMessage>, env);
+          return fanOutBatch(batch, env);
         case QUEUES.deliveries:
-          return deliverBatch(batch as MessageBatch<DeliveryMessage>, env);
+          return deliverBatch(batch, env);
         case QUEUES.eventsDeadLetter:
-          return deadLetterEvents(batch as MessageBatch<EventMessage>, env);
+          return deadLetterEvents(batch, env);
         case QUEUES.deliveriesDeadLetter:
-          return deadLetterDeliveries(batch as MessageBatch<DeliveryMessage>, env);
+          return deadLetterDeliveries(batch, env);
         default:
           throw new Error(`No consumer for queue ${batch.queue}`);
       }
@@ -83,8 +83,13 @@ export default {
       env,
       () => ({ invocation: "scheduled" }),
       async (env) => {
-        await sweep(env, controller.scheduledTime);
-        await applyRetention(env, controller.scheduledTime);
+        // Each task on its own: one that fails does not keep the other from running.
+        const tasks = await Promise.allSettled([
+          sweep(env, controller.scheduledTime),
+          applyRetention(env, controller.scheduledTime),
+        ]);
+        const failed = tasks.find((task) => task.status === "rejected");
+        if (failed) throw failed.reason;
       },
     );
   },

@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getConfig } from "../config";
 import { ServiceError } from "../lib/errors";
+import { findJsonViolation } from "../lib/json-limits";
 import type { AppEnv } from "./auth";
 import { fieldErrors, problemResponse } from "./problem";
 
@@ -23,25 +24,42 @@ export function createRouter() {
 
 /**
  * Bodies over `MAX_PAYLOAD_BYTES` get 413 as soon as the declared or streamed size passes the limit,
- * without being read whole; a body that is not JSON gets 415 before any validator sees it.
+ * without being read whole; a body that is not JSON gets 415 before any validator sees it; a JSON body
+ * that breaks the rules of lib/json-limits.ts (nesting past `MAX_JSON_DEPTH`, among others) gets 422
+ * before any other code reads it. Every route's body comes through here, so every door has the bounds.
  */
 export function jsonBodyOnly(): MiddlewareHandler<AppEnv> {
   return async function jsonBodyOnly(c, next) {
     const hasBody = c.req.header("content-length") !== undefined && c.req.header("content-length") !== "0";
     const chunked = c.req.header("transfer-encoding") !== undefined;
-    if (hasBody || chunked) {
-      const mediaType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
-      if (mediaType !== "application/json") {
-        return problemResponse(415, "Send the body as application/json");
-      }
+    if (!hasBody && !chunked) return next();
+    const mediaType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+    if (mediaType !== "application/json") {
+      return problemResponse(415, "Send the body as application/json");
     }
+    const config = getConfig(c.env);
     const limit = bodyLimit({
-      maxSize: getConfig(c.env).maxPayloadBytes,
-      onError: () =>
-        problemResponse(413, `The body is larger than ${getConfig(c.env).maxPayloadBytes} bytes`),
+      maxSize: config.maxPayloadBytes,
+      onError: () => problemResponse(413, `The body is larger than ${config.maxPayloadBytes} bytes`),
     });
-    return limit(c, next);
+    return limit(c, async () => {
+      checkJsonLimits(await c.req.json().catch(() => undefined), config.maxJsonDepth);
+      await next();
+    });
   };
+}
+
+/**
+ * Throws 422 naming the rule and the field when `value` is not a JSON document the service accepts
+ * (undefined, a body that does not parse, is left to the route's validator to refuse).
+ */
+export function checkJsonLimits(value: unknown, maxDepth: number): void {
+  const violation = value === undefined ? null : findJsonViolation(value, { maxDepth });
+  if (violation) {
+    const { path, message } = violation;
+    const named = violation.rule === "depth" ? `${message} (MAX_JSON_DEPTH)` : message;
+    throw new ServiceError("validation", `${path} ${named}`, [{ path, message: named }]);
+  }
 }
 
 export const ProblemSchema = z

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listDeliveries } from "../db/deliveries";
-import { type EventRecord, getEvent, listEvents } from "../db/events";
+import { getEvent, listEvents, type StoredEvent } from "../db/events";
 import { publishEvent } from "../delivery/publish";
 import { notFound } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
@@ -44,10 +44,16 @@ export const EventOut = z
     createdAt: z.string(),
     data: z.unknown(),
     resources: z.record(z.string(), z.string()),
+    fanOut: z
+      .object({ status: z.enum(["pending", "done", "failed"]), error: z.string().nullable() })
+      .openapi({
+        description:
+          "`done` once every matching endpoint has a delivery; `failed` if fan-out was given up, `error` says why",
+      }),
   })
   .openapi("Event");
 
-export const toEventOut = (e: EventRecord): z.infer<typeof EventOut> => ({
+export const toEventOut = (e: StoredEvent): z.infer<typeof EventOut> => ({
   id: e.id,
   organizationId: e.organizationId,
   type: e.type,
@@ -55,6 +61,7 @@ export const toEventOut = (e: EventRecord): z.infer<typeof EventOut> => ({
   createdAt: e.createdAt,
   data: e.data,
   resources: e.resources,
+  fanOut: e.fanOut,
 });
 
 export const events = createRouter();

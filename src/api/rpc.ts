@@ -1,12 +1,17 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import type { z } from "zod";
+import { z } from "zod";
+import { getConfig } from "../config";
 import { publishEvent } from "../delivery/publish";
 import { type FieldError, ServiceError } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
+import { checkJsonLimits } from "./app";
 import { EventIn, type EventOut, toEventOut } from "./events";
 import { fieldErrors } from "./problem";
 
-export type PublishRequest = z.input<typeof EventIn> & { idempotencyKey?: string };
+/** The HTTP route's body, with its `Idempotency-Key` header as a field. */
+const RpcPublishIn = EventIn.extend({ idempotencyKey: z.string().min(1).max(255).optional() });
+
+export type PublishRequest = z.input<typeof RpcPublishIn>;
 
 /** Success, or the problem `POST /webhooks/v1/events` would have answered, as data the caller can inspect. */
 export type PublishResult =
@@ -20,21 +25,32 @@ export type PublishResult =
  */
 export class Publisher extends WorkerEntrypoint<Env> {
   async publish(request: PublishRequest): Promise<PublishResult> {
-    const { idempotencyKey, ...fields } = request;
-    const parsed = EventIn.safeParse(fields);
-    if (!parsed.success) {
-      return {
-        ok: false,
-        status: 422,
-        detail: "The request is not valid",
-        errors: fieldErrors(parsed.error),
-      };
-    }
     try {
+      // What the HTTP route's middleware checks of a body (api/app.ts), checked here for the same request.
+      const config = getConfig(this.env);
+      checkJsonLimits(request, config.maxJsonDepth);
+      if (new TextEncoder().encode(JSON.stringify(request)).length > config.maxPayloadBytes) {
+        return {
+          ok: false,
+          status: 413,
+          detail: `The request is larger than ${config.maxPayloadBytes} bytes`,
+          errors: [],
+        };
+      }
+      const parsed = RpcPublishIn.safeParse(request);
+      if (!parsed.success) {
+        return {
+          ok: false,
+          status: 422,
+          detail: "The request is not valid",
+          errors: fieldErrors(parsed.error),
+        };
+      }
+      const { idempotencyKey, ...fields } = parsed.data;
       const { event, replayed } = await publishEvent(this.env, {
-        ...parsed.data,
-        organizationId: parsed.data.organizationId as OrganizationId,
-        occurredAt: parsed.data.occurredAt ? new Date(parsed.data.occurredAt).toISOString() : undefined,
+        ...fields,
+        organizationId: fields.organizationId as OrganizationId,
+        occurredAt: fields.occurredAt ? new Date(fields.occurredAt).toISOString() : undefined,
         idempotencyKey,
       });
       return { ok: true, event: toEventOut(event), replayed };

@@ -14,6 +14,17 @@ export type EventRecord = {
   createdAt: string;
 };
 
+/**
+ * Whether the event has been fanned out: `pending` until a fan-out run has recorded or handed on a
+ * first attempt to every matching endpoint; `failed` once the sweeper gave up (sweeper/sweep.ts).
+ * `error` says what went wrong last, while pending, or why it was given up.
+ */
+export type FanOutStatus = "pending" | "done" | "failed";
+export type FanOut = { status: FanOutStatus; error: string | null };
+
+/** An event as read back, with where its fan-out stands. */
+export type StoredEvent = EventRecord & { fanOut: FanOut };
+
 type EventRow = {
   id: string;
   organization_id: string;
@@ -22,9 +33,11 @@ type EventRow = {
   resources: string;
   occurred_at: string;
   created_at: string;
+  fan_out_status: FanOutStatus;
+  fan_out_error: string | null;
 };
 
-const toEvent = (row: EventRow): EventRecord => ({
+const toEvent = (row: EventRow): StoredEvent => ({
   id: row.id as EventId,
   organizationId: row.organization_id as OrganizationId,
   type: row.type,
@@ -32,28 +45,29 @@ const toEvent = (row: EventRow): EventRecord => ({
   resources: JSON.parse(row.resources),
   occurredAt: row.occurred_at,
   createdAt: row.created_at,
+  fanOut: { status: row.fan_out_status, error: row.fan_out_error },
 });
 
 /** The publisher's Idempotency-Key and the hash of what it published under it. */
 export type IdempotencyRecord = { key: string; requestHash: string };
 
 /**
- * Stores an event: one row, nothing else on the hot path. `sweepAfter` is set when no queue message
- * is known to carry it (its send failed, or has not happened yet). Returns false when nothing was
- * written: the event is there already (fan-out stored it from its message first), or its
- * Idempotency-Key was already used in the organization (the unique index decides, so two concurrent
- * publishes with one key cannot both store an event).
+ * Stores an event, its fan-out pending: one row, nothing else on the hot path. It is due for the
+ * sweeper from `sweepAfter` on, until fan-out marks it done (markEventsFannedOut), whatever becomes
+ * of its queue message. Returns false when nothing was written: the event is there already (fan-out
+ * stored it from its message first), or its Idempotency-Key was already used in the organization (the
+ * unique index decides, so two concurrent publishes with one key cannot both store an event).
  */
 export async function insertEvent(
   db: D1Database,
   e: EventRecord,
-  options: { idempotency?: IdempotencyRecord; sweepAfter?: string } = {},
+  options: { idempotency?: IdempotencyRecord; sweepAfter: string },
 ): Promise<boolean> {
   const { meta } = await db
     .prepare(
       `INSERT INTO events (organization_id, id, type, data, resources, occurred_at, created_at, sweep_after,
-         idempotency_key, request_hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         idempotency_key, request_hash, fan_out_status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
        ON CONFLICT DO NOTHING`,
     )
     .bind(
@@ -64,7 +78,7 @@ export async function insertEvent(
       JSON.stringify(e.resources),
       e.occurredAt,
       e.createdAt,
-      options.sweepAfter ?? null,
+      options.sweepAfter,
       options.idempotency?.key ?? null,
       options.idempotency?.requestHash ?? null,
     )
@@ -77,7 +91,7 @@ export async function findEventByIdempotencyKey(
   db: D1Database,
   organizationId: string,
   key: string,
-): Promise<{ event: EventRecord; requestHash: string } | null> {
+): Promise<{ event: StoredEvent; requestHash: string } | null> {
   const row = await db
     .prepare("SELECT * FROM events WHERE organization_id = ? AND idempotency_key = ?")
     .bind(organizationId, key)
@@ -89,7 +103,7 @@ export async function getEvent(
   db: D1Database,
   organizationId: string,
   id: string,
-): Promise<EventRecord | null> {
+): Promise<StoredEvent | null> {
   const row = await db
     .prepare("SELECT * FROM events WHERE organization_id = ? AND id = ?")
     .bind(organizationId, id)
@@ -101,7 +115,7 @@ export async function listEvents(
   db: D1Database,
   organizationId: string,
   query: PageQuery & { type?: string; since?: string; until?: string },
-): Promise<Page<EventRecord>> {
+): Promise<Page<StoredEvent>> {
   const filter = where([
     ["organization_id = ?", organizationId],
     ["id < ?", query.cursor],
@@ -130,38 +144,98 @@ export async function storedEventIds(
   return new Set(results.map((r) => r.id));
 }
 
-/** A queue message now carries the event: the sweeper has nothing to do for it. */
-export function clearEventSweep(db: D1Database, organizationId: string, id: string): D1PreparedStatement {
+/**
+ * Fan-out recorded or handed on a first attempt to every matching endpoint of these events: nothing
+ * is left for the sweeper. One statement for all of an organization's events of a run.
+ */
+export function markEventsFannedOut(
+  db: D1Database,
+  organizationId: string,
+  ids: readonly string[],
+): D1PreparedStatement {
   return db
-    .prepare("UPDATE events SET sweep_after = NULL WHERE organization_id = ? AND id = ?")
-    .bind(organizationId, id);
+    .prepare(
+      `UPDATE events SET fan_out_status = 'done', fan_out_error = NULL, sweep_after = NULL
+       WHERE organization_id = ? AND id ${IN_ID_LIST} AND fan_out_status = 'pending'`,
+    )
+    .bind(organizationId, idList(ids));
 }
 
-/** Hands an event to the sweeper: from `at` on it is sent again, unless already marked. */
-export function markEventForSweep(
+/**
+ * Fan-out of these events failed (`error` says how): the owner sees why, and each stays due for the
+ * sweeper, from `dueAt` at the latest.
+ */
+export function noteFanOutError(
+  db: D1Database,
+  organizationId: string,
+  ids: readonly string[],
+  error: string,
+  dueAt: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE events SET fan_out_error = ?1, sweep_after = MIN(COALESCE(sweep_after, ?4), ?4)
+       WHERE organization_id = ?2 AND id IN (SELECT value FROM json_each(?3)) AND fan_out_status = 'pending'`,
+    )
+    .bind(error, organizationId, idList(ids), dueAt);
+}
+
+/**
+ * The event's message was dead-lettered (its fan-out kept failing): the error fan-out noted last
+ * stays (it says why), and the event is due for the sweeper from `dueAt` at the latest.
+ */
+export function noteEventDeadLettered(
   db: D1Database,
   organizationId: string,
   id: string,
-  at: string,
+  dueAt: string,
 ): D1PreparedStatement {
   return db
-    .prepare("UPDATE events SET sweep_after = ? WHERE organization_id = ? AND id = ? AND sweep_after IS NULL")
-    .bind(at, organizationId, id);
+    .prepare(
+      `UPDATE events SET fan_out_error = COALESCE(fan_out_error, 'dead_lettered: fan-out kept failing'),
+         sweep_after = MIN(COALESCE(sweep_after, ?3), ?3)
+       WHERE organization_id = ?1 AND id = ?2 AND fan_out_status = 'pending'`,
+    )
+    .bind(organizationId, id, dueAt);
 }
 
-/** Events whose `sweep_after` has passed: stored, but no queue message is known to carry them. */
-export async function listEventsToSweep(
-  db: D1Database,
-  now: string,
-  limit: number,
-): Promise<{ organizationId: OrganizationId; id: EventId }[]> {
+export type EventToSweep = { organizationId: OrganizationId; id: EventId; sweeps: number };
+
+/** Events whose `sweep_after` has passed: stored, but not fanned out in time. */
+export async function listEventsToSweep(db: D1Database, now: string, limit: number): Promise<EventToSweep[]> {
   const { results } = await db
     .prepare(
-      "SELECT organization_id, id FROM events WHERE sweep_after IS NOT NULL AND sweep_after <= ? ORDER BY sweep_after LIMIT ?",
+      `SELECT organization_id, id, sweeps FROM events
+       WHERE sweep_after IS NOT NULL AND sweep_after <= ? ORDER BY sweep_after LIMIT ?`,
     )
     .bind(now, limit)
-    .all<{ organization_id: string; id: string }>();
-  return results.map((r) => ({ organizationId: r.organization_id as OrganizationId, id: r.id as EventId }));
+    .all<{ organization_id: string; id: string; sweeps: number }>();
+  return results.map((r) => ({
+    organizationId: r.organization_id as OrganizationId,
+    id: r.id as EventId,
+    sweeps: r.sweeps,
+  }));
+}
+
+/** The sweeper sent the event again: one more re-send counted, and due again from `sweepAfter`. */
+export function postponeEventSweep(db: D1Database, e: EventToSweep, sweepAfter: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE events SET sweeps = sweeps + 1, sweep_after = ?
+       WHERE organization_id = ? AND id = ? AND fan_out_status = 'pending'`,
+    )
+    .bind(sweepAfter, e.organizationId, e.id);
+}
+
+/** The sweeper gives the event up: its fan-out is failed, with the reason and the last error. */
+export function failEventFanOut(db: D1Database, e: EventToSweep, reason: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE events SET fan_out_status = 'failed', sweep_after = NULL,
+         fan_out_error = ? || COALESCE(': ' || fan_out_error, '')
+       WHERE organization_id = ? AND id = ? AND fan_out_status = 'pending'`,
+    )
+    .bind(reason, e.organizationId, e.id);
 }
 
 /** Retention: up to `limit` of an organization's events made before `beforeId`; returns how many went. */

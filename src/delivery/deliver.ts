@@ -17,8 +17,17 @@ import { getEvent } from "../db/events";
 import { endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";
+import type { EventId } from "../lib/ids";
 import { type ConnectionGate, connectionGate } from "./connections";
-import { type DeliveryMessage, sendAll, sweepAfter, withIfFits } from "./messages";
+import {
+  type DeliveryMessage,
+  isDeliveryMessage,
+  type Received,
+  readMessages,
+  sendAll,
+  sweepAfter,
+  withIfFits,
+} from "./messages";
 import { type DeliveredAttempt, logDelivered, observeAttempt } from "./observe";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt, type NextStep, nextStep } from "./retry-policy";
@@ -26,8 +35,14 @@ import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send"
 import { loadSigningSecrets } from "./signing-secrets";
 import { checkEndpointUrl } from "./url-policy";
 
-/** A delivery to attempt now, and the queue message it came in (fan-out's first attempts have none). */
-export type Job = { job: DeliveryJob; message?: Message<DeliveryMessage> };
+/**
+ * A delivery to attempt now, and where it came from, which decides how it is answered for: a
+ * message of its own on the deliveries queue, or fan-out, whose event message answers for it.
+ */
+export type Job = { job: DeliveryJob } & ({ source: "queue"; message: Message } | { source: "fan-out" });
+
+/** Events some of whose first attempts a run could not settle, each with what went wrong. */
+export type UnsettledEvents = Map<EventId, string>;
 
 /**
  * What became of a job in this run. `writes`, and the row of a first attempt (`outcome`), go to D1
@@ -37,40 +52,69 @@ type Settled = Job & { writes: D1PreparedStatement[]; outcome?: DeliveryOutcome 
     | { kind: "done" }
     | { kind: "retry"; delaySeconds: number }
     | { kind: "deferred"; delaySeconds: number }
-    | { kind: "crashed" }
+    | { kind: "crashed"; error: string }
   );
 
 /**
  * The `webhook-deliveries` consumer: retries and replays (leased and read from their rows) and first
  * attempts that fan-out handed on (which carry their event). Duplicates — a message whose delivery
- * has a row already, or twice in this batch — are acknowledged without an attempt.
+ * has a row already, or twice in this batch — are acknowledged without an attempt. Each
+ * organization's messages are read on their own: if that fails, they go round again, and only they.
  */
-export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env): Promise<void> {
+export async function deliverBatch(batch: MessageBatch, env: Env): Promise<void> {
   const config = getConfig(env);
   const seen = new Set<string>();
-  const unique = batch.messages.filter((message) => {
-    const fresh = !seen.has(message.body.deliveryId);
-    seen.add(message.body.deliveryId);
+  const unique = readMessages(batch, isDeliveryMessage).filter(({ message, body }) => {
+    const fresh = !seen.has(body.deliveryId);
+    seen.add(body.deliveryId);
     if (!fresh) message.ack();
     return fresh;
   });
-  const byOrganization = Map.groupBy(unique, (m) => m.body.organizationId);
   const jobs = await Promise.all(
-    [...byOrganization].map(async ([organizationId, messages]) => [
-      ...(await leasedJobs(
+    [...Map.groupBy(unique, ({ body }) => body.organizationId)].map(([organizationId, received]) =>
+      organizationJobs(env, config, organizationId, received),
+    ),
+  );
+  await runDeliveries(env, config, jobs.flat());
+}
+
+/** A message that needs no attempt now: acknowledged, or retried after `delaySeconds`. */
+type Skipped = { message: Message; delaySeconds?: number };
+type Intake = { jobs: Job[]; skipped: Skipped[] };
+
+async function organizationJobs(
+  env: Env,
+  config: Config,
+  organizationId: string,
+  received: Received<DeliveryMessage>[],
+): Promise<Job[]> {
+  let intakes: Intake[];
+  try {
+    intakes = await Promise.all([
+      leasedJobs(
         env,
         config,
         organizationId,
-        messages.filter((m) => !m.body.first),
-      )),
-      ...(await firstAttemptJobs(
+        received.filter(({ body }) => !body.first),
+      ),
+      firstAttemptJobs(
         env,
         organizationId,
-        messages.filter((m) => m.body.first),
-      )),
-    ]),
-  );
-  await runDeliveries(env, config, jobs.flat());
+        received.filter(({ body }) => body.first),
+      ),
+    ]);
+  } catch (error) {
+    console.error(
+      JSON.stringify({ message: "delivery intake failed", organizationId, error: String(error) }),
+    );
+    for (const { message } of received) message.retry();
+    return [];
+  }
+  for (const { message, delaySeconds } of intakes.flatMap((i) => i.skipped)) {
+    if (delaySeconds === undefined) message.ack();
+    else message.retry({ delaySeconds });
+  }
+  return intakes.flatMap((i) => i.jobs);
 }
 
 /** Retries and replays: the rows this run leased. One held by another run comes back when that lease ends. */
@@ -78,53 +122,57 @@ async function leasedJobs(
   env: Env,
   config: Config,
   organizationId: string,
-  messages: Message<DeliveryMessage>[],
-): Promise<Job[]> {
-  if (messages.length === 0) return [];
+  received: Received<DeliveryMessage>[],
+): Promise<Intake> {
+  if (received.length === 0) return { jobs: [], skipped: [] };
   const seconds = leaseSeconds(config);
   const now = Date.now();
   const { leased, rows } = await leaseDeliveries(
     env.DB,
     organizationId,
-    messages.map((m) => m.body.deliveryId),
+    received.map(({ body }) => body.deliveryId),
     new Date(now).toISOString(),
     new Date(now + seconds * 1000).toISOString(),
   );
-  const jobs: Job[] = [];
-  for (const message of messages) {
-    const row = rows.get(message.body.deliveryId);
-    if (row && leased.has(row.id)) jobs.push({ job: row, message });
-    else if (row?.status === "pending") message.retry({ delaySeconds: seconds });
-    else message.ack(); // settled already (a duplicate message), or gone (retention)
+  const intake: Intake = { jobs: [], skipped: [] };
+  for (const { message, body } of received) {
+    const row = rows.get(body.deliveryId);
+    if (row && leased.has(row.id)) intake.jobs.push({ source: "queue", message, job: row });
+    else if (row?.status === "pending") intake.skipped.push({ message, delaySeconds: seconds });
+    else intake.skipped.push({ message }); // settled already (a duplicate message), or gone (retention)
   }
-  return jobs;
+  return intake;
 }
 
 /** First attempts handed on by fan-out; one that has a row was made already. */
 async function firstAttemptJobs(
   env: Env,
   organizationId: string,
-  messages: Message<DeliveryMessage>[],
-): Promise<Job[]> {
-  if (messages.length === 0) return [];
+  received: Received<DeliveryMessage>[],
+): Promise<Intake> {
+  if (received.length === 0) return { jobs: [], skipped: [] };
   const stored = await storedDeliveryIds(
     env.DB,
     organizationId,
-    messages.map((m) => m.body.deliveryId),
+    received.map(({ body }) => body.deliveryId),
   );
-  const jobs: Job[] = [];
-  for (const message of messages) {
-    const { deliveryId, eventId, first } = message.body;
-    if (stored.has(deliveryId) || !first) {
-      message.ack();
-      continue;
-    }
-    // An event too large to ride along is read (null once retention removed it).
-    const event = first.event ?? (await getEvent(env.DB, organizationId, eventId));
-    const content = event && { data: event.data, resources: event.resources, occurredAt: event.occurredAt };
-    jobs.push({ message, job: firstAttemptJob(message.body, first.eventType, content) });
-  }
-  return jobs;
+  const todo = received.filter(({ body }) => !stored.has(body.deliveryId));
+  // An event too large to ride along is read (null once retention removed it).
+  const events = await Promise.all(
+    todo.map(({ body }) => body.first?.event ?? getEvent(env.DB, organizationId, body.eventId)),
+  );
+  return {
+    jobs: todo.map(({ message, body }, i) => {
+      const event = events[i];
+      const content = event && { data: event.data, resources: event.resources, occurredAt: event.occurredAt };
+      return {
+        source: "queue",
+        message,
+        job: firstAttemptJob(body, body.first?.eventType ?? "", content ?? null),
+      };
+    }),
+    skipped: received.filter(({ body }) => stored.has(body.deliveryId)).map(({ message }) => ({ message })),
+  };
 }
 
 /**
@@ -132,72 +180,90 @@ async function firstAttemptJobs(
  * endpoint's health object for rate-limit permits once (when the endpoint has a limit), reports its
  * outcomes to it once, and records every attempt and delivery in one D1 batch; only after that are
  * its messages acknowledged, retried or sent. Attempts go six at a time across the run (connections.ts);
- * a delivery not started within the run's budget is handed on to a new message. A group whose batch
- * fails goes round again whole (a first attempt finds no row) without holding up the others. Throws
- * if a job without a message (a fan-out first attempt) could not be recorded, so fan-out's own message
- * is retried.
+ * a delivery not started within the run's budget is handed on to a new message. Whatever goes wrong
+ * for one group — its D1 batch, its endpoint's secrets, its health object — goes wrong for it alone:
+ * its messages go round again (a first attempt finds no row), the other groups are answered as usual.
+ * Returns the events of fan-out's jobs that could not be settled, for fan-out to retry.
  */
 export async function runDeliveries(
   env: Env,
   config: Config,
   jobs: Job[],
   knownEndpoints: ReadonlyMap<string, Endpoint> = new Map(),
-): Promise<void> {
-  const failures: unknown[] = [];
+): Promise<UnsettledEvents> {
   const connections = connectionGate(Date.now() + startBudgetMs(config));
-  const recorded = await Promise.all(
-    [...Map.groupBy(jobs, ({ job }) => job.endpointId)].map(async ([endpointId, group]) => {
-      const endpoint = knownEndpoints.get(endpointId) ?? (await getEndpointById(env.DB, endpointId));
-      const settled = await deliverToEndpoint(env, config, endpoint, group, connections);
-      const writes = [
-        ...settled.flatMap((s) => s.writes),
-        ...insertDeliveryOutcomes(
-          env.DB,
-          settled.flatMap((s) => (s.outcome ? [s.outcome] : [])),
-        ),
-      ];
-      try {
-        if (writes.length > 0) await env.DB.batch(writes);
-        return settled;
-      } catch (error) {
-        for (const s of settled) s.message?.retry();
-        if (settled.some((s) => !s.message)) failures.push(error);
-        return [];
-      }
-    }),
+  const settled = await Promise.all(
+    [...Map.groupBy(jobs, ({ job }) => job.endpointId)].map(([endpointId, group]) =>
+      settleEndpointGroup(env, config, knownEndpoints.get(endpointId), endpointId, group, connections),
+    ),
   );
-  const settled = recorded.flat();
-  await followUp(env, settled);
-  if (failures.length > 0) throw failures[0];
-  // A fan-out first attempt whose run threw has no message to retry: fan-out's own goes round again.
-  if (settled.some((s) => s.kind === "crashed" && !s.message)) throw new Error("a first attempt did not run");
+  return followUp(env, settled.flat());
 }
 
-/** After the run is recorded: acknowledge, retry through the queue, or hand on to a later message. */
-async function followUp(env: Env, settled: Settled[]): Promise<void> {
+async function settleEndpointGroup(
+  env: Env,
+  config: Config,
+  known: Endpoint | undefined,
+  endpointId: string,
+  jobs: Job[],
+  connections: ConnectionGate,
+): Promise<Settled[]> {
+  try {
+    const endpoint = known ?? (await getEndpointById(env.DB, endpointId));
+    const settled = await deliverToEndpoint(env, config, endpoint, jobs, connections);
+    const writes = [
+      ...settled.flatMap((s) => s.writes),
+      ...insertDeliveryOutcomes(
+        env.DB,
+        settled.flatMap((s) => (s.outcome ? [s.outcome] : [])),
+      ),
+    ];
+    if (writes.length > 0) await env.DB.batch(writes);
+    return settled;
+  } catch (error) {
+    console.error(JSON.stringify({ message: "delivery run failed", endpointId, error: String(error) }));
+    return jobs.map((j) => ({
+      ...j,
+      kind: "crashed",
+      error: `delivery run failed: ${String(error)}`,
+      writes: [],
+    }));
+  }
+}
+
+/**
+ * After the run is recorded: acknowledge, retry through the queue, or hand on to a later message.
+ * Returns the events whose fan-out jobs could not be settled.
+ */
+async function followUp(env: Env, settled: Settled[]): Promise<UnsettledEvents> {
+  const unsettled: UnsettledEvents = new Map();
   const later: { body: DeliveryMessage; delaySeconds: number }[] = [];
   for (const s of settled) {
-    const { job, message } = s;
-    if (s.kind === "crashed") message?.retry();
-    else if (s.kind === "done") message?.ack();
-    else if (s.kind === "retry" && message) message.retry({ delaySeconds: s.delaySeconds });
+    const { job } = s;
+    if (s.kind === "crashed") {
+      if (s.source === "queue") s.message.retry();
+      else unsettled.set(job.eventId, s.error);
+    } else if (s.kind === "done") {
+      if (s.source === "queue") s.message.ack();
+    } else if (s.kind === "retry" && s.source === "queue") s.message.retry({ delaySeconds: s.delaySeconds });
     // Its row is written now, so what comes back is a retry of a stored delivery.
     else if (s.kind === "retry")
       later.push({ body: messageFor({ ...job, stored: true }), delaySeconds: s.delaySeconds });
-    else if (s.kind === "deferred")
-      later.push({ body: message?.body ?? messageFor(job), delaySeconds: s.delaySeconds });
+    else if (s.kind === "deferred") later.push({ body: messageFor(job), delaySeconds: s.delaySeconds });
   }
-  if (later.length > 0) {
-    try {
-      await sendAll(env.DELIVERIES_QUEUE, later);
-    } catch (error) {
-      // A deferred message still held goes back to the queue; a written pending row is swept later.
-      for (const s of settled) if (s.kind === "deferred") s.message?.retry({ delaySeconds: 1 });
-      if (settled.some((s) => s.kind === "deferred" && !s.message)) throw error;
-      return;
+  const deferred = settled.filter((s) => s.kind === "deferred");
+  try {
+    await sendAll(env.DELIVERIES_QUEUE, later);
+  } catch (error) {
+    // A deferred message still held goes back to the queue; a written pending row is swept later.
+    for (const s of deferred) {
+      if (s.source === "queue") s.message.retry({ delaySeconds: 1 });
+      else unsettled.set(s.job.eventId, `deliveries could not be queued: ${String(error)}`);
     }
+    return unsettled;
   }
-  for (const s of settled) if (s.kind === "deferred") s.message?.ack();
+  for (const s of deferred) if (s.source === "queue") s.message.ack();
+  return unsettled;
 }
 
 /** A first attempt: no row yet, nothing of the retry schedule spent. */
@@ -342,7 +408,11 @@ async function attemptJob(run: EndpointRun, j: Job): Promise<AttemptRun> {
     console.error(
       JSON.stringify({ message: "delivery failed unexpectedly", deliveryId: j.job.id, error: String(error) }),
     );
-    return { settled: { ...j, kind: "crashed", writes: leaseBack(run.env, j.job) }, outcomes: [] };
+    const crashed = `delivery failed unexpectedly: ${String(error)}`;
+    return {
+      settled: { ...j, kind: "crashed", error: crashed, writes: leaseBack(run.env, j.job) },
+      outcomes: [],
+    };
   }
 }
 

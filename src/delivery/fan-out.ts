@@ -2,10 +2,17 @@ import { endpointReceives } from "../catalog/filters";
 import { getConfig } from "../config";
 import { storedDeliveryIds } from "../db/deliveries";
 import { type Endpoint, listActiveEndpoints } from "../db/endpoints";
-import { type EventRecord, getEvent, insertEvent, storedEventIds } from "../db/events";
-import { fanOutDeliveryId } from "../lib/ids";
-import { firstAttemptJob, type Job, messageFor, runDeliveries } from "./deliver";
-import { type DeliveryMessage, type EventMessage, sendAll } from "./messages";
+import {
+  type EventRecord,
+  getEvent,
+  insertEvent,
+  markEventsFannedOut,
+  noteFanOutError,
+  storedEventIds,
+} from "../db/events";
+import { type DeliveryId, type EventId, fanOutDeliveryId } from "../lib/ids";
+import { firstAttemptJob, type Job, messageFor, runDeliveries, type UnsettledEvents } from "./deliver";
+import { type EventMessage, isEventMessage, readMessages, sendAll, sweepAfter } from "./messages";
 
 /**
  * First attempts made inside one fan-out run (a batch of 100 events to 10 endpoints each); beyond it
@@ -21,32 +28,91 @@ export const INLINE_FIRST_ATTEMPTS = 1000;
  * beyond INLINE_FIRST_ATTEMPTS go on as delivery messages. Nothing is written before an attempt: a
  * delivery's row is written with its outcome. Safe to run twice: delivery ids are derived from
  * (event, endpoint), and a pair that has a row is not attempted again.
+ *
+ * Each message is answered on its own: an event whose fan-out did not complete goes round again,
+ * and only it; the others of the batch, whoever published them, are acknowledged.
  */
-export async function fanOutBatch(batch: MessageBatch<EventMessage>, env: Env): Promise<void> {
-  try {
-    await fanOut(
-      env,
-      batch.messages.map((m) => m.body),
-    );
-    batch.ackAll();
-  } catch (error) {
-    console.error(JSON.stringify({ message: "fan-out failed", error: String(error) }));
-    batch.retryAll();
+export async function fanOutBatch(batch: MessageBatch, env: Env): Promise<void> {
+  const received = readMessages(batch, isEventMessage);
+  const unsettled = await fanOut(
+    env,
+    received.map((r) => r.body),
+  );
+  for (const { message, body } of received) {
+    if (unsettled.has(body.eventId)) message.retry();
+    else message.ack();
   }
 }
 
+/** What fan-out found to do for one organization's events, or why it could not find out. */
+type Plan =
+  | {
+      organizationId: string;
+      events: EventRecord[];
+      pairs: { event: EventRecord; endpoint: Endpoint; id: DeliveryId }[];
+    }
+  | { organizationId: string; failed: EventMessage[]; error: string };
+
+/**
+ * Fans `messages` out and records where each event stands: done, or its error and still due for the
+ * sweeper. Returns the events whose fan-out did not complete: their messages go round again.
+ */
 export async function fanOut(
   env: Env,
   messages: readonly EventMessage[],
   inlineLimit = INLINE_FIRST_ATTEMPTS,
-): Promise<void> {
+): Promise<Set<EventId>> {
+  const plans = await Promise.all(
+    [...Map.groupBy(messages, (m) => m.organizationId)].map(([organizationId, group]) =>
+      planOrganization(env, organizationId, group),
+    ),
+  );
+  const unsettled: UnsettledEvents = new Map();
   const jobs: Job[] = [];
-  const handedOn: { body: DeliveryMessage }[] = [];
   const endpoints = new Map<string, Endpoint>();
-  for (const [organizationId, group] of Map.groupBy(messages, (m) => m.organizationId)) {
+  const handOns: Promise<void>[] = [];
+  for (const plan of plans) {
+    if ("failed" in plan) {
+      for (const m of plan.failed) unsettled.set(m.eventId, plan.error);
+      continue;
+    }
+    const handedOn: Job[] = [];
+    for (const { event, endpoint, id } of plan.pairs) {
+      endpoints.set(endpoint.id, endpoint);
+      const job: Job = {
+        source: "fan-out",
+        job: firstAttemptJob(
+          {
+            organizationId: event.organizationId,
+            deliveryId: id,
+            endpointId: endpoint.id,
+            eventId: event.id,
+          },
+          event.type,
+          { data: event.data, resources: event.resources, occurredAt: event.occurredAt },
+        ),
+      };
+      if (jobs.length < inlineLimit) jobs.push(job);
+      else handedOn.push(job);
+    }
+    handOns.push(handOn(env, handedOn, unsettled));
+  }
+  await Promise.all(handOns);
+  for (const [eventId, error] of await runDeliveries(env, getConfig(env), jobs, endpoints)) {
+    unsettled.set(eventId, error);
+  }
+  await recordFanOut(env, plans, unsettled);
+  return new Set(unsettled.keys());
+}
+
+/**
+ * One organization's events and the (event, endpoint) pairs that have no delivery yet. Whatever
+ * fails here fails for this organization's events alone.
+ */
+async function planOrganization(env: Env, organizationId: string, group: EventMessage[]): Promise<Plan> {
+  try {
     const events = await eventsOf(env, organizationId, group);
     const receivers = await listActiveEndpoints(env.DB, organizationId);
-    for (const endpoint of receivers) endpoints.set(endpoint.id, endpoint);
     const pairs = await Promise.all(
       events.flatMap((event) =>
         receivers
@@ -59,20 +125,58 @@ export async function fanOut(
       organizationId,
       pairs.map((p) => p.id),
     );
-    for (const { event, endpoint, id } of pairs) {
-      if (done.has(id)) continue;
-      done.add(id); // the same event twice in this batch: once is enough
-      const job = firstAttemptJob(
-        { organizationId: event.organizationId, deliveryId: id, endpointId: endpoint.id, eventId: event.id },
-        event.type,
-        { data: event.data, resources: event.resources, occurredAt: event.occurredAt },
-      );
-      if (jobs.length < inlineLimit) jobs.push({ job });
-      else handedOn.push({ body: messageFor(job) });
+    const todo: typeof pairs = [];
+    for (const pair of pairs) {
+      if (done.has(pair.id)) continue;
+      done.add(pair.id); // the same event twice in this batch: once is enough
+      todo.push(pair);
     }
+    return { organizationId, events, pairs: todo };
+  } catch (error) {
+    console.error(JSON.stringify({ message: "fan-out failed", organizationId, error: String(error) }));
+    return { organizationId, failed: group, error: `fan-out failed: ${String(error)}` };
   }
-  await sendAll(env.DELIVERIES_QUEUE, handedOn);
-  await runDeliveries(env, getConfig(env), jobs, endpoints);
+}
+
+/** First attempts beyond the run's limit go on as delivery messages; if that send fails, their events go round again. */
+async function handOn(env: Env, jobs: Job[], unsettled: UnsettledEvents): Promise<void> {
+  if (jobs.length === 0) return;
+  try {
+    await sendAll(
+      env.DELIVERIES_QUEUE,
+      jobs.map(({ job }) => ({ body: messageFor(job) })),
+    );
+  } catch (error) {
+    for (const { job } of jobs)
+      unsettled.set(job.eventId, `deliveries could not be queued: ${String(error)}`);
+  }
+}
+
+/**
+ * Each event fanned out is marked done; each that was not keeps its error for its owner to see and
+ * stays due for the sweeper. If this write fails, the sweeper sends the done ones once more and
+ * fan-out finds nothing left to do for them.
+ */
+async function recordFanOut(env: Env, plans: Plan[], unsettled: UnsettledEvents): Promise<void> {
+  const due = sweepAfter(Date.now());
+  const statements = plans.flatMap((plan) => {
+    const ids = "failed" in plan ? plan.failed.map((m) => m.eventId) : plan.events.map((e) => e.id);
+    const done = ids.filter((id) => !unsettled.has(id));
+    const failed = ids.filter((id) => unsettled.has(id));
+    return [
+      ...(done.length > 0 ? [markEventsFannedOut(env.DB, plan.organizationId, done)] : []),
+      // One statement per distinct error: usually one.
+      ...[...Map.groupBy(failed, (id) => unsettled.get(id) as string)].map(([error, eventIds]) =>
+        noteFanOutError(env.DB, plan.organizationId, eventIds, error, due),
+      ),
+    ];
+  });
+  if (statements.length === 0) return;
+  try {
+    await env.DB.batch(statements);
+  } catch (error) {
+    console.error(JSON.stringify({ message: "fan-out state not recorded", error: String(error) }));
+  }
 }
 
 /**
@@ -91,7 +195,10 @@ async function eventsOf(env: Env, organizationId: string, group: EventMessage[])
   let stored = await isStored();
   const missing = carried.filter((e) => !stored.has(e.id));
   if (missing.length > 0) {
-    for (const { idempotency, ...event } of missing) await insertEvent(env.DB, event, { idempotency });
+    const due = sweepAfter(Date.now());
+    for (const { idempotency, ...event } of missing) {
+      await insertEvent(env.DB, event, { idempotency, sweepAfter: due });
+    }
     stored = await isStored();
   }
   const read = await Promise.all(

@@ -1,5 +1,5 @@
 import type { EventRecord, EventResources, IdempotencyRecord } from "../db/events";
-import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../lib/ids";
+import { type DeliveryId, type EndpointId, type EventId, ID_PREFIX, type OrganizationId } from "../lib/ids";
 
 /**
  * Queue message bodies, and the queue names as wrangler.toml declares them: the queue handler
@@ -53,23 +53,36 @@ const MESSAGE_BYTES_LIMIT = 120_000;
 const BATCH_BYTES_LIMIT = 240_000;
 export const QUEUE_SEND_BATCH_LIMIT = 100;
 
-const byteLength = (body: unknown) => new TextEncoder().encode(JSON.stringify(body)).length;
+const encoder = new TextEncoder();
 
 /** `body` with `extra` added when the result still fits in one queue message. */
 export function withIfFits<T extends object>(body: T, extra: Partial<T>): T {
   const fuller = { ...body, ...extra };
-  return byteLength(fuller) <= MESSAGE_BYTES_LIMIT ? fuller : body;
+  return encoder.encode(JSON.stringify(fuller)).length <= MESSAGE_BYTES_LIMIT ? fuller : body;
 }
+
+/**
+ * Bodies travel as JSON text this code writes (`contentType: "text"`), not as the runtime's own
+ * serialization: the runtime decodes a whole batch before the consumer runs, and one body it cannot
+ * decode would fail every message of the batch. Text always decodes; each consumer parses each body
+ * itself (readMessages), so a body it cannot read fails alone.
+ */
+export const textMessage = (body: unknown, delaySeconds?: number) => ({
+  body: JSON.stringify(body),
+  contentType: "text" as const,
+  ...(delaySeconds === undefined ? {} : { delaySeconds }),
+});
 
 /** Sends `messages` in as few `sendBatch` calls as Queues' count and size limits allow. */
 export async function sendAll<T>(
-  queue: Queue<T>,
+  queue: Queue,
   messages: readonly { body: T; delaySeconds?: number }[],
 ): Promise<void> {
-  let batch: { body: T; delaySeconds?: number }[] = [];
+  let batch: MessageSendRequest[] = [];
   let bytes = 0;
-  for (const message of messages) {
-    const size = byteLength(message.body);
+  for (const { body, delaySeconds } of messages) {
+    const message = textMessage(body, delaySeconds);
+    const size = encoder.encode(message.body).length;
     if (batch.length === QUEUE_SEND_BATCH_LIMIT || (batch.length > 0 && bytes + size > BATCH_BYTES_LIMIT)) {
       await queue.sendBatch(batch);
       batch = [];
@@ -79,4 +92,69 @@ export async function sendAll<T>(
     bytes += size;
   }
   if (batch.length > 0) await queue.sendBatch(batch);
+}
+
+/** A message and its body, read. */
+export type Received<T> = { message: Message; body: T };
+
+/**
+ * Each message's body, parsed and checked on its own. One that cannot be read is acknowledged and
+ * logged as an error: retrying cannot make it readable. Events, retries and replays stay due for the
+ * sweeper in D1 until done (sweeper/sweep.ts), so theirs is sent again from the row; only a first
+ * attempt handed on by fan-out has no row to come back from. Since this code writes every body,
+ * an unreadable one means corruption or a bug, never a tenant's input. Bodies sent as objects by an
+ * earlier version are read as they are.
+ */
+export function readMessages<T>(batch: MessageBatch, isBody: (value: unknown) => value is T): Received<T>[] {
+  const read: Received<T>[] = [];
+  for (const message of batch.messages) {
+    const body = parseBody(message.body);
+    if (isBody(body)) {
+      read.push({ message, body });
+      continue;
+    }
+    console.error(
+      JSON.stringify({
+        message: "unreadable queue message acknowledged",
+        queue: batch.queue,
+        messageId: message.id,
+        attempts: message.attempts,
+      }),
+    );
+    message.ack();
+  }
+  return read;
+}
+
+function parseBody(body: unknown): unknown {
+  if (typeof body !== "string") return body;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+const isId = (value: unknown, prefix: string) => typeof value === "string" && value.startsWith(prefix);
+
+export function isEventMessage(value: unknown): value is EventMessage {
+  return (
+    isRecord(value) &&
+    isId(value.organizationId, ID_PREFIX.organization) &&
+    isId(value.eventId, ID_PREFIX.event) &&
+    (value.event === undefined || (isRecord(value.event) && value.event.id === value.eventId))
+  );
+}
+
+export function isDeliveryMessage(value: unknown): value is DeliveryMessage {
+  return (
+    isRecord(value) &&
+    isId(value.organizationId, ID_PREFIX.organization) &&
+    isId(value.deliveryId, ID_PREFIX.delivery) &&
+    isId(value.endpointId, ID_PREFIX.endpoint) &&
+    isId(value.eventId, ID_PREFIX.event) &&
+    (value.first === undefined || (isRecord(value.first) && typeof value.first.eventType === "string"))
+  );
 }

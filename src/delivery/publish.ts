@@ -1,17 +1,11 @@
 import { checkEventData } from "../catalog/validate";
-import type { EventRecord, EventResources } from "../db/events";
-import {
-  clearEventSweep,
-  findEventByIdempotencyKey,
-  getEvent,
-  type IdempotencyRecord,
-  insertEvent,
-} from "../db/events";
+import type { EventRecord, EventResources, StoredEvent } from "../db/events";
+import { findEventByIdempotencyKey, getEvent, type IdempotencyRecord, insertEvent } from "../db/events";
 import { getOrganization } from "../db/organizations";
 import { ServiceError } from "../lib/errors";
 import { sha256Hex } from "../lib/hash";
 import { newEventId, type OrganizationId } from "../lib/ids";
-import { type EventMessage, sweepAfter, withIfFits } from "./messages";
+import { type EventMessage, sendAll, sweepAfter, withIfFits } from "./messages";
 
 export type PublishInput = {
   organizationId: OrganizationId;
@@ -24,14 +18,14 @@ export type PublishInput = {
 };
 
 /** The stored event, and whether it was stored by an earlier request with the same Idempotency-Key. */
-export type Published = { event: EventRecord; replayed: boolean };
+export type Published = { event: StoredEvent; replayed: boolean };
 
 /**
  * Validates an event against the catalog, enqueues it for fan-out and stores it: one queue send and
  * one D1 write whatever the fan-out. The send comes first and carries the event, so from then on it is
- * safe even if the write fails (fan-out stores it). A send that fails is not the publisher's
- * problem: the event is stored with `sweep_after`, and the sweeper sends it. An event too large for a
- * queue message is stored first, marked the same way until its send succeeds.
+ * safe even if the write fails (fan-out stores it). The event is stored due for the sweeper, which
+ * sends it again unless fan-out has marked it done by then: a send that fails, or a message lost or
+ * dead-lettered later, only delays it. An event too large for a queue message is stored first.
  */
 export async function publishEvent(env: Env, input: PublishInput): Promise<Published> {
   const { definition, data } = checkEventData(input.type, input.data, { type: "type", data: "data" });
@@ -66,34 +60,31 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
     { organizationId: event.organizationId, eventId: event.id },
     { event: { ...event, idempotency } },
   );
+  const store = () => insertEvent(env.DB, event, { idempotency, sweepAfter: sweepAfter(Date.now()) });
+  const accepted = {
+    event: { ...event, fanOut: { status: "pending", error: null } },
+    replayed: false,
+  } as const;
   let stored: boolean;
   if (message.event) {
     const sent = await trySend(env, message);
     try {
-      stored = await insertEvent(env.DB, event, {
-        idempotency,
-        sweepAfter: sent ? undefined : sweepAfter(Date.now()),
-      });
+      stored = await store();
     } catch (error) {
       if (!sent) throw error;
       // The message carries the event: fan-out stores it. Accepted all the same.
       console.error(
         JSON.stringify({ message: "event store failed; fan-out will store it", eventId: event.id }),
       );
-      return { event, replayed: false };
+      return accepted;
     }
     // Fan-out, quicker than this request, may have stored it from the message already.
     if (!stored && sent) stored = (await getEvent(env.DB, event.organizationId, event.id)) !== null;
   } else {
-    stored = await insertEvent(env.DB, event, { idempotency, sweepAfter: sweepAfter(Date.now()) });
-    if (stored && (await trySend(env, message))) {
-      // Should this write fail, the sweeper sends the event once more; fan-out takes it twice safely.
-      await clearEventSweep(env.DB, event.organizationId, event.id)
-        .run()
-        .catch(() => {});
-    }
+    stored = await store();
+    if (stored) await trySend(env, message);
   }
-  if (stored) return { event, replayed: false };
+  if (stored) return accepted;
   // Another request with the same key stored its event first; fan-out drops our message, if sent.
   const earlier = idempotency && (await earlierPublish(env, input.organizationId, idempotency));
   if (!earlier) throw new Error(`event ${event.id} was not stored`);
@@ -118,7 +109,7 @@ async function checkOrganization(env: Env, organizationId: string): Promise<void
 
 async function trySend(env: Env, message: EventMessage): Promise<boolean> {
   try {
-    await env.EVENTS_QUEUE.send(message);
+    await sendAll(env.EVENTS_QUEUE, [{ body: message }]);
     return true;
   } catch (error) {
     console.error(

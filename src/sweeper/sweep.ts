@@ -1,9 +1,10 @@
 import { type DeliveryToSweep, listDeliveriesToSweep, postponeDeliverySweep } from "../db/deliveries";
-import { clearEventSweep, listEventsToSweep } from "../db/events";
+import { type EventToSweep, failEventFanOut, listEventsToSweep, postponeEventSweep } from "../db/events";
 import {
   type DeliveryMessage,
   type EventMessage,
   QUEUE_SEND_BATCH_LIMIT,
+  SWEEP_GRACE_MS,
   sendAll,
   sweepAfter,
 } from "../delivery/messages";
@@ -11,25 +12,41 @@ import {
 /** Per cron run and kind; a bigger backlog drains over the following runs. */
 const SWEEP_LIMIT = 10 * QUEUE_SEND_BATCH_LIMIT;
 
-export type SweepReport = { eventsRequeued: number; deliveriesRequeued: number };
+/**
+ * Re-sends of one event after which its fan-out is given up: `failed`, with the reason, at
+ * `GET /webhooks/v1/events/{id}`. Each re-send waits twice as long as the one before (4 minutes,
+ * then 8, …), so the last comes about 17 hours after the publish: an outage of D1 or Queues that
+ * long is survived, a poison event stops costing anything.
+ */
+export const MAX_EVENT_SWEEPS = 8;
+
+export type SweepReport = { eventsRequeued: number; eventsGivenUp: number; deliveriesRequeued: number };
 
 /**
- * The outbox sweep (cron trigger): sends the events and pending deliveries whose `sweep_after` has
- * passed — stored, but no queue message is known to carry them (a failed send, a lost message). Both
+ * The outbox sweep (cron trigger): sends again the events not fanned out in time (every event is
+ * stored due for it until fan-out marks it done, whatever became of its message: a failed send, a
+ * lost, unreadable or dead-lettered message) and the pending deliveries no message picked up. Both
  * are safe to send twice: fan-out skips what has a row, and a delivery's lease keeps a duplicate
  * message from attempting it while another run does.
  */
 export async function sweep(env: Env, now: number): Promise<SweepReport> {
   const at = new Date(now).toISOString();
   const events = await listEventsToSweep(env.DB, at, SWEEP_LIMIT);
-  if (events.length > 0) {
+  const givenUp = events.filter((e) => e.sweeps >= MAX_EVENT_SWEEPS);
+  const resent = events.filter((e) => e.sweeps < MAX_EVENT_SWEEPS);
+  if (givenUp.length > 0) {
+    const reason = `fan-out did not complete after ${MAX_EVENT_SWEEPS} re-sends`;
+    await env.DB.batch(givenUp.map((e) => failEventFanOut(env.DB, e, reason)));
+    console.error(JSON.stringify({ message: "event fan-out given up", events: givenUp.map((e) => e.id) }));
+  }
+  if (resent.length > 0) {
     await sendAll(
       env.EVENTS_QUEUE,
-      events.map(({ organizationId, id }) => ({
+      resent.map(({ organizationId, id }) => ({
         body: { organizationId, eventId: id } satisfies EventMessage,
       })),
     );
-    await env.DB.batch(events.map((e) => clearEventSweep(env.DB, e.organizationId, e.id)));
+    await env.DB.batch(resent.map((e) => postponeEventSweep(env.DB, e, nextEventSweep(e, now))));
   }
   const deliveries = await listDeliveriesToSweep(env.DB, at, SWEEP_LIMIT);
   if (deliveries.length > 0) {
@@ -41,7 +58,11 @@ export async function sweep(env: Env, now: number): Promise<SweepReport> {
     const again = sweepAfter(now);
     await env.DB.batch(deliveries.map((d) => postponeDeliverySweep(env.DB, d, again)));
   }
-  const report = { eventsRequeued: events.length, deliveriesRequeued: deliveries.length };
+  const report = {
+    eventsRequeued: resent.length,
+    eventsGivenUp: givenUp.length,
+    deliveriesRequeued: deliveries.length,
+  };
   if (events.length + deliveries.length > 0)
     console.log(JSON.stringify({ message: "sweeper re-enqueued", ...report }));
   return report;
@@ -53,3 +74,7 @@ const retryMessage = (d: DeliveryToSweep): DeliveryMessage => ({
   endpointId: d.endpointId,
   eventId: d.eventId,
 });
+
+/** The re-sent event is due again after twice the wait before this re-send. */
+const nextEventSweep = (e: EventToSweep, now: number) =>
+  new Date(now + SWEEP_GRACE_MS * 2 ** (e.sweeps + 1)).toISOString();

@@ -12,29 +12,40 @@ export function failingQueue(): Queue {
   return { send: fail, sendBatch: fail, metrics: fail } as unknown as Queue;
 }
 
-/** A queue that keeps what it is sent, so a test can hand the messages to the consumer itself. */
+/**
+ * A queue that keeps what it is sent, so a test can hand the messages to the consumer itself. Bodies
+ * are sent as JSON text (delivery/messages.ts); `sent` holds them decoded, for the test to read.
+ */
 export function capturingQueue<T>(): { queue: Queue; sent: T[] } {
   const sent: T[] = [];
+  const decode = (body: unknown) => (typeof body === "string" ? JSON.parse(body) : body) as T;
   const queue = {
-    async send(body: T) {
-      sent.push(body);
+    async send(body: unknown) {
+      sent.push(decode(body));
     },
-    async sendBatch(messages: { body: T }[]) {
-      sent.push(...messages.map((m) => m.body));
+    async sendBatch(messages: { body: unknown }[]) {
+      sent.push(...messages.map((m) => decode(m.body)));
     },
   } as unknown as Queue;
   return { queue, sent };
 }
 
-/** A batch as Queues would hand it to the consumer of `queue`, every message on its first delivery. */
-export function batchOf<T>(queue: string, bodies: readonly T[], attempts = 1): MessageBatch<T> {
-  return createMessageBatch<T>(
+/**
+ * A batch as Queues would hand it to the consumer of `queue`, every message on its first delivery,
+ * its body the JSON text the service sends (`asText: false`: as an earlier version sent them).
+ */
+export function batchOf<T>(
+  queue: string,
+  bodies: readonly T[],
+  { attempts = 1, asText = true }: { attempts?: number; asText?: boolean } = {},
+): MessageBatch {
+  return createMessageBatch<unknown>(
     queue,
     bodies.map((body, i) => ({
       id: `${queue}-${i}-${Math.random()}`,
       timestamp: new Date(),
       attempts,
-      body,
+      body: asText ? JSON.stringify(body) : body,
     })),
   );
 }

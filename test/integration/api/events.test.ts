@@ -84,7 +84,7 @@ describe("publishing with an Idempotency-Key", () => {
     expect(events.sent.length).toBeGreaterThan(1);
 
     // Fan-out takes every message: the losers' events were never stored and are dropped.
-    await worker.queue(batchOf("webhook-events", events.sent) as MessageBatch, env);
+    await worker.queue(batchOf("webhook-events", events.sent), env);
     expect(await receiver.received()).toHaveLength(1);
     const [delivered] = await receiver.received();
     expect(delivered?.headers["webhook-id"]).toBe([...ids][0]);

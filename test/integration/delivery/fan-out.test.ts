@@ -41,7 +41,7 @@ describe("fan-out", () => {
     expect(deliveries.sent).toHaveLength(2);
     expect(deliveries.sent.every((m) => m.first?.event?.occurredAt === event.occurredAt)).toBe(true);
 
-    await worker.queue(batchOf("webhook-deliveries", deliveries.sent) as MessageBatch, env);
+    await worker.queue(batchOf("webhook-deliveries", deliveries.sent), env);
     const settled = await settledDeliveries(org.token, `event_id=${event.id}`, 3);
     expect(settled.map((d: { status: string }) => d.status)).toEqual(["delivered", "delivered", "delivered"]);
     expect(await receiver.received()).toHaveLength(3);
@@ -76,7 +76,7 @@ describe("fan-out", () => {
     const { event, message } = await publishCaptured(org.id, "webhook.test", data);
     expect(message).toEqual({ organizationId: org.id, eventId: event.id });
 
-    await worker.queue(batchOf("webhook-events", [message]) as MessageBatch, env);
+    await worker.queue(batchOf("webhook-events", [message]), env);
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
     expect(delivery.status).toBe("delivered");
     const [request] = await receiver.received();
@@ -115,7 +115,7 @@ describe("outgoing connections", () => {
     expect(deliveries.sent).toHaveLength(30 - arrivals.length);
     expect(deliveries.sent.every((m) => m.first?.event !== undefined)).toBe(true);
 
-    await worker.queue(batchOf("webhook-deliveries", deliveries.sent) as MessageBatch, env);
+    await worker.queue(batchOf("webhook-deliveries", deliveries.sent), env);
     const settled = await settledDeliveries(org.token, "", 30);
     expect(settled).toHaveLength(30);
     for (const delivery of settled) {
@@ -136,8 +136,7 @@ describe("outgoing connections", () => {
 
     await receiver.script([], { status: 200, hangMs: 1_000 });
     const handedOn = capturingQueue<DeliveryMessage>();
-    const deliveriesBatch = (bodies: DeliveryMessage[]) =>
-      batchOf("webhook-deliveries", bodies) as MessageBatch;
+    const deliveriesBatch = (bodies: DeliveryMessage[]) => batchOf("webhook-deliveries", bodies);
     await worker.queue(deliveriesBatch(retries.sent), { ...env, DELIVERIES_QUEUE: handedOn.queue });
     expect(handedOn.sent.length).toBeGreaterThan(0);
     expect(handedOn.sent.every((m) => m.first === undefined)).toBe(true);
