@@ -67,3 +67,34 @@ export function databaseFailingOnBatch(db: D1Database, failOn: number): D1Databa
     },
   });
 }
+
+/**
+ * The database, except that statements for which `fails(sql, params)` holds reject when run (as a
+ * row D1 cannot return, or a failure that only one tenant's data meets, would), alone or in a batch.
+ */
+export function databaseFailingWhen(
+  db: D1Database,
+  fails: (sql: string, params: unknown[]) => boolean,
+): D1Database {
+  const reject = () => Promise.reject(new Error("injected: D1 statement failed"));
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === "prepare") {
+        return (sql: string) => {
+          const statement = target.prepare(sql);
+          return new Proxy(statement, {
+            get(inner, name) {
+              if (name !== "bind") return Reflect.get(inner, name, inner).bind(inner);
+              return (...params: unknown[]) =>
+                fails(sql, params)
+                  ? { all: reject, first: reject, run: reject, raw: reject }
+                  : inner.bind(...params);
+            },
+          });
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
