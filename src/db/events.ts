@@ -146,7 +146,8 @@ export async function storedEventIds(
 
 /**
  * Fan-out recorded or handed on a first attempt to every matching endpoint of these events: nothing
- * is left for the sweeper. One statement for all of an organization's events of a run.
+ * is left for the sweeper. One statement for all of an organization's events of a run. An event the
+ * sweeper had given up (a late copy of its message went through after all) is done too.
  */
 export function markEventsFannedOut(
   db: D1Database,
@@ -156,7 +157,7 @@ export function markEventsFannedOut(
   return db
     .prepare(
       `UPDATE events SET fan_out_status = 'done', fan_out_error = NULL, sweep_after = NULL
-       WHERE organization_id = ? AND id ${IN_ID_LIST} AND fan_out_status = 'pending'`,
+       WHERE organization_id = ? AND id ${IN_ID_LIST} AND fan_out_status <> 'done'`,
     )
     .bind(organizationId, idList(ids));
 }
