@@ -122,7 +122,7 @@ endpointActions.openapi(
     const eventType = body.eventType ?? "webhook.test";
     const payload = body.payload ?? findEventType(eventType)?.example;
     checkEventData(eventType, payload, { type: "eventType", data: "payload" });
-    const url = checkEndpointUrl(endpoint.url, getConfig(c.env).allowInsecureUrls);
+    const url = checkEndpointUrl(endpoint.url, getConfig(c.env));
     if (!url.ok) throw invalid("url", url.reason);
     return c.json(await sendTestMessage(c.env, endpoint, eventType, payload), 200);
   },

@@ -143,7 +143,7 @@ function checkSettings(
   keyScopes: readonly string[],
 ): void {
   const errors: FieldError[] = [];
-  const url = checkEndpointUrl(settings.url, config.allowInsecureUrls);
+  const url = checkEndpointUrl(settings.url, config);
   if (!url.ok) errors.push({ path: "url", message: url.reason });
   settings.eventTypeFilters.forEach((filter, i) => {
     if (typesSelectedBy(filter, keyScopes).length === 0) {

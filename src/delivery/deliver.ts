@@ -317,8 +317,7 @@ type DeliveryTarget = { ok: true; endpoint: Endpoint } | { ok: false; reason: st
 function deliveryTarget(endpoint: Endpoint | null, config: Config): DeliveryTarget {
   if (!endpoint || endpoint.deletedAt) return { ok: false, reason: "endpoint_deleted" };
   if (endpoint.status !== "active") return { ok: false, reason: "endpoint_disabled" };
-  if (!checkEndpointUrl(endpoint.url, config.allowInsecureUrls).ok)
-    return { ok: false, reason: "url_not_allowed" };
+  if (!checkEndpointUrl(endpoint.url, config).ok) return { ok: false, reason: "url_not_allowed" };
   return { ok: true, endpoint };
 }
 
