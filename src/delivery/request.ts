@@ -3,6 +3,7 @@ import type { Endpoint } from "../db/endpoints";
 import type { EventResources } from "../db/events";
 import { signConvoy } from "../signing/convoy";
 import { signStandardWebhooks } from "../signing/standard-webhooks";
+import { headerNameProblem } from "./header-rules";
 
 /** What one attempt sends: everything is decided here, the consumer only passes it to `fetch`. */
 export type SignedRequest = { url: string; headers: Record<string, string>; body: string };
@@ -44,42 +45,13 @@ export function webhookBody(content: EventContent, format: Endpoint["payloadForm
   return JSON.stringify({ ...envelope, data: content.data });
 }
 
-/** The set for the last prefix asked: there is one per deployment, and every attempt asks. */
-let reserved: { headerPrefix: string; names: ReadonlySet<string> } | undefined;
-
-/** Header names the service sets itself; an endpoint's custom headers may not use them. */
-export function reservedHeaderNames(headerPrefix: string): ReadonlySet<string> {
-  if (reserved?.headerPrefix !== headerPrefix) reserved = { headerPrefix, names: reservedSet(headerPrefix) };
-  return reserved.names;
-}
-
-function reservedSet(headerPrefix: string): ReadonlySet<string> {
-  return new Set([
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "connection",
-    "transfer-encoding",
-    ...["webhook-id", "webhook-timestamp", "webhook-signature"].flatMap((name) => [
-      name,
-      headerPrefix + name,
-    ]),
-    "webhooks-signature",
-    "x-convoy-idempotency-key",
-    "webhook-delivery-id",
-    "webhook-attempt",
-    "webhook-replay-of",
-  ]);
-}
-
 export async function buildSignedRequest(input: RequestInput): Promise<SignedRequest> {
   const { endpoint, content, headerPrefix } = input;
   const body = webhookBody(content, endpoint.payloadFormat);
   const headers: Record<string, string> = {};
-  const reserved = reservedHeaderNames(headerPrefix);
+  // A header stored before a rule existed is left out rather than sent (header-rules.ts).
   for (const [name, value] of Object.entries(endpoint.headers)) {
-    if (!reserved.has(name.toLowerCase())) headers[name] = value;
+    if (headerNameProblem(name, headerPrefix) === null) headers[name] = value;
   }
   headers["content-type"] = "application/json";
   headers["user-agent"] = USER_AGENT;

@@ -60,6 +60,25 @@ describe("the signed request", () => {
     expect(request.headers["X-Tenant"]).toBe("acme");
   });
 
+  it("leaves out hop-by-hop and proxy headers an endpoint stored before they were refused", async () => {
+    const request = await buildSignedRequest(
+      input({
+        endpoint: {
+          url: "https://example.com/hook",
+          signatureScheme: "standard",
+          payloadFormat: "full",
+          headers: {
+            "X-Forwarded-For": "10.0.0.1",
+            Cookie: "s=1",
+            "CF-Connecting-IP": "1.1.1.1",
+            "X-Ok": "1",
+          },
+        },
+      }),
+    );
+    expect(Object.keys(request.headers).filter((name) => /^(x-|cookie|cf-)/i.test(name))).toEqual(["X-Ok"]);
+  });
+
   it("marks replays", async () => {
     const request = await buildSignedRequest(input({ replayOf: "dlv_0" }));
     expect(request.headers["webhook-replay-of"]).toBe("dlv_0");
