@@ -216,6 +216,7 @@ export function firstAttemptJob(
     attemptCount: 0,
     queueRetries: 0,
     replayOf: null,
+    payloadOverridden: false,
     createdAt: new Date().toISOString(),
     stored: false,
     attempts: [],
@@ -365,6 +366,7 @@ async function attemptDelivery(
         deliveryId: job.id,
         attemptNumber: number,
         replayOf: job.replayOf,
+        payloadOverridden: job.payloadOverridden,
         timestamp: Math.floor(Date.now() / 1000),
         headerPrefix: config.signatureHeaderPrefix,
       });

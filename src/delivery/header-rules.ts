@@ -57,5 +57,7 @@ function reservedSet(headerPrefix: string): ReadonlySet<string> {
     "webhook-delivery-id",
     "webhook-attempt",
     "webhook-replay-of",
+    "webhook-payload-override",
+    "webhook-test",
   ]);
 }

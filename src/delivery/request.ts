@@ -24,6 +24,10 @@ export type RequestInput = {
   deliveryId: string;
   attemptNumber: number;
   replayOf: string | null;
+  /** A replay whose data the caller replaced: marked, since the content is not the event's. */
+  payloadOverridden: boolean;
+  /** A test send (`POST …/test`): caller-chosen type and data, marked so no receiver takes it for an event. */
+  test?: boolean;
   /** Unix seconds of this attempt. */
   timestamp: number;
   /** `SIGNATURE_HEADER_PREFIX`, e.g. `case-` for `case-webhook-id`. */
@@ -57,7 +61,10 @@ export async function buildSignedRequest(input: RequestInput): Promise<SignedReq
   headers["user-agent"] = USER_AGENT;
   headers["webhook-delivery-id"] = input.deliveryId;
   headers["webhook-attempt"] = String(input.attemptNumber);
+  // Both are signed with the endpoint's real secret, with content the caller chose (docs/security.md).
   if (input.replayOf) headers["webhook-replay-of"] = input.replayOf;
+  if (input.payloadOverridden) headers["webhook-payload-override"] = "true";
+  if (input.test) headers["webhook-test"] = "true";
 
   if (endpoint.signatureScheme === "convoy") {
     headers["webhooks-signature"] = await signConvoy(input.secrets, input.timestamp, body);

@@ -40,6 +40,8 @@ describe("custom header rules", () => {
       "Cookie",
       "Connection",
       "Host",
+      "Webhook-Test",
+      "webhook-payload-override",
     ];
     const headers = Object.fromEntries([...refused, "X-Tenant"].map((name) => [name, "v"]));
     expect(await refusedPaths(org.token, headers)).toEqual(refused.map((name) => `headers.${name}`).sort());

@@ -22,6 +22,7 @@ const input = (overrides: Partial<RequestInput> = {}): RequestInput => ({
   deliveryId: "dlv_1",
   attemptNumber: 3,
   replayOf: null,
+  payloadOverridden: false,
   timestamp: Math.floor(Date.now() / 1000),
   headerPrefix: "",
   ...overrides,
@@ -79,8 +80,13 @@ describe("the signed request", () => {
     expect(Object.keys(request.headers).filter((name) => /^(x-|cookie|cf-)/i.test(name))).toEqual(["X-Ok"]);
   });
 
-  it("marks replays", async () => {
-    const request = await buildSignedRequest(input({ replayOf: "dlv_0" }));
-    expect(request.headers["webhook-replay-of"]).toBe("dlv_0");
+  it("marks replays, replays with the caller's data, and test sends", async () => {
+    const replay = await buildSignedRequest(input({ replayOf: "dlv_0" }));
+    expect(replay.headers["webhook-replay-of"]).toBe("dlv_0");
+    expect(replay.headers["webhook-payload-override"]).toBeUndefined();
+    const overridden = await buildSignedRequest(input({ replayOf: "dlv_0", payloadOverridden: true }));
+    expect(overridden.headers["webhook-payload-override"]).toBe("true");
+    expect((await buildSignedRequest(input({ test: true }))).headers["webhook-test"]).toBe("true");
+    expect((await buildSignedRequest(input())).headers["webhook-test"]).toBeUndefined();
   });
 });
