@@ -55,3 +55,20 @@ export async function deleteExpiredSecrets(db: D1Database, now: string): Promise
   const { meta } = await db.prepare("DELETE FROM endpoint_secrets WHERE expires_at <= ?").bind(now).run();
   return meta.changes;
 }
+
+/**
+ * Deletion purges an endpoint's secrets: in the soft delete's D1 batch, after it, and only if that
+ * statement deleted it at `deletedAt` (so another organization's id purges nothing).
+ */
+export function purgeDeletedEndpointSecrets(
+  db: D1Database,
+  endpointId: string,
+  deletedAt: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `DELETE FROM endpoint_secrets
+       WHERE endpoint_id = ?1 AND EXISTS (SELECT 1 FROM endpoints WHERE id = ?1 AND deleted_at = ?2)`,
+    )
+    .bind(endpointId, deletedAt);
+}

@@ -18,12 +18,12 @@ import { endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";
 import { type ConnectionGate, connectionGate } from "./connections";
+import { type EndpointCredentials, loadEndpointCredentials } from "./endpoint-credentials";
 import { type DeliveryMessage, sendAll, sweepAfter, withIfFits } from "./messages";
 import { type DeliveredAttempt, logDelivered, observeAttempt } from "./observe";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt, type NextStep, nextStep } from "./retry-policy";
 import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send";
-import { loadSigningSecrets } from "./signing-secrets";
 import { checkEndpointUrl } from "./url-policy";
 
 /** A delivery to attempt now, and the queue message it came in (fan-out's first attempts have none). */
@@ -261,9 +261,9 @@ async function deliverToEndpoint(
     : { now: ready, deferred: [] };
   if (now.length === 0) return [...expired, ...deferred];
 
-  const secrets = await loadSigningSecrets(env, target.endpoint.id);
+  const credentials = await loadEndpointCredentials(env, target.endpoint);
   const runs = await Promise.all(
-    now.map((j) => attemptJob({ env, config, endpoint: target.endpoint, secrets, connections }, j)),
+    now.map((j) => attemptJob({ env, config, endpoint: target.endpoint, credentials, connections }, j)),
   );
   logDelivered(
     target.endpoint,
@@ -327,7 +327,7 @@ type EndpointRun = {
   env: Env;
   config: Config;
   endpoint: Endpoint;
-  secrets: string[];
+  credentials: EndpointCredentials;
   connections: ConnectionGate;
 };
 
@@ -347,7 +347,7 @@ async function attemptJob(run: EndpointRun, j: Job): Promise<AttemptRun> {
 }
 
 async function attemptDelivery(
-  { env, config, endpoint, secrets, connections }: EndpointRun,
+  { env, config, endpoint, credentials, connections }: EndpointRun,
   j: Job,
 ): Promise<AttemptRun> {
   const { job } = j;
@@ -361,7 +361,7 @@ async function attemptDelivery(
     const send = async () => {
       const request = await buildSignedRequest({
         endpoint,
-        secrets,
+        credentials,
         content: { eventId: job.eventId, eventType: job.eventType, ...content },
         deliveryId: job.id,
         attemptNumber: number,

@@ -3,6 +3,7 @@ import type { Endpoint } from "../db/endpoints";
 import type { EventResources } from "../db/events";
 import { signConvoy } from "../signing/convoy";
 import { signStandardWebhooks } from "../signing/standard-webhooks";
+import type { EndpointCredentials } from "./endpoint-credentials";
 import { headerNameProblem } from "./header-rules";
 
 /** What one attempt sends: everything is decided here, the consumer only passes it to `fetch`. */
@@ -17,9 +18,9 @@ export type EventContent = {
 };
 
 export type RequestInput = {
-  endpoint: Pick<Endpoint, "url" | "signatureScheme" | "payloadFormat" | "headers">;
-  /** Plaintext secrets that sign now, newest first. */
-  secrets: readonly string[];
+  endpoint: Pick<Endpoint, "url" | "signatureScheme" | "payloadFormat">;
+  /** Its secrets that sign now and its custom headers, in clear (endpoint-credentials.ts). */
+  credentials: EndpointCredentials;
   content: EventContent;
   deliveryId: string;
   attemptNumber: number;
@@ -50,11 +51,11 @@ export function webhookBody(content: EventContent, format: Endpoint["payloadForm
 }
 
 export async function buildSignedRequest(input: RequestInput): Promise<SignedRequest> {
-  const { endpoint, content, headerPrefix } = input;
+  const { endpoint, credentials, content, headerPrefix } = input;
   const body = webhookBody(content, endpoint.payloadFormat);
   const headers: Record<string, string> = {};
   // A header stored before a rule existed is left out rather than sent (header-rules.ts).
-  for (const [name, value] of Object.entries(endpoint.headers)) {
+  for (const [name, value] of Object.entries(credentials.headers)) {
     if (headerNameProblem(name, headerPrefix) === null) headers[name] = value;
   }
   headers["content-type"] = "application/json";
@@ -67,13 +68,13 @@ export async function buildSignedRequest(input: RequestInput): Promise<SignedReq
   if (input.test) headers["webhook-test"] = "true";
 
   if (endpoint.signatureScheme === "convoy") {
-    headers["webhooks-signature"] = await signConvoy(input.secrets, input.timestamp, body);
+    headers["webhooks-signature"] = await signConvoy(credentials.secrets, input.timestamp, body);
     headers["x-convoy-idempotency-key"] = content.eventId;
   } else {
     headers[`${headerPrefix}webhook-id`] = content.eventId;
     headers[`${headerPrefix}webhook-timestamp`] = String(input.timestamp);
     headers[`${headerPrefix}webhook-signature`] = await signStandardWebhooks(
-      input.secrets,
+      credentials.secrets,
       content.eventId,
       input.timestamp,
       body,

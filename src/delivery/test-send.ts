@@ -1,10 +1,10 @@
 import { getConfig } from "../config";
 import type { Endpoint } from "../db/endpoints";
 import { newTestDeliveryId, newTestEventId } from "../lib/ids";
+import { loadEndpointCredentials } from "./endpoint-credentials";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt } from "./retry-policy";
 import { attemptTimeoutMs, sendSignedRequest } from "./send";
-import { loadSigningSecrets } from "./signing-secrets";
 
 export type TestSendResult = {
   ok: boolean;
@@ -28,7 +28,7 @@ export async function sendTestMessage(
   const config = getConfig(env);
   const request = await buildSignedRequest({
     endpoint,
-    secrets: await loadSigningSecrets(env, endpoint.id),
+    credentials: await loadEndpointCredentials(env, endpoint),
     content: {
       eventId: newTestEventId(),
       eventType,

@@ -5,13 +5,8 @@ import { generateSigningSecret } from "../../../src/signing/secrets";
 
 const secret = generateSigningSecret();
 const input = (overrides: Partial<RequestInput> = {}): RequestInput => ({
-  endpoint: {
-    url: "https://example.com/hook",
-    signatureScheme: "standard",
-    payloadFormat: "full",
-    headers: {},
-  },
-  secrets: [secret],
+  endpoint: { url: "https://example.com/hook", signatureScheme: "standard", payloadFormat: "full" },
+  credentials: { secrets: [secret], headers: {} },
   content: {
     eventId: "evt_1",
     eventType: "matter.created",
@@ -47,10 +42,8 @@ describe("the signed request", () => {
   it("never lets custom headers override the service's own", async () => {
     const request = await buildSignedRequest(
       input({
-        endpoint: {
-          url: "https://example.com/hook",
-          signatureScheme: "standard",
-          payloadFormat: "full",
+        credentials: {
+          secrets: [secret],
           headers: { "Content-Type": "text/plain", "webhook-attempt": "99", "X-Tenant": "acme" },
         },
       }),
@@ -64,10 +57,8 @@ describe("the signed request", () => {
   it("leaves out hop-by-hop and proxy headers an endpoint stored before they were refused", async () => {
     const request = await buildSignedRequest(
       input({
-        endpoint: {
-          url: "https://example.com/hook",
-          signatureScheme: "standard",
-          payloadFormat: "full",
+        credentials: {
+          secrets: [secret],
           headers: {
             "X-Forwarded-For": "10.0.0.1",
             Cookie: "s=1",
