@@ -14,6 +14,7 @@ import { deliverBatch } from "./delivery/deliver";
 import { fanOutBatch } from "./delivery/fan-out";
 import { type DeliveryMessage, type EventMessage, QUEUES } from "./delivery/messages";
 import { withMetering } from "./lib/metering";
+import { reencryptSecrets } from "./sweeper/reencrypt-secrets";
 import { applyRetention } from "./sweeper/retention";
 import { sweep } from "./sweeper/sweep";
 
@@ -85,6 +86,8 @@ export default {
       async (env) => {
         await sweep(env, controller.scheduledTime);
         await applyRetention(env, controller.scheduledTime);
+        // A key rotation finishes by itself, a batch per run; the script only hurries it (docs/security.md).
+        await reencryptSecrets(env);
       },
     );
   },
