@@ -2,6 +2,7 @@ import { createExecutionContext, createScheduledController } from "cloudflare:te
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { reencryptUntilDone } from "../../../scripts/rotate-secrets-key.mjs";
 import { getEndpointById } from "../../../src/db/endpoints";
 import {
   headerValuesContext,
@@ -260,5 +261,54 @@ describe("SECRETS_KEY rotation", () => {
       await call("POST", `/webhooks/v1/endpoints/${b.endpoint.id}/test`, { token: org.token }),
       /rotate/,
     );
+  });
+
+  it("the rotation script re-encrypts in batches until none is left, and stops on what no key opens", async () => {
+    const org = await createOrganization();
+    const endpoints = [];
+    for (let i = 0; i < 5; i++) {
+      const created = await createEndpoint(org.token, {
+        url: receiverChannel().url,
+        eventTypeFilters: ["*"],
+      });
+      await setSecret(created.endpoint.id, await legacyCiphertext(CURRENT_KEY, created.signingSecret));
+      endpoints.push(created);
+    }
+    const run = async () => {
+      const lines: string[] = [];
+      const code = await reencryptUntilDone({
+        post: (limit: number) =>
+          callOk("POST", "/admin/v1/secrets/reencrypt", 200, { token: ADMIN_TOKEN, body: { limit } }),
+        limit: 2,
+        print: (line: string) => lines.push(line),
+        fail: (line: string) => lines.push(`error: ${line}`),
+      });
+      return { code, lines };
+    };
+    expect(await run()).toEqual({
+      code: 0,
+      lines: [
+        "Re-encrypted 2 so far, 3 left.",
+        "Re-encrypted 4 so far, 1 left.",
+        "Re-encrypted 5 so far, 0 left.",
+        "Done: every secret is sealed under SECRETS_KEY. Remove the old key:",
+        "  npx wrangler secret delete SECRETS_KEY_PREVIOUS",
+      ],
+    });
+
+    const [lost] = endpoints;
+    const lostId = lost?.endpoint.id as string;
+    await setSecret(
+      lostId,
+      await sealUnder(OLD_KEY, lost?.signingSecret ?? "", signingSecretContext(lostId)),
+    );
+    const stopped = await run();
+    expect(stopped.code).toBe(1);
+    expect(stopped.lines.at(-1)).toMatch(
+      new RegExp(`^error: 1 left that no configured key decrypts, of endpoints ${lostId}\\.`),
+    );
+    // Deleting the endpoint purges its secret: nothing is left.
+    await callOk("DELETE", `/webhooks/v1/endpoints/${lostId}`, 204, { token: org.token });
+    expect((await run()).code).toBe(0);
   });
 });
