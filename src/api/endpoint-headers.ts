@@ -27,7 +27,7 @@ export const HeadersPatchIn = z.record(headerName, headerValue.nullable()).opena
   description: "A merge: a value sets the header, null removes it, a header not named keeps its value",
   example: { Authorization: "Bearer n3w-t0k3n-wxyz", "X-Old": null },
 });
-type HeadersPatch = z.infer<typeof HeadersPatchIn>;
+export type HeadersPatch = z.infer<typeof HeadersPatchIn>;
 
 /** At most this many custom headers per endpoint. */
 const MAX_HEADERS = 20;

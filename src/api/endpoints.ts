@@ -31,7 +31,13 @@ import {
 } from "./app";
 import { apiKeyAuth } from "./auth";
 import { endpointActions } from "./endpoint-actions";
-import { HeadersIn, HeadersPatchIn, headerProblems, mergeHeaders } from "./endpoint-headers";
+import {
+  HeadersIn,
+  type HeadersPatch,
+  HeadersPatchIn,
+  headerProblems,
+  mergeHeaders,
+} from "./endpoint-headers";
 
 /** Customer endpoints (DESIGN.md §3.3), scoped to the API key's organization. */
 const settingFields = {
@@ -115,7 +121,7 @@ const EndpointOut = z
 type EndpointOut = z.infer<typeof EndpointOut>;
 
 /** The one mapping from a stored endpoint to the API shape: secrets and header values never pass here. */
-export function toEndpointOut(e: Endpoint | EndpointToWrite): EndpointOut {
+export function toEndpointOut(e: Endpoint): EndpointOut {
   return {
     id: e.id,
     url: e.url,
@@ -137,7 +143,7 @@ export function toEndpointOut(e: Endpoint | EndpointToWrite): EndpointOut {
 /** The rules zod cannot state alone: they depend on configuration and on the API key's scopes. */
 function checkSettings(
   settings: Pick<Endpoint, "url" | "eventTypeFilters" | "maskedHeaders">,
-  headers: Parameters<typeof headerProblems>[1],
+  headers: HeadersPatch | undefined,
   config: Config,
   keyScopes: readonly string[],
 ): void {

@@ -79,6 +79,6 @@ const SHOW_TAIL_FROM = 16;
  * least 16 (enough to tell two tokens apart, as card numbers are). Always eight bullets, so the length
  * is not shown; bullets are not field characters, so a mask sent back is refused, never stored.
  */
-export function maskValue(value: string): string {
+function maskValue(value: string): string {
   return value.length >= SHOW_TAIL_FROM ? BULLETS + value.slice(-4) : BULLETS;
 }

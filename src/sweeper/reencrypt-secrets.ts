@@ -36,9 +36,9 @@ export type ReencryptReport = {
 };
 
 /**
- * Step 4 of a `SECRETS_KEY` rotation (docs/security.md), and the conversion of what migration 0002
- * left: seals again under the current key, with additional data, up to `limit` signing secrets and
- * header values sealed under a previous key, in the legacy form, or (header values) in clear. Run
+ * The re-encryption step of a `SECRETS_KEY` rotation (docs/security.md), which also converts what
+ * migration 0002 left: seals again under the current key, with additional data, up to `limit` signing
+ * secrets and header values sealed under a previous key, in the legacy form, or (header values) in clear. Run
  * by the cron trigger and by `POST /admin/v1/secrets/reencrypt`, which scripts/rotate-secrets-key.mjs
  * calls until nothing remains. A row changed meanwhile (a rotation, a PATCH) is left as it is: it
  * was sealed under the current key anyway.
