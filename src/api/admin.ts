@@ -10,6 +10,7 @@ import {
 } from "../db/organizations";
 import { notFound } from "../lib/errors";
 import { newApiKeyId, newOrganizationId } from "../lib/ids";
+import { REENCRYPT_BATCH, reencryptSecrets } from "../sweeper/reencrypt-secrets";
 import {
   createRouter,
   errorResponses,
@@ -17,12 +18,16 @@ import {
   jsonBody,
   jsonContent,
   notFoundResponse,
+  optionalJsonBody,
   PageQuerySchema,
   pageSchema,
 } from "./app";
 import { adminAuth, newApiToken } from "./auth";
 
-/** Operator API (DESIGN.md §3.1), behind `ADMIN_TOKEN`: organizations and their API keys. */
+/**
+ * Operator API (DESIGN.md §3.1), behind `ADMIN_TOKEN`: organizations and their API keys, and the
+ * re-encryption step of a `SECRETS_KEY` rotation.
+ */
 const OrganizationIn = z.object({ name: z.string().trim().min(1).max(200) });
 const OrganizationOut = z
   .object({ id: z.string(), name: z.string(), createdAt: z.string() })
@@ -150,5 +155,37 @@ admin.openapi(
     const { id } = c.req.valid("param");
     if (!(await revokeApiKey(c.env.DB, id, new Date().toISOString()))) throw notFound("API key");
     return c.body(null, 204);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "post",
+    path: "/secrets/reencrypt",
+    tags: ["Admin"],
+    summary: "Seal up to `limit` secrets not under the current SECRETS_KEY again under it (docs/security.md)",
+    security: [{ adminToken: [] }],
+    request: {
+      body: optionalJsonBody(
+        z.strictObject({ limit: z.number().int().min(1).max(500).default(REENCRYPT_BATCH) }),
+      ),
+    },
+    responses: {
+      200: jsonContent(
+        z.object({
+          reencrypted: z.number().int(),
+          remaining: z.number().int().openapi({ description: "Call again until 0" }),
+          unreadable: z
+            .array(z.string())
+            .openapi({ description: "Endpoints with a secret no configured key decrypts" }),
+        }),
+        "What this call did and what is left",
+      ),
+      ...errorResponses,
+    },
+  }),
+  async (c) => {
+    const { limit } = (c.req.valid("json") as { limit?: number }) ?? {};
+    return c.json(await reencryptSecrets(c.env, limit), 200);
   },
 );

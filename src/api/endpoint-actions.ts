@@ -6,12 +6,12 @@ import { getConfig } from "../config";
 import { listFailedDeliveries } from "../db/deliveries";
 import { expireSigningSecrets, insertEndpointSecret } from "../db/endpoint-secrets";
 import { type Endpoint, getEndpoint } from "../db/endpoints";
+import { sealSigningSecret } from "../delivery/endpoint-credentials";
 import { replayDeliveries } from "../delivery/replay";
 import { sendTestMessage } from "../delivery/test-send";
 import { checkEndpointUrl } from "../delivery/url-policy";
 import { endpointHealth } from "../health/endpoint-health";
 import { invalid, notFound } from "../lib/errors";
-import { encryptSecret } from "../lib/secret-box";
 import { generateSigningSecret } from "../signing/secrets";
 import {
   createRouter,
@@ -77,7 +77,7 @@ endpointActions.openapi(
       insertEndpointSecret(
         c.env.DB,
         endpoint.id,
-        await encryptSecret(c.env.SECRETS_KEY, signingSecret),
+        await sealSigningSecret(c.env, endpoint.id, signingSecret),
         now.toISOString(),
       ),
     ]);
@@ -122,7 +122,7 @@ endpointActions.openapi(
     const eventType = body.eventType ?? "webhook.test";
     const payload = body.payload ?? findEventType(eventType)?.example;
     checkEventData(eventType, payload, { type: "eventType", data: "payload" });
-    const url = checkEndpointUrl(endpoint.url, getConfig(c.env).allowInsecureUrls);
+    const url = checkEndpointUrl(endpoint.url, getConfig(c.env));
     if (!url.ok) throw invalid("url", url.reason);
     return c.json(await sendTestMessage(c.env, endpoint, eventType, payload), 200);
   },

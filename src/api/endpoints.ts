@@ -3,21 +3,21 @@ import { resourceNames, resourceScopeKey } from "../catalog";
 import { EVENT_TYPE_FILTER_PATTERN, typesSelectedBy } from "../catalog/filters";
 import type { Config } from "../config";
 import { getConfig } from "../config";
-import { insertEndpointSecret } from "../db/endpoint-secrets";
+import { insertEndpointSecret, purgeDeletedEndpointSecrets } from "../db/endpoint-secrets";
 import {
   type Endpoint,
+  type EndpointToWrite,
   getEndpoint,
   insertEndpoint,
   listEndpoints,
   softDeleteEndpoint,
   updateEndpoint,
 } from "../db/endpoints";
-import { reservedHeaderNames } from "../delivery/request";
+import { sealSigningSecret } from "../delivery/endpoint-credentials";
 import { checkEndpointUrl } from "../delivery/url-policy";
 import { endpointHealth } from "../health/endpoint-health";
 import { type FieldError, notFound, ServiceError } from "../lib/errors";
 import { newEndpointId } from "../lib/ids";
-import { encryptSecret } from "../lib/secret-box";
 import { generateSigningSecret } from "../signing/secrets";
 import {
   createRouter,
@@ -31,6 +31,13 @@ import {
 } from "./app";
 import { apiKeyAuth } from "./auth";
 import { endpointActions } from "./endpoint-actions";
+import {
+  HeadersIn,
+  type HeadersPatch,
+  HeadersPatchIn,
+  headerProblems,
+  mergeHeaders,
+} from "./endpoint-headers";
 
 /** Customer endpoints (DESIGN.md §3.3), scoped to the API key's organization. */
 const settingFields = {
@@ -57,15 +64,7 @@ const settingFields = {
     }),
   signatureScheme: z.enum(["standard", "convoy"]),
   payloadFormat: z.enum(["full", "slim"]),
-  headers: z
-    .record(
-      z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, "must be a valid header name"),
-      z
-        .string()
-        .max(1000)
-        .regex(/^[^\r\n]*$/, "must not contain line breaks"),
-    )
-    .refine((headers) => Object.keys(headers).length <= 20, "at most 20 custom headers"),
+  headers: HeadersIn,
   rateLimitPerSecond: z.number().int().min(1).max(10_000).nullable(),
   timeoutMs: z.number().int().min(100).max(30_000).nullable(),
 };
@@ -86,6 +85,7 @@ const EndpointCreateIn = z
 const EndpointPatchIn = z
   .strictObject({
     ...settingFields,
+    headers: HeadersPatchIn,
     status: z
       .enum(["active", "disabled"])
       .openapi({ description: "`active` re-enables an auto-disabled endpoint" }),
@@ -106,7 +106,11 @@ const EndpointOut = z
       .nullable(),
     signatureScheme: z.enum(["standard", "convoy"]),
     payloadFormat: z.enum(["full", "slim"]),
-    headers: z.record(z.string(), z.string()),
+    headers: z.record(z.string(), z.string()).openapi({
+      description:
+        "Names with masked values: `••••••••` and, for values of 16 characters or more, their last 4",
+      example: { Authorization: "••••••••abcd" },
+    }),
     rateLimitPerSecond: z.number().nullable(),
     timeoutMs: z.number().nullable(),
     createdAt: z.string(),
@@ -116,7 +120,7 @@ const EndpointOut = z
 
 type EndpointOut = z.infer<typeof EndpointOut>;
 
-/** The one mapping from a stored endpoint to the API shape; secrets are stored elsewhere and never pass here. */
+/** The one mapping from a stored endpoint to the API shape: secrets and header values never pass here. */
 export function toEndpointOut(e: Endpoint): EndpointOut {
   return {
     id: e.id,
@@ -128,7 +132,7 @@ export function toEndpointOut(e: Endpoint): EndpointOut {
     disabledReason: e.disabledReason,
     signatureScheme: e.signatureScheme,
     payloadFormat: e.payloadFormat,
-    headers: e.headers,
+    headers: e.maskedHeaders,
     rateLimitPerSecond: e.rateLimitPerSecond,
     timeoutMs: e.timeoutMs,
     createdAt: e.createdAt,
@@ -138,12 +142,13 @@ export function toEndpointOut(e: Endpoint): EndpointOut {
 
 /** The rules zod cannot state alone: they depend on configuration and on the API key's scopes. */
 function checkSettings(
-  settings: Pick<Endpoint, "url" | "eventTypeFilters" | "headers">,
+  settings: Pick<Endpoint, "url" | "eventTypeFilters" | "maskedHeaders">,
+  headers: HeadersPatch | undefined,
   config: Config,
   keyScopes: readonly string[],
 ): void {
   const errors: FieldError[] = [];
-  const url = checkEndpointUrl(settings.url, config.allowInsecureUrls);
+  const url = checkEndpointUrl(settings.url, config);
   if (!url.ok) errors.push({ path: "url", message: url.reason });
   settings.eventTypeFilters.forEach((filter, i) => {
     if (typesSelectedBy(filter, keyScopes).length === 0) {
@@ -153,11 +158,7 @@ function checkSettings(
       });
     }
   });
-  const reserved = reservedHeaderNames(config.signatureHeaderPrefix);
-  for (const name of Object.keys(settings.headers)) {
-    if (reserved.has(name.toLowerCase()))
-      errors.push({ path: `headers.${name}`, message: "is set by the service" });
-  }
+  errors.push(...headerProblems(settings.maskedHeaders, headers, config.signatureHeaderPrefix));
   if (errors.length > 0) throw new ServiceError("validation", "The endpoint settings are not valid", errors);
 }
 
@@ -178,14 +179,16 @@ endpoints.openapi(
     },
   }),
   async (c) => {
-    const body = c.req.valid("json");
-    checkSettings(body, getConfig(c.env), c.get("apiKeyScopes"));
+    const { headers, ...body } = c.req.valid("json");
+    checkSettings({ ...body, maskedHeaders: {} }, headers, getConfig(c.env), c.get("apiKeyScopes"));
     const now = new Date().toISOString();
-    const endpoint: Endpoint = {
+    const id = newEndpointId();
+    const endpoint: EndpointToWrite = {
       ...body,
+      ...(await mergeHeaders(c.env, { id, maskedHeaders: {}, headerValues: { state: "none" } }, headers)),
       resourceScopes: body.resourceScopes as Endpoint["resourceScopes"],
       allowedScopes: c.get("apiKeyScopes"),
-      id: newEndpointId(),
+      id,
       organizationId: c.get("organizationId"),
       status: "active",
       disabledReason: null,
@@ -196,7 +199,7 @@ endpoints.openapi(
     const signingSecret = generateSigningSecret();
     await c.env.DB.batch([
       insertEndpoint(c.env.DB, endpoint),
-      insertEndpointSecret(c.env.DB, endpoint.id, await encryptSecret(c.env.SECRETS_KEY, signingSecret), now),
+      insertEndpointSecret(c.env.DB, id, await sealSigningSecret(c.env, id, signingSecret), now),
     ]);
     return c.json({ endpoint: toEndpointOut(endpoint), signingSecret }, 201);
   },
@@ -246,7 +249,8 @@ endpoints.openapi(
     method: "patch",
     path: "/{id}",
     tags: ["Endpoints"],
-    summary: "Change an endpoint; `status: active` re-enables an auto-disabled one",
+    summary:
+      "Change an endpoint; `status: active` re-enables an auto-disabled one; `headers` merges (null removes one)",
     security: [{ apiKey: [] }],
     request: { params: IdParam, body: jsonBody(EndpointPatchIn) },
     responses: {
@@ -258,8 +262,8 @@ endpoints.openapi(
   async (c) => {
     const current = await getEndpoint(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
     if (!current) throw notFound("Endpoint");
-    const { status, ...patch } = c.req.valid("json");
-    const next: Endpoint = {
+    const { status, headers, ...patch } = c.req.valid("json");
+    const next = {
       ...current,
       ...patch,
       resourceScopes: (patch.resourceScopes ?? current.resourceScopes) as Endpoint["resourceScopes"],
@@ -271,11 +275,12 @@ endpoints.openapi(
       next.status = status;
       next.disabledReason = status === "active" ? null : current.disabledReason;
     }
-    checkSettings(next, getConfig(c.env), next.allowedScopes);
-    if (!(await updateEndpoint(c.env.DB, next))) throw notFound("Endpoint");
+    checkSettings(next, headers, getConfig(c.env), next.allowedScopes);
+    const written: EndpointToWrite = { ...next, ...(await mergeHeaders(c.env, current, headers)) };
+    if (!(await updateEndpoint(c.env.DB, written))) throw notFound("Endpoint");
     // A re-enabled endpoint starts a fresh failure streak.
     if (status === "active" && current.status !== "active") await endpointHealth(c.env, current.id).reset();
-    return c.json({ endpoint: toEndpointOut(next) }, 200);
+    return c.json({ endpoint: toEndpointOut(written) }, 200);
   },
 );
 
@@ -284,19 +289,19 @@ endpoints.openapi(
     method: "delete",
     path: "/{id}",
     tags: ["Endpoints"],
-    summary: "Delete an endpoint: deliveries stop, history stays",
+    summary: "Delete an endpoint: deliveries stop, its secrets and header values are purged, history stays",
     security: [{ apiKey: [] }],
     request: { params: IdParam },
     responses: { 204: { description: "Deleted" }, ...errorResponses, ...notFoundResponse },
   }),
   async (c) => {
-    const deleted = await softDeleteEndpoint(
-      c.env.DB,
-      c.get("organizationId"),
-      c.req.valid("param").id,
-      new Date().toISOString(),
-    );
-    if (!deleted) throw notFound("Endpoint");
+    const { id } = c.req.valid("param");
+    const at = new Date().toISOString();
+    const [deleted] = await c.env.DB.batch([
+      softDeleteEndpoint(c.env.DB, c.get("organizationId"), id, at),
+      purgeDeletedEndpointSecrets(c.env.DB, id, at),
+    ]);
+    if (!deleted?.meta.changes) throw notFound("Endpoint");
     return c.body(null, 204);
   },
 );

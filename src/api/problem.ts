@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import { type FieldError, ServiceError } from "../lib/errors";
+import { UnreadableSecretError } from "../lib/secret-box";
 
 /**
  * RFC 9457 problem details: every error the API returns has this shape and content type. Thrown
@@ -59,6 +60,7 @@ export function onError(error: Error, c: Context): Response {
     if (error.retryAfterSeconds !== undefined) headers["retry-after"] = String(error.retryAfterSeconds);
     return problemResponse(error.status, error.message, error.errors, headers);
   }
+  if (error instanceof UnreadableSecretError) return unreadableSecretProblem(error);
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;
     return problemResponse(status, error.message || TITLES[status]);
@@ -72,6 +74,18 @@ export function onError(error: Error, c: Context): Response {
     }),
   );
   return problemResponse(500, "An unexpected error occurred");
+}
+
+/**
+ * A secret of the endpoint no configured key opens (a key removed too early in a rotation, see
+ * docs/security.md): a conflict the customer can resolve by replacing what cannot be read.
+ */
+function unreadableSecretProblem(error: UnreadableSecretError): Response {
+  const remedy = error.context.endsWith(":headers")
+    ? "set or remove every custom header in one PATCH"
+    : "rotate the signing secret with previousSecretExpiresInSec: 0";
+  console.error(JSON.stringify({ message: "unreadable secret", error: error.message }));
+  return problemResponse(409, `${error.message}. To replace it, ${remedy}.`);
 }
 
 export const notFoundRoute = (c: Context) =>

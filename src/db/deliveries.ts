@@ -59,6 +59,8 @@ export type DeliveryJob = {
   attemptCount: number;
   queueRetries: number;
   replayOf: DeliveryId | null;
+  /** A replay sent with the caller's data instead of the event's (`payload_override`). */
+  payloadOverridden: boolean;
   createdAt: string;
   stored: boolean;
   /** Those made by earlier runs. */
@@ -286,6 +288,7 @@ export async function storedDeliveryIds(
 
 type JobRow = DeliveryRow & {
   queue_retries: number;
+  payload_overridden: 0 | 1;
   event_data: string;
   event_resources: string | null;
   event_occurred_at: string | null;
@@ -316,7 +319,8 @@ export async function leaseDeliveries(
       .bind(leaseUntil, organizationId, idList(ids), now),
     db
       .prepare(
-        `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data, e.resources AS event_resources,
+        `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data,
+           d.payload_override IS NOT NULL AS payload_overridden, e.resources AS event_resources,
            e.occurred_at AS event_occurred_at
          FROM deliveries d LEFT JOIN events e ON e.organization_id = d.organization_id AND e.id = d.event_id
          WHERE d.organization_id = ? AND d.id ${IN_ID_LIST}`,
@@ -347,6 +351,7 @@ const toJob = (row: JobRow): DeliveryJob => ({
   attemptCount: row.attempt_count,
   queueRetries: row.queue_retries,
   replayOf: row.replay_of as DeliveryId | null,
+  payloadOverridden: row.payload_overridden === 1,
   createdAt: row.created_at,
   stored: true,
   attempts: JSON.parse(row.attempts),

@@ -55,3 +55,74 @@ export async function deleteExpiredSecrets(db: D1Database, now: string): Promise
   const { meta } = await db.prepare("DELETE FROM endpoint_secrets WHERE expires_at <= ?").bind(now).run();
   return meta.changes;
 }
+
+/**
+ * Deletion purges an endpoint's secrets: in the soft delete's D1 batch, after it, and only if that
+ * statement deleted it at `deletedAt` (so another organization's id purges nothing).
+ */
+export function purgeDeletedEndpointSecrets(
+  db: D1Database,
+  endpointId: string,
+  deletedAt: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `DELETE FROM endpoint_secrets
+       WHERE endpoint_id = ?1 AND EXISTS (SELECT 1 FROM endpoints WHERE id = ?1 AND deleted_at = ?2)`,
+    )
+    .bind(endpointId, deletedAt);
+}
+
+/** A stored signing secret, for re-encryption. */
+export type StoredSecret = { endpointId: EndpointId; id: string; ciphertext: string };
+
+/**
+ * Up to `limit` secrets still signing at `now` that the key `currentKeyId` did not seal, those in the
+ * legacy form and under `readableKeyIds` first (no configured key opens the others). migrations/0002
+ * indexes `key_id` ('' for the legacy form).
+ */
+export async function listSecretsToReseal(
+  db: D1Database,
+  keys: { currentKeyId: string; readableKeyIds: readonly string[] },
+  now: string,
+  limit: number,
+): Promise<StoredSecret[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT endpoint_id, id, ciphertext FROM endpoint_secrets
+       WHERE (key_id < ?1 OR key_id > ?1) AND (expires_at IS NULL OR expires_at > ?3)
+       ORDER BY key_id = '' OR key_id IN (SELECT value FROM json_each(?2)) DESC
+       LIMIT ?4`,
+    )
+    .bind(keys.currentKeyId, JSON.stringify(keys.readableKeyIds), now, limit)
+    .all<{ endpoint_id: string; id: string; ciphertext: string }>();
+  return results.map((r) => ({
+    endpointId: r.endpoint_id as EndpointId,
+    id: r.id,
+    ciphertext: r.ciphertext,
+  }));
+}
+
+/** How many secrets still signing at `now` the key `currentKeyId` did not seal (each range by index). */
+export async function countSecretsToReseal(
+  db: D1Database,
+  currentKeyId: string,
+  now: string,
+): Promise<number> {
+  const live = "(expires_at IS NULL OR expires_at > ?2)";
+  const n = await db
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM endpoint_secrets WHERE key_id < ?1 AND ${live})
+         + (SELECT COUNT(*) FROM endpoint_secrets WHERE key_id > ?1 AND ${live}) AS n`,
+    )
+    .bind(currentKeyId, now)
+    .first<number>("n");
+  return n ?? 0;
+}
+
+/** Puts a resealed secret in place of the one found; one changed since is left alone. */
+export function resealSecret(db: D1Database, found: StoredSecret, ciphertext: string): D1PreparedStatement {
+  return db
+    .prepare("UPDATE endpoint_secrets SET ciphertext = ? WHERE endpoint_id = ? AND id = ? AND ciphertext = ?")
+    .bind(ciphertext, found.endpointId, found.id, found.ciphertext);
+}

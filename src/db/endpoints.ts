@@ -7,6 +7,15 @@ export type PayloadFormat = "full" | "slim";
 /** `{ vaultIds: [...], matterIds: [...] }`: one list per catalog resource, absent means "any". */
 export type ResourceScopes = Record<string, string[]>;
 export type DisabledReason = { at: string; failures: number; lastError: string | null };
+/**
+ * Where an endpoint's custom header values are (docs/security.md): none; one JSON object sealed like
+ * signing secrets (delivery/endpoint-credentials.ts); or, on a row stored before migration 0002 that
+ * re-encryption has not reached yet, in clear. Nothing writes the clear state any more.
+ */
+export type HeaderValues =
+  | { state: "none" }
+  | { state: "sealed"; ciphertext: string }
+  | { state: "clear"; values: Record<string, string> };
 
 /** An endpoint's settings as stored. Its signing secrets live in endpoint-secrets.ts. */
 export type Endpoint = {
@@ -22,12 +31,19 @@ export type Endpoint = {
   disabledReason: DisabledReason | null;
   signatureScheme: SignatureScheme;
   payloadFormat: PayloadFormat;
-  headers: Record<string, string>;
+  /** Custom header names, each with its value masked: all the API ever shows of them. */
+  maskedHeaders: Record<string, string>;
+  headerValues: HeaderValues;
   rateLimitPerSecond: number | null;
   timeoutMs: number | null;
   createdAt: string;
   updatedAt: string;
   deletedAt: string | null;
+};
+
+/** An endpoint as a create or an update writes it: header values are never written in clear. */
+export type EndpointToWrite = Omit<Endpoint, "headerValues"> & {
+  headerValues: Exclude<HeaderValues, { state: "clear" }>;
 };
 
 type EndpointRow = {
@@ -43,6 +59,8 @@ type EndpointRow = {
   signature_scheme: SignatureScheme;
   payload_format: PayloadFormat;
   headers: string;
+  header_values: string | null;
+  legacy_header_values: string | null;
   rate_limit_per_second: number | null;
   timeout_ms: number | null;
   created_at: string;
@@ -62,7 +80,8 @@ const toEndpoint = (row: EndpointRow): Endpoint => ({
   disabledReason: row.disabled_reason ? JSON.parse(row.disabled_reason) : null,
   signatureScheme: row.signature_scheme,
   payloadFormat: row.payload_format,
-  headers: JSON.parse(row.headers),
+  maskedHeaders: JSON.parse(row.headers),
+  headerValues: headerValuesOf(row),
   rateLimitPerSecond: row.rate_limit_per_second,
   timeoutMs: row.timeout_ms,
   createdAt: row.created_at,
@@ -70,8 +89,19 @@ const toEndpoint = (row: EndpointRow): Endpoint => ({
   deletedAt: row.deleted_at,
 });
 
+/** Values left in clear before migration 0002 are the row's state until they are sealed. */
+function headerValuesOf(row: Pick<EndpointRow, "header_values" | "legacy_header_values">): HeaderValues {
+  if (row.legacy_header_values !== null)
+    return { state: "clear", values: JSON.parse(row.legacy_header_values) };
+  if (row.header_values !== null) return { state: "sealed", ciphertext: row.header_values };
+  return { state: "none" };
+}
+
+const sealedColumn = (values: EndpointToWrite["headerValues"]) =>
+  values.state === "sealed" ? values.ciphertext : null;
+
 /** The columns a create or an update writes, in one order, so both statements stay in step. */
-const settingsValues = (e: Endpoint) => [
+const settingsValues = (e: EndpointToWrite) => [
   e.url,
   e.description,
   JSON.stringify(e.eventTypeFilters),
@@ -81,31 +111,35 @@ const settingsValues = (e: Endpoint) => [
   e.disabledReason ? JSON.stringify(e.disabledReason) : null,
   e.signatureScheme,
   e.payloadFormat,
-  JSON.stringify(e.headers),
+  JSON.stringify(e.maskedHeaders),
+  sealedColumn(e.headerValues),
   e.rateLimitPerSecond,
   e.timeoutMs,
   e.updatedAt,
 ];
 
 /** A statement, so the endpoint and its first secret are written in one D1 batch. */
-export function insertEndpoint(db: D1Database, e: Endpoint): D1PreparedStatement {
+export function insertEndpoint(db: D1Database, e: EndpointToWrite): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO endpoints (url, description, event_type_filters, allowed_scopes, resource_scopes, status,
-         disabled_reason, signature_scheme, payload_format, headers, rate_limit_per_second, timeout_ms, updated_at,
-         id, organization_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         disabled_reason, signature_scheme, payload_format, headers, header_values, rate_limit_per_second,
+         timeout_ms, updated_at, id, organization_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .bind(...settingsValues(e), e.id, e.organizationId, e.createdAt);
 }
 
-/** Writes every setting of a live endpoint of the organization; false when there is none. */
-export async function updateEndpoint(db: D1Database, e: Endpoint): Promise<boolean> {
+/**
+ * Writes every setting of a live endpoint of the organization (header values sealed, so any left in
+ * clear from before migration 0002 go); false when there is none.
+ */
+export async function updateEndpoint(db: D1Database, e: EndpointToWrite): Promise<boolean> {
   const { meta } = await db
     .prepare(
       `UPDATE endpoints SET url = ?, description = ?, event_type_filters = ?, allowed_scopes = ?, resource_scopes = ?,
-         status = ?, disabled_reason = ?, signature_scheme = ?, payload_format = ?, headers = ?, rate_limit_per_second = ?,
-         timeout_ms = ?, updated_at = ?
+         status = ?, disabled_reason = ?, signature_scheme = ?, payload_format = ?, headers = ?, header_values = ?,
+         rate_limit_per_second = ?, timeout_ms = ?, updated_at = ?, legacy_header_values = NULL
        WHERE id = ? AND organization_id = ? AND deleted_at IS NULL`,
     )
     .bind(...settingsValues(e), e.id, e.organizationId)
@@ -158,19 +192,23 @@ export async function getEndpointById(db: D1Database, id: string): Promise<Endpo
   return row ? toEndpoint(row) : null;
 }
 
-export async function softDeleteEndpoint(
+/**
+ * Soft delete: the row stays for the history, its header values go. A statement, so the endpoint's
+ * signing secrets are purged in the same D1 batch (endpoint-secrets.ts).
+ */
+export function softDeleteEndpoint(
   db: D1Database,
   organizationId: string,
   id: string,
   at: string,
-): Promise<boolean> {
-  const { meta } = await db
+): D1PreparedStatement {
+  return db
     .prepare(
-      "UPDATE endpoints SET deleted_at = ?, updated_at = ? WHERE id = ? AND organization_id = ? AND deleted_at IS NULL",
+      `UPDATE endpoints SET deleted_at = ?, updated_at = ?, headers = '{}', header_values = NULL,
+         legacy_header_values = NULL
+       WHERE id = ? AND organization_id = ? AND deleted_at IS NULL`,
     )
-    .bind(at, at, id, organizationId)
-    .run();
-  return meta.changes > 0;
+    .bind(at, at, id, organizationId);
 }
 
 /** Auto-disables an endpoint that is still active; false when it was not (already off, or deleted). */
@@ -187,4 +225,68 @@ export async function autoDisableEndpoint(
     .bind(JSON.stringify(reason), new Date().toISOString(), id)
     .run();
   return meta.changes > 0;
+}
+
+/**
+ * An endpoint's header values as re-encryption found them: `stored` is the column's text, so the
+ * update can tell whether anything changed them since.
+ */
+export type HeaderValuesToReseal = {
+  id: EndpointId;
+  headerValues: Exclude<HeaderValues, { state: "none" }>;
+  stored: string;
+};
+
+/**
+ * Up to `limit` endpoints whose header values the key `currentKeyId` did not seal, those in clear and
+ * those under `readableKeyIds` first (no configured key opens the others). migrations/0002 indexes
+ * `header_values_key_id`: '' for values in clear, NULL for none.
+ */
+export async function listHeaderValuesToReseal(
+  db: D1Database,
+  keys: { currentKeyId: string; readableKeyIds: readonly string[] },
+  limit: number,
+): Promise<HeaderValuesToReseal[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT id, header_values, legacy_header_values FROM endpoints
+       WHERE header_values_key_id < ?1 OR header_values_key_id > ?1
+       ORDER BY header_values_key_id = '' OR header_values_key_id IN (SELECT value FROM json_each(?2)) DESC
+       LIMIT ?3`,
+    )
+    .bind(keys.currentKeyId, JSON.stringify(keys.readableKeyIds), limit)
+    .all<Pick<EndpointRow, "id" | "header_values" | "legacy_header_values">>();
+  return results.flatMap((row) => {
+    const headerValues = headerValuesOf(row);
+    const stored = row.legacy_header_values ?? row.header_values;
+    return headerValues.state === "none" || stored === null
+      ? []
+      : [{ id: row.id as EndpointId, headerValues, stored }];
+  });
+}
+
+/** How many endpoints have header values the key `currentKeyId` did not seal (each range by index). */
+export async function countHeaderValuesToReseal(db: D1Database, currentKeyId: string): Promise<number> {
+  const n = await db
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM endpoints WHERE header_values_key_id < ?1)
+         + (SELECT COUNT(*) FROM endpoints WHERE header_values_key_id > ?1) AS n`,
+    )
+    .bind(currentKeyId)
+    .first<number>("n");
+  return n ?? 0;
+}
+
+/** Puts resealed header values (and their masks) in place of those found; a row changed since is left alone. */
+export function resealHeaderValues(
+  db: D1Database,
+  found: HeaderValuesToReseal,
+  sealed: Pick<EndpointToWrite, "maskedHeaders" | "headerValues">,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE endpoints SET header_values = ?, headers = ?, legacy_header_values = NULL
+       WHERE id = ? AND COALESCE(legacy_header_values, header_values) = ?`,
+    )
+    .bind(sealedColumn(sealed.headerValues), JSON.stringify(sealed.maskedHeaders), found.id, found.stored);
 }

@@ -18,7 +18,9 @@ import { endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";
 import type { EventId } from "../lib/ids";
+import { UnreadableSecretError } from "../lib/secret-box";
 import { type ConnectionGate, connectionGate } from "./connections";
+import { type EndpointCredentials, loadEndpointCredentials } from "./endpoint-credentials";
 import {
   type DeliveryMessage,
   isDeliveryMessage,
@@ -32,7 +34,6 @@ import { type DeliveredAttempt, logDelivered, observeAttempt } from "./observe";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt, type NextStep, nextStep } from "./retry-policy";
 import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send";
-import { loadSigningSecrets } from "./signing-secrets";
 import { checkEndpointUrl } from "./url-policy";
 
 /**
@@ -282,6 +283,7 @@ export function firstAttemptJob(
     attemptCount: 0,
     queueRetries: 0,
     replayOf: null,
+    payloadOverridden: false,
     createdAt: new Date().toISOString(),
     stored: false,
     attempts: [],
@@ -314,11 +316,18 @@ async function deliverToEndpoint(
   if (!target.ok)
     return jobs.map((j) => ({ ...j, kind: "done", writes: failDelivery(env.DB, j.job, target.reason) }));
 
+  const fail = (j: Job, reason: string): Settled => ({
+    ...j,
+    kind: "done",
+    writes: failDelivery(env.DB, j.job, reason),
+  });
   const ready = jobs.filter(({ job }) => job.content);
   // Retention removed the event before this delivery (a late replay) could be sent.
-  const expired: Settled[] = jobs
-    .filter(({ job }) => !job.content)
-    .map((j) => ({ ...j, kind: "done", writes: failDelivery(env.DB, j.job, "event_expired") }));
+  const expired = jobs.filter(({ job }) => !job.content).map((j) => fail(j, "event_expired"));
+  if (ready.length === 0) return expired;
+
+  const credentials = await openCredentials(env, target.endpoint);
+  if (!credentials.ok) return [...expired, ...ready.map((j) => fail(j, credentials.reason))];
 
   const health = endpointHealth(env, target.endpoint.id);
   const { now, deferred } = target.endpoint.rateLimitPerSecond
@@ -326,9 +335,10 @@ async function deliverToEndpoint(
     : { now: ready, deferred: [] };
   if (now.length === 0) return [...expired, ...deferred];
 
-  const secrets = await loadSigningSecrets(env, target.endpoint.id);
   const runs = await Promise.all(
-    now.map((j) => attemptJob({ env, config, endpoint: target.endpoint, secrets, connections }, j)),
+    now.map((j) =>
+      attemptJob({ env, config, endpoint: target.endpoint, credentials: credentials.value, connections }, j),
+    ),
   );
   logDelivered(
     target.endpoint,
@@ -337,6 +347,31 @@ async function deliverToEndpoint(
   const outcomes = runs.flatMap((r) => r.outcomes);
   if (outcomes.length > 0) await health.record(target.endpoint.id, outcomes);
   return [...expired, ...deferred, ...runs.map((r) => r.settled)];
+}
+
+/**
+ * The endpoint's credentials, or why its deliveries fail without an attempt: a secret no configured
+ * key opens (SECRETS_KEY changed without SECRETS_KEY_PREVIOUS, say) fails that endpoint's deliveries,
+ * recoverable once the key is back (docs/security.md), and nothing else. Other errors are thrown:
+ * D1 may be back on the next try.
+ */
+async function openCredentials(
+  env: Env,
+  endpoint: Endpoint,
+): Promise<{ ok: true; value: EndpointCredentials } | { ok: false; reason: string }> {
+  try {
+    return { ok: true, value: await loadEndpointCredentials(env, endpoint) };
+  } catch (error) {
+    if (!(error instanceof UnreadableSecretError)) throw error;
+    console.error(
+      JSON.stringify({
+        message: "endpoint secret unreadable",
+        endpointId: endpoint.id,
+        context: error.context,
+      }),
+    );
+    return { ok: false, reason: `secret_unreadable: ${error.context} opens with no configured SECRETS_KEY` };
+  }
 }
 
 /** How long a run keeps starting deliveries (two attempt timeouts); later ones go on to another run. */
@@ -383,8 +418,7 @@ type DeliveryTarget = { ok: true; endpoint: Endpoint } | { ok: false; reason: st
 function deliveryTarget(endpoint: Endpoint | null, config: Config): DeliveryTarget {
   if (!endpoint || endpoint.deletedAt) return { ok: false, reason: "endpoint_deleted" };
   if (endpoint.status !== "active") return { ok: false, reason: "endpoint_disabled" };
-  if (!checkEndpointUrl(endpoint.url, config.allowInsecureUrls).ok)
-    return { ok: false, reason: "url_not_allowed" };
+  if (!checkEndpointUrl(endpoint.url, config).ok) return { ok: false, reason: "url_not_allowed" };
   return { ok: true, endpoint };
 }
 
@@ -393,7 +427,7 @@ type EndpointRun = {
   env: Env;
   config: Config;
   endpoint: Endpoint;
-  secrets: string[];
+  credentials: EndpointCredentials;
   connections: ConnectionGate;
 };
 
@@ -417,7 +451,7 @@ async function attemptJob(run: EndpointRun, j: Job): Promise<AttemptRun> {
 }
 
 async function attemptDelivery(
-  { env, config, endpoint, secrets, connections }: EndpointRun,
+  { env, config, endpoint, credentials, connections }: EndpointRun,
   j: Job,
 ): Promise<AttemptRun> {
   const { job } = j;
@@ -431,11 +465,12 @@ async function attemptDelivery(
     const send = async () => {
       const request = await buildSignedRequest({
         endpoint,
-        secrets,
+        credentials,
         content: { eventId: job.eventId, eventType: job.eventType, ...content },
         deliveryId: job.id,
         attemptNumber: number,
         replayOf: job.replayOf,
+        payloadOverridden: job.payloadOverridden,
         timestamp: Math.floor(Date.now() / 1000),
         headerPrefix: config.signatureHeaderPrefix,
       });
@@ -479,7 +514,8 @@ async function attemptDelivery(
     step.kind === "retry_queue"
       ? { ...j, kind: "retry", delaySeconds: step.delaySeconds, ...recorded }
       : { ...j, kind: "done", ...recorded };
-  const outcomes = results.map((result) => toOutcome(result, step.kind === "failed"));
+  // A request the runtime refused to make says nothing of the endpoint's health.
+  const outcomes = results.filter((r) => !r.invalidRequest).map((r) => toOutcome(r, step.kind === "failed"));
   if (step.kind !== "delivered") return { settled, outcomes };
   const delivered = {
     deliveryId: job.id,

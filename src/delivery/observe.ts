@@ -17,9 +17,10 @@ export type DeliveredAttempt = Pick<AttemptContext, "deliveryId" | "eventId" | "
   durationMs: number;
 };
 
-/** `timeout`, `network`, `http_4xx`, `http_5xx`, `redirect`, or null for a success. */
+/** `invalid_request`, `timeout`, `network`, `http_4xx`, `http_5xx`, `redirect`, or null for a success. */
 export function errorClass(result: AttemptResult, verdict: AttemptVerdict): string | null {
   if (verdict === "delivered") return null;
+  if (result.invalidRequest) return "invalid_request";
   if (result.statusCode === undefined) return result.error === "timeout" ? "timeout" : "network";
   if (result.statusCode >= 300 && result.statusCode < 400) return "redirect";
   return result.statusCode >= 500 ? "http_5xx" : "http_4xx";

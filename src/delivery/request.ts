@@ -3,6 +3,8 @@ import type { Endpoint } from "../db/endpoints";
 import type { EventResources } from "../db/events";
 import { signConvoy } from "../signing/convoy";
 import { signStandardWebhooks } from "../signing/standard-webhooks";
+import type { EndpointCredentials } from "./endpoint-credentials";
+import { headerNameProblem } from "./header-rules";
 
 /** What one attempt sends: everything is decided here, the consumer only passes it to `fetch`. */
 export type SignedRequest = { url: string; headers: Record<string, string>; body: string };
@@ -16,13 +18,17 @@ export type EventContent = {
 };
 
 export type RequestInput = {
-  endpoint: Pick<Endpoint, "url" | "signatureScheme" | "payloadFormat" | "headers">;
-  /** Plaintext secrets that sign now, newest first. */
-  secrets: readonly string[];
+  endpoint: Pick<Endpoint, "url" | "signatureScheme" | "payloadFormat">;
+  /** Its secrets that sign now and its custom headers, in clear (endpoint-credentials.ts). */
+  credentials: EndpointCredentials;
   content: EventContent;
   deliveryId: string;
   attemptNumber: number;
   replayOf: string | null;
+  /** A replay whose data the caller replaced: marked, since the content is not the event's. */
+  payloadOverridden: boolean;
+  /** A test send (`POST …/test`): caller-chosen type and data, marked so no receiver takes it for an event. */
+  test?: boolean;
   /** Unix seconds of this attempt. */
   timestamp: number;
   /** `SIGNATURE_HEADER_PREFIX`, e.g. `case-` for `case-webhook-id`. */
@@ -44,57 +50,31 @@ export function webhookBody(content: EventContent, format: Endpoint["payloadForm
   return JSON.stringify({ ...envelope, data: content.data });
 }
 
-/** The set for the last prefix asked: there is one per deployment, and every attempt asks. */
-let reserved: { headerPrefix: string; names: ReadonlySet<string> } | undefined;
-
-/** Header names the service sets itself; an endpoint's custom headers may not use them. */
-export function reservedHeaderNames(headerPrefix: string): ReadonlySet<string> {
-  if (reserved?.headerPrefix !== headerPrefix) reserved = { headerPrefix, names: reservedSet(headerPrefix) };
-  return reserved.names;
-}
-
-function reservedSet(headerPrefix: string): ReadonlySet<string> {
-  return new Set([
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "connection",
-    "transfer-encoding",
-    ...["webhook-id", "webhook-timestamp", "webhook-signature"].flatMap((name) => [
-      name,
-      headerPrefix + name,
-    ]),
-    "webhooks-signature",
-    "x-convoy-idempotency-key",
-    "webhook-delivery-id",
-    "webhook-attempt",
-    "webhook-replay-of",
-  ]);
-}
-
 export async function buildSignedRequest(input: RequestInput): Promise<SignedRequest> {
-  const { endpoint, content, headerPrefix } = input;
+  const { endpoint, credentials, content, headerPrefix } = input;
   const body = webhookBody(content, endpoint.payloadFormat);
   const headers: Record<string, string> = {};
-  const reserved = reservedHeaderNames(headerPrefix);
-  for (const [name, value] of Object.entries(endpoint.headers)) {
-    if (!reserved.has(name.toLowerCase())) headers[name] = value;
+  // A header stored before a rule existed is left out rather than sent (header-rules.ts).
+  for (const [name, value] of Object.entries(credentials.headers)) {
+    if (headerNameProblem(name, headerPrefix) === null) headers[name] = value;
   }
   headers["content-type"] = "application/json";
   headers["user-agent"] = USER_AGENT;
   headers["webhook-delivery-id"] = input.deliveryId;
   headers["webhook-attempt"] = String(input.attemptNumber);
+  // Both are signed with the endpoint's real secret, with content the caller chose (docs/security.md).
   if (input.replayOf) headers["webhook-replay-of"] = input.replayOf;
+  if (input.payloadOverridden) headers["webhook-payload-override"] = "true";
+  if (input.test) headers["webhook-test"] = "true";
 
   if (endpoint.signatureScheme === "convoy") {
-    headers["webhooks-signature"] = await signConvoy(input.secrets, input.timestamp, body);
+    headers["webhooks-signature"] = await signConvoy(credentials.secrets, input.timestamp, body);
     headers["x-convoy-idempotency-key"] = content.eventId;
   } else {
     headers[`${headerPrefix}webhook-id`] = content.eventId;
     headers[`${headerPrefix}webhook-timestamp`] = String(input.timestamp);
     headers[`${headerPrefix}webhook-signature`] = await signStandardWebhooks(
-      input.secrets,
+      credentials.secrets,
       content.eventId,
       input.timestamp,
       body,

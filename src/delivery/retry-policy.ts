@@ -20,8 +20,12 @@ export type RetryPosition = {
   queueRetriesSpent: number;
 };
 
-/** 2xx delivered; 408, 429, 5xx and no response at all retried; any other status (3xx, 4xx) final. */
+/**
+ * 2xx delivered; 408, 429, 5xx and no response at all retried; any other status (3xx, 4xx) final, and
+ * so is a request that could not be made (it would fail the same way every time).
+ */
 export function classifyAttempt(result: AttemptResult): AttemptVerdict {
+  if (result.invalidRequest) return "permanent";
   const status = result.statusCode;
   if (status === undefined) return "retryable";
   if (status >= 200 && status < 300) return "delivered";

@@ -6,7 +6,13 @@ export type AttemptResult = {
   durationMs: number;
   /** Absent when no response arrived (timeout, connection or TLS failure). */
   statusCode?: number;
-  /** `timeout`, or `network: <message>`, when no response arrived. */
+  /**
+   * Set when the request could not even be made: the runtime refused one of its headers (a value
+   * stored before the header rules, see header-rules.ts). Nothing was sent, so it says nothing about
+   * the endpoint, and sending it again would fail the same way.
+   */
+  invalidRequest?: true;
+  /** `timeout`, `network: <message>` or `invalid_request: <what>`, when no response arrived. */
   error?: string;
   responseBody?: string;
   /** From a `Retry-After` header, in seconds from now. */
@@ -24,12 +30,21 @@ export const MAX_RESPONSE_BODY_BYTES = 4096;
 /** POSTs once, never following redirects (a 3xx is the receiver's answer), within `timeoutMs`. */
 export async function sendSignedRequest(request: SignedRequest, timeoutMs: number): Promise<AttemptResult> {
   const startedAt = new Date();
+  // Built before `fetch`, so a request the runtime refuses is told apart from a network failure.
+  const headers = runtimeHeaders(request.headers);
+  if (!(headers instanceof Headers))
+    return {
+      startedAt: startedAt.toISOString(),
+      durationMs: 0,
+      invalidRequest: true,
+      error: headers.refused,
+    };
   const signal = AbortSignal.timeout(timeoutMs);
   const elapsed = () => Date.now() - startedAt.getTime();
   try {
     const response = await fetch(request.url, {
       method: "POST",
-      headers: request.headers,
+      headers,
       body: request.body,
       redirect: "manual",
       signal,
@@ -51,6 +66,19 @@ export async function sendSignedRequest(request: SignedRequest, timeoutMs: numbe
       error: timedOut ? "timeout" : `network: ${error instanceof Error ? error.message : String(error)}`,
     };
   }
+}
+
+/** The request's headers as the runtime takes them, or which one it refuses (never its value: a secret). */
+function runtimeHeaders(fields: Record<string, string>): Headers | { refused: string } {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(fields)) {
+    try {
+      headers.set(name, value);
+    } catch {
+      return { refused: `invalid_request: header "${name}" has a value the runtime refuses` };
+    }
+  }
+  return headers;
 }
 
 /** Reads at most MAX_RESPONSE_BODY_BYTES and drops the rest, so a huge answer costs nothing. */

@@ -1,10 +1,10 @@
 import { getConfig } from "../config";
 import type { Endpoint } from "../db/endpoints";
-import { newDeliveryId, newEventId } from "../lib/ids";
+import { newTestDeliveryId, newTestEventId } from "../lib/ids";
+import { loadEndpointCredentials } from "./endpoint-credentials";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt } from "./retry-policy";
 import { attemptTimeoutMs, sendSignedRequest } from "./send";
-import { loadSigningSecrets } from "./signing-secrets";
 
 export type TestSendResult = {
   ok: boolean;
@@ -15,8 +15,9 @@ export type TestSendResult = {
 };
 
 /**
- * One synchronous, signed attempt to an endpoint, exactly as a real delivery would be sent, so a
- * customer can check their receiver and signature verification. No retry, nothing recorded.
+ * One synchronous, signed attempt to an endpoint, as a real delivery would be sent, so a customer can
+ * check their receiver and signature verification. No retry, nothing recorded. Marked as a test (its
+ * own `evt_test_` id and a `webhook-test: true` header): it is signed with the real secret.
  */
 export async function sendTestMessage(
   env: Env,
@@ -27,11 +28,19 @@ export async function sendTestMessage(
   const config = getConfig(env);
   const request = await buildSignedRequest({
     endpoint,
-    secrets: await loadSigningSecrets(env, endpoint.id),
-    content: { eventId: newEventId(), eventType, occurredAt: new Date().toISOString(), data, resources: {} },
-    deliveryId: newDeliveryId(),
+    credentials: await loadEndpointCredentials(env, endpoint),
+    content: {
+      eventId: newTestEventId(),
+      eventType,
+      occurredAt: new Date().toISOString(),
+      data,
+      resources: {},
+    },
+    deliveryId: newTestDeliveryId(),
     attemptNumber: 1,
     replayOf: null,
+    payloadOverridden: false,
+    test: true,
     timestamp: Math.floor(Date.now() / 1000),
     headerPrefix: config.signatureHeaderPrefix,
   });

@@ -17,6 +17,9 @@ export const ID_PREFIX = {
   endpoint: "evsub_",
   event: "evt_",
   delivery: "dlv_",
+  /** A test send's ids (`POST …/test`): no real event or delivery id contains `test_`. */
+  testEvent: "evt_test_",
+  testDelivery: "dlv_test_",
 } as const;
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -68,6 +71,8 @@ export const newApiKeyId = () => (ID_PREFIX.apiKey + ulid()) as ApiKeyId;
 export const newEndpointId = () => (ID_PREFIX.endpoint + ulid()) as EndpointId;
 export const newEventId = () => (ID_PREFIX.event + ulid()) as EventId;
 export const newDeliveryId = () => (ID_PREFIX.delivery + ulid()) as DeliveryId;
+export const newTestEventId = () => (ID_PREFIX.testEvent + ulid()) as EventId;
+export const newTestDeliveryId = () => (ID_PREFIX.testDelivery + ulid()) as DeliveryId;
 
 /**
  * Delivery ids begin with their event's time, not their own: an organization's deliveries list newest

@@ -60,6 +60,15 @@ export const HOSTILE_URLS = [
   "https://[ff02::1]/hook",
   "https://[2001:db8::1]/hook",
   "https://[2002:7f00:1::]/hook",
+  "https://[3fff::1]/hook",
+  "https://[3fff:fff:ffff::1]/hook",
+  "https://[64:ff9b::7f00:1]/hook",
+  "https://[2001:2::1]/hook",
+  "https://[5f00::1]/hook",
+  // Ports other than 443 (ALLOWED_PORTS)
+  "https://example.com:8443/hook",
+  "https://example.com:80/hook",
+  "https://8.8.8.8:22/hook",
   // Not a URL at all
   "not a url",
   "//example.com/hook",

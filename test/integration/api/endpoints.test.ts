@@ -75,7 +75,7 @@ describe("endpoints API", () => {
       resourceScopes: { caseIds: ["case_1"] },
       signatureScheme: "convoy",
       payloadFormat: "slim",
-      headers: { "X-Tenant": "acme" },
+      headers: { "X-Tenant": "••••••••" },
       timeoutMs: 5000,
       status: "disabled",
     });

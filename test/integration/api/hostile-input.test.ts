@@ -20,6 +20,7 @@ const ROUTES = [
   ["GET", "/admin/v1/organizations"],
   ["POST", "/admin/v1/organizations/{org}/api_keys"],
   ["DELETE", "/admin/v1/api_keys/{id}"],
+  ["POST", "/admin/v1/secrets/reencrypt"],
   ["POST", "/webhooks/v1/events"],
   ["GET", "/webhooks/v1/events"],
   ["GET", "/webhooks/v1/events/{event}"],

@@ -8,6 +8,7 @@ const ROUTES = [
   "get /admin/v1/organizations",
   "post /admin/v1/organizations/{id}/api_keys",
   "delete /admin/v1/api_keys/{id}",
+  "post /admin/v1/secrets/reencrypt",
   "post /webhooks/v1/events",
   "get /webhooks/v1/events",
   "get /webhooks/v1/events/{id}",

@@ -55,10 +55,13 @@ describe("replay", () => {
     });
   });
 
-  it("can replace the payload, which must still match the type's schema", async () => {
+  it("can replace the payload, which must still match the type's schema, and marks the replay", async () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { signingSecret } = await createEndpoint(org.token, {
+      url: receiver.url,
+      eventTypeFilters: ["matter.*"],
+    });
     const event = await publish(org.id, "matter.created", matter);
     const [original] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
 
@@ -69,7 +72,7 @@ describe("replay", () => {
     expect(invalid.status).toBe(422);
 
     const corrected = { matterId: "matter_1", name: "Corrected name" };
-    await callOk("POST", `/webhooks/v1/deliveries/${original.id}/replay`, 202, {
+    const { delivery: replay } = await callOk("POST", `/webhooks/v1/deliveries/${original.id}/replay`, 202, {
       token: org.token,
       body: { payload: corrected },
     });
@@ -77,12 +80,28 @@ describe("replay", () => {
       const all = await receiver.received();
       return all.length === 2 ? all : undefined;
     });
-    expect(JSON.parse(received[1]?.body ?? "")).toEqual({
+    const overridden = received[1];
+    // Signed with the real secret, but marked: the data is the caller's, not the event's.
+    expect(new Webhook(signingSecret).verify(overridden?.body ?? "", overridden?.headers ?? {})).toEqual({
       id: event.id,
       type: "matter.created",
       occurred_at: event.occurredAt,
       data: corrected,
     });
+    expect(overridden?.headers).toMatchObject({
+      "webhook-id": event.id,
+      "webhook-delivery-id": replay.id,
+      "webhook-replay-of": original.id,
+      "webhook-payload-override": "true",
+    });
+    expect(received[0]?.headers["webhook-payload-override"]).toBeUndefined();
+
+    // A replay without an override is not marked as one.
+    await callOk("POST", `/webhooks/v1/deliveries/${original.id}/replay`, 202, { token: org.token });
+    const plain = await eventually(async () => (await receiver.received())[2]);
+    expect(plain.headers["webhook-replay-of"]).toBe(original.id);
+    expect(plain.headers["webhook-payload-override"]).toBeUndefined();
+    expect(JSON.parse(plain.body).data).toEqual(matter);
   });
 
   it("is 404 for another organization's delivery", async () => {
@@ -178,10 +197,14 @@ describe("test send", () => {
     });
 
     const [request] = await receiver.received();
-    expect(new Webhook(signingSecret).verify(request?.body ?? "", request?.headers ?? {})).toMatchObject({
-      type: "webhook.test",
-      data: { message: expect.any(String) },
-    });
+    const payload = new Webhook(signingSecret).verify(request?.body ?? "", request?.headers ?? {});
+    expect(payload).toMatchObject({ type: "webhook.test", data: { message: expect.any(String) } });
+    // Marked as a test, with ids no real event or delivery can have.
+    expect(request?.headers["webhook-test"]).toBe("true");
+    expect(request?.headers["webhook-id"]).toMatch(/^evt_test_[0-9A-Z]{26}$/);
+    expect((payload as { id: string }).id).toBe(request?.headers["webhook-id"]);
+    expect(request?.headers["webhook-delivery-id"]).toMatch(/^dlv_test_[0-9A-Z]{26}$/);
+    expect(request?.headers["webhook-replay-of"]).toBeUndefined();
     expect(
       (await callOk("GET", `/webhooks/v1/deliveries?endpoint_id=${endpoint.id}`, 200, { token: org.token }))
         .data,
@@ -202,6 +225,7 @@ describe("test send", () => {
     const received = await receiver.received();
     expect(received).toHaveLength(1);
     expect(JSON.parse(received[0]?.body ?? "")).toMatchObject({ type: "case.created", data: payload });
+    expect(received[0]?.headers["webhook-test"]).toBe("true");
 
     const bad = await call("POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, {
       token: org.token,

@@ -164,6 +164,43 @@ describe("one tenant's message fails alone", () => {
   });
 });
 
+describe("an endpoint whose secret cannot be opened", () => {
+  it("fails that endpoint's deliveries with the reason, and only them", async () => {
+    const org = await createOrganization();
+    const sealedOff = receiverChannel();
+    const working = receiverChannel();
+    const { endpoint: x } = await createEndpoint(org.token, {
+      url: sealedOff.url,
+      eventTypeFilters: ["matter.*"],
+    });
+    const { endpoint: y } = await createEndpoint(org.token, {
+      url: working.url,
+      eventTypeFilters: ["matter.*"],
+    });
+    // X's secret replaced by Y's ciphertext: sealed for another endpoint, so no key opens it as X's.
+    await env.DB.prepare(
+      "UPDATE endpoint_secrets SET ciphertext = (SELECT ciphertext FROM endpoint_secrets WHERE endpoint_id = ?) WHERE endpoint_id = ?",
+    )
+      .bind(y.id, x.id)
+      .run();
+    const { event, message } = await publishCaptured(org.id);
+    expect(await consume(batchOf("webhook-events", [message]))).toEqual({ acked: 1, retried: 0 });
+
+    const deliveries = await settledDeliveries(org.token, `event_id=${event.id}`, 2);
+    expect(deliveries.find((d: { endpointId: string }) => d.endpointId === x.id)).toMatchObject({
+      status: "failed",
+      attemptCount: 0,
+      lastError: `secret_unreadable: endpoint:${x.id}:signing-secret opens with no configured SECRETS_KEY`,
+    });
+    expect(deliveries.find((d: { endpointId: string }) => d.endpointId === y.id)).toMatchObject({
+      status: "delivered",
+    });
+    expect(await sealedOff.received()).toHaveLength(0);
+    expect(await working.received()).toHaveLength(1);
+    expect(await fanOutState(org.token, event.id)).toEqual({ status: "done", error: null });
+  });
+});
+
 describe("an accepted event is never dropped silently", () => {
   it("stays pending and due until fan-out completes; the sweeper sends one whose message was lost", async () => {
     const b = await tenant();

@@ -5,13 +5,8 @@ import { generateSigningSecret } from "../../../src/signing/secrets";
 
 const secret = generateSigningSecret();
 const input = (overrides: Partial<RequestInput> = {}): RequestInput => ({
-  endpoint: {
-    url: "https://example.com/hook",
-    signatureScheme: "standard",
-    payloadFormat: "full",
-    headers: {},
-  },
-  secrets: [secret],
+  endpoint: { url: "https://example.com/hook", signatureScheme: "standard", payloadFormat: "full" },
+  credentials: { secrets: [secret], headers: {} },
   content: {
     eventId: "evt_1",
     eventType: "matter.created",
@@ -22,6 +17,7 @@ const input = (overrides: Partial<RequestInput> = {}): RequestInput => ({
   deliveryId: "dlv_1",
   attemptNumber: 3,
   replayOf: null,
+  payloadOverridden: false,
   timestamp: Math.floor(Date.now() / 1000),
   headerPrefix: "",
   ...overrides,
@@ -46,10 +42,8 @@ describe("the signed request", () => {
   it("never lets custom headers override the service's own", async () => {
     const request = await buildSignedRequest(
       input({
-        endpoint: {
-          url: "https://example.com/hook",
-          signatureScheme: "standard",
-          payloadFormat: "full",
+        credentials: {
+          secrets: [secret],
           headers: { "Content-Type": "text/plain", "webhook-attempt": "99", "X-Tenant": "acme" },
         },
       }),
@@ -60,8 +54,30 @@ describe("the signed request", () => {
     expect(request.headers["X-Tenant"]).toBe("acme");
   });
 
-  it("marks replays", async () => {
-    const request = await buildSignedRequest(input({ replayOf: "dlv_0" }));
-    expect(request.headers["webhook-replay-of"]).toBe("dlv_0");
+  it("leaves out hop-by-hop and proxy headers an endpoint stored before they were refused", async () => {
+    const request = await buildSignedRequest(
+      input({
+        credentials: {
+          secrets: [secret],
+          headers: {
+            "X-Forwarded-For": "10.0.0.1",
+            Cookie: "s=1",
+            "CF-Connecting-IP": "1.1.1.1",
+            "X-Ok": "1",
+          },
+        },
+      }),
+    );
+    expect(Object.keys(request.headers).filter((name) => /^(x-|cookie|cf-)/i.test(name))).toEqual(["X-Ok"]);
+  });
+
+  it("marks replays, replays with the caller's data, and test sends", async () => {
+    const replay = await buildSignedRequest(input({ replayOf: "dlv_0" }));
+    expect(replay.headers["webhook-replay-of"]).toBe("dlv_0");
+    expect(replay.headers["webhook-payload-override"]).toBeUndefined();
+    const overridden = await buildSignedRequest(input({ replayOf: "dlv_0", payloadOverridden: true }));
+    expect(overridden.headers["webhook-payload-override"]).toBe("true");
+    expect((await buildSignedRequest(input({ test: true }))).headers["webhook-test"]).toBe("true");
+    expect((await buildSignedRequest(input())).headers["webhook-test"]).toBeUndefined();
   });
 });

@@ -63,6 +63,20 @@ describe("nextStep", () => {
     });
   });
 
+  it("fails at once, with its reason, when the request could not be made", () => {
+    const refused: AttemptResult = {
+      startedAt: "2026-01-01T00:00:00.000Z",
+      durationMs: 0,
+      invalidRequest: true,
+      error: 'invalid_request: header "X-Bad" has a value the runtime refuses',
+    };
+    expect(classifyAttempt(refused)).toBe("permanent");
+    expect(nextStep(refused, { attemptsThisRun: 1, queueRetriesSpent: 0 }, config)).toEqual({
+      kind: "failed",
+      reason: 'invalid_request: header "X-Bad" has a value the runtime refuses',
+    });
+  });
+
   it("fails at once on a non-retryable status", () => {
     expect(nextStep(response(410), { attemptsThisRun: 1, queueRetriesSpent: 0 }, config)).toEqual({
       kind: "failed",
