@@ -1,5 +1,5 @@
 import type { EndpointId, OrganizationId } from "../lib/ids";
-import { type Page, type PageQuery, toPage, where } from "./page";
+import { IN_ID_LIST, idList, type Page, type PageQuery, toPage, where } from "./page";
 
 export type EndpointStatus = "active" | "disabled" | "auto_disabled";
 export type SignatureScheme = "standard" | "convoy";
@@ -41,6 +41,24 @@ export type Endpoint = {
   deletedAt: string | null;
 };
 
+/** What fan-out matches an event against: an active endpoint's subscription, and nothing else of it. */
+export type Subscription = Pick<Endpoint, "id" | "eventTypeFilters" | "allowedScopes" | "resourceScopes">;
+
+/** What the delivery run needs of an endpoint: where and how to send, whether it still may, and as whom. */
+export type DeliveryEndpoint = Pick<
+  Endpoint,
+  | "id"
+  | "organizationId"
+  | "url"
+  | "status"
+  | "deletedAt"
+  | "signatureScheme"
+  | "payloadFormat"
+  | "headerValues"
+  | "rateLimitPerSecond"
+  | "timeoutMs"
+>;
+
 /** An endpoint as a create or an update writes it: header values are never written in clear. */
 export type EndpointToWrite = Omit<Endpoint, "headerValues"> & {
   headerValues: Exclude<HeaderValues, { state: "clear" }>;
@@ -68,25 +86,54 @@ type EndpointRow = {
   deleted_at: string | null;
 };
 
-const toEndpoint = (row: EndpointRow): Endpoint => ({
+const DELIVERY_COLUMNS = `id, organization_id, url, status, deleted_at, signature_scheme, payload_format,
+  header_values, legacy_header_values, rate_limit_per_second, timeout_ms`;
+
+type DeliveryEndpointRow = Pick<
+  EndpointRow,
+  | "id"
+  | "organization_id"
+  | "url"
+  | "status"
+  | "deleted_at"
+  | "signature_scheme"
+  | "payload_format"
+  | "header_values"
+  | "legacy_header_values"
+  | "rate_limit_per_second"
+  | "timeout_ms"
+>;
+
+const toDeliveryEndpoint = (row: DeliveryEndpointRow): DeliveryEndpoint => ({
   id: row.id as EndpointId,
   organizationId: row.organization_id as OrganizationId,
   url: row.url,
-  description: row.description,
-  eventTypeFilters: JSON.parse(row.event_type_filters),
-  allowedScopes: JSON.parse(row.allowed_scopes),
-  resourceScopes: JSON.parse(row.resource_scopes),
   status: row.status,
-  disabledReason: row.disabled_reason ? JSON.parse(row.disabled_reason) : null,
+  deletedAt: row.deleted_at,
   signatureScheme: row.signature_scheme,
   payloadFormat: row.payload_format,
-  maskedHeaders: JSON.parse(row.headers),
   headerValues: headerValuesOf(row),
   rateLimitPerSecond: row.rate_limit_per_second,
   timeoutMs: row.timeout_ms,
+});
+
+const toSubscription = (
+  row: Pick<EndpointRow, "id" | "event_type_filters" | "allowed_scopes" | "resource_scopes">,
+): Subscription => ({
+  id: row.id as EndpointId,
+  eventTypeFilters: JSON.parse(row.event_type_filters),
+  allowedScopes: JSON.parse(row.allowed_scopes),
+  resourceScopes: JSON.parse(row.resource_scopes),
+});
+
+const toEndpoint = (row: EndpointRow): Endpoint => ({
+  ...toDeliveryEndpoint(row),
+  ...toSubscription(row),
+  description: row.description,
+  disabledReason: row.disabled_reason ? JSON.parse(row.disabled_reason) : null,
+  maskedHeaders: JSON.parse(row.headers),
   createdAt: row.created_at,
   updatedAt: row.updated_at,
-  deletedAt: row.deleted_at,
 });
 
 /** Values left in clear before migration 0002 are the row's state until they are sealed. */
@@ -177,16 +224,51 @@ export async function listEndpoints(
   return toPage(results.map(toEndpoint), query.limit);
 }
 
-/** Every endpoint of the organization that may receive new events, for fan-out. */
-export async function listActiveEndpoints(db: D1Database, organizationId: string): Promise<Endpoint[]> {
+/**
+ * Up to `limit` subscriptions of the organization's active endpoints, in id order after `after`.
+ * Fan-out reads them a page at a time, and only the columns matching needs: the others (headers,
+ * description, …) are read for the endpoints an event matched (listDeliveryEndpoints).
+ */
+export async function listSubscriptions(
+  db: D1Database,
+  organizationId: string,
+  after: string,
+  limit: number,
+): Promise<Subscription[]> {
   const { results } = await db
-    .prepare("SELECT * FROM endpoints WHERE organization_id = ? AND deleted_at IS NULL AND status = 'active'")
-    .bind(organizationId)
-    .all<EndpointRow>();
-  return results.map(toEndpoint);
+    .prepare(
+      `SELECT id, event_type_filters, allowed_scopes, resource_scopes FROM endpoints
+       WHERE organization_id = ? AND deleted_at IS NULL AND id > ? AND status = 'active' ORDER BY id LIMIT ?`,
+    )
+    .bind(organizationId, after, limit)
+    .all<Pick<EndpointRow, "id" | "event_type_filters" | "allowed_scopes" | "resource_scopes">>();
+  return results.map(toSubscription);
 }
 
-/** For the delivery consumer: the endpoint even when deleted, so its pending deliveries can be closed. */
+/** What the delivery run needs of the organization's endpoints with these ids. */
+export async function listDeliveryEndpoints(
+  db: D1Database,
+  organizationId: string,
+  ids: readonly string[],
+): Promise<DeliveryEndpoint[]> {
+  if (ids.length === 0) return [];
+  const { results } = await db
+    .prepare(`SELECT ${DELIVERY_COLUMNS} FROM endpoints WHERE organization_id = ? AND id ${IN_ID_LIST}`)
+    .bind(organizationId, idList(ids))
+    .all<DeliveryEndpointRow>();
+  return results.map(toDeliveryEndpoint);
+}
+
+/** For the delivery consumer: what it needs of the endpoint, even when deleted, so its pending deliveries can be closed. */
+export async function getDeliveryEndpoint(db: D1Database, id: string): Promise<DeliveryEndpoint | null> {
+  const row = await db
+    .prepare(`SELECT ${DELIVERY_COLUMNS} FROM endpoints WHERE id = ?`)
+    .bind(id)
+    .first<DeliveryEndpointRow>();
+  return row ? toDeliveryEndpoint(row) : null;
+}
+
+/** The whole endpoint, even when deleted. */
 export async function getEndpointById(db: D1Database, id: string): Promise<Endpoint | null> {
   const row = await db.prepare("SELECT * FROM endpoints WHERE id = ?").bind(id).first<EndpointRow>();
   return row ? toEndpoint(row) : null;

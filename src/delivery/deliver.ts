@@ -12,7 +12,7 @@ import {
   storedDeliveryIds,
   updateDeliveryProgress,
 } from "../db/deliveries";
-import { type Endpoint, getEndpointById } from "../db/endpoints";
+import { type DeliveryEndpoint, getDeliveryEndpoint } from "../db/endpoints";
 import { getEvent } from "../db/events";
 import { endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
@@ -190,7 +190,7 @@ export async function runDeliveries(
   env: Env,
   config: Config,
   jobs: Job[],
-  knownEndpoints: ReadonlyMap<string, Endpoint> = new Map(),
+  knownEndpoints: ReadonlyMap<string, DeliveryEndpoint> = new Map(),
 ): Promise<UnsettledEvents> {
   const connections = connectionGate(Date.now() + startBudgetMs(config));
   const settled = await Promise.all(
@@ -204,13 +204,13 @@ export async function runDeliveries(
 async function settleEndpointGroup(
   env: Env,
   config: Config,
-  known: Endpoint | undefined,
+  known: DeliveryEndpoint | undefined,
   endpointId: string,
   jobs: Job[],
   connections: ConnectionGate,
 ): Promise<Settled[]> {
   try {
-    const endpoint = known ?? (await getEndpointById(env.DB, endpointId));
+    const endpoint = known ?? (await getDeliveryEndpoint(env.DB, endpointId));
     const settled = await deliverToEndpoint(env, config, endpoint, jobs, connections);
     const writes = [
       ...settled.flatMap((s) => s.writes),
@@ -308,7 +308,7 @@ export function messageFor(job: DeliveryJob): DeliveryMessage {
 async function deliverToEndpoint(
   env: Env,
   config: Config,
-  endpoint: Endpoint | null,
+  endpoint: DeliveryEndpoint | null,
   jobs: Job[],
   connections: ConnectionGate,
 ): Promise<Settled[]> {
@@ -357,7 +357,7 @@ async function deliverToEndpoint(
  */
 async function openCredentials(
   env: Env,
-  endpoint: Endpoint,
+  endpoint: DeliveryEndpoint,
 ): Promise<{ ok: true; value: EndpointCredentials } | { ok: false; reason: string }> {
   try {
     return { ok: true, value: await loadEndpointCredentials(env, endpoint) };
@@ -412,10 +412,10 @@ async function takeTurns(
   return { now: jobs.slice(0, granted), deferred };
 }
 
-type DeliveryTarget = { ok: true; endpoint: Endpoint } | { ok: false; reason: string };
+type DeliveryTarget = { ok: true; endpoint: DeliveryEndpoint } | { ok: false; reason: string };
 
 /** Deliveries to a deleted or disabled endpoint, or to a URL the policy now refuses, end without a call. */
-function deliveryTarget(endpoint: Endpoint | null, config: Config): DeliveryTarget {
+function deliveryTarget(endpoint: DeliveryEndpoint | null, config: Config): DeliveryTarget {
   if (!endpoint || endpoint.deletedAt) return { ok: false, reason: "endpoint_deleted" };
   if (endpoint.status !== "active") return { ok: false, reason: "endpoint_disabled" };
   if (!checkEndpointUrl(endpoint.url, config).ok) return { ok: false, reason: "url_not_allowed" };
@@ -426,7 +426,7 @@ function deliveryTarget(endpoint: Endpoint | null, config: Config): DeliveryTarg
 type EndpointRun = {
   env: Env;
   config: Config;
-  endpoint: Endpoint;
+  endpoint: DeliveryEndpoint;
   credentials: EndpointCredentials;
   connections: ConnectionGate;
 };

@@ -1,7 +1,7 @@
 import { endpointReceives } from "../catalog/filters";
 import { getConfig } from "../config";
 import { storedDeliveryIds } from "../db/deliveries";
-import { type Endpoint, listActiveEndpoints } from "../db/endpoints";
+import { type DeliveryEndpoint, listDeliveryEndpoints, listSubscriptions } from "../db/endpoints";
 import {
   type EventRecord,
   getEvent,
@@ -49,7 +49,7 @@ type Plan =
   | {
       organizationId: string;
       events: EventRecord[];
-      pairs: { event: EventRecord; endpoint: Endpoint; id: DeliveryId }[];
+      pairs: { event: EventRecord; endpoint: DeliveryEndpoint; id: DeliveryId }[];
     }
   | { organizationId: string; failed: EventMessage[]; error: string };
 
@@ -69,7 +69,7 @@ export async function fanOut(
   );
   const unsettled: UnsettledEvents = new Map();
   const jobs: Job[] = [];
-  const endpoints = new Map<string, Endpoint>();
+  const endpoints = new Map<string, DeliveryEndpoint>();
   const handOns: Promise<void>[] = [];
   for (const plan of plans) {
     if ("failed" in plan) {
@@ -105,20 +105,41 @@ export async function fanOut(
   return new Set(unsettled.keys());
 }
 
+/** Fan-out reads an organization's subscriptions this many at a time. */
+export const SUBSCRIPTIONS_PAGE = 500;
+
 /**
- * One organization's events and the (event, endpoint) pairs that have no delivery yet. Whatever
- * fails here fails for this organization's events alone.
+ * One organization's events and the (event, endpoint) pairs that have no delivery yet. Subscriptions
+ * are matched a page at a time; only the endpoints some event matched are then read for delivery.
+ * Whatever fails here fails for this organization's events alone.
  */
 async function planOrganization(env: Env, organizationId: string, group: EventMessage[]): Promise<Plan> {
   try {
     const events = await eventsOf(env, organizationId, group);
-    const receivers = await listActiveEndpoints(env.DB, organizationId);
+    const matches: { event: EventRecord; endpointId: string }[] = [];
+    let after = "";
+    while (events.length > 0) {
+      const page = await listSubscriptions(env.DB, organizationId, after, SUBSCRIPTIONS_PAGE);
+      for (const subscription of page) {
+        for (const event of events) {
+          if (endpointReceives(subscription, event)) matches.push({ event, endpointId: subscription.id });
+        }
+      }
+      const last = page.at(-1);
+      if (page.length < SUBSCRIPTIONS_PAGE || !last) break;
+      after = last.id;
+    }
+    const endpoints = new Map(
+      (
+        await listDeliveryEndpoints(env.DB, organizationId, [...new Set(matches.map((m) => m.endpointId))])
+      ).map((endpoint) => [endpoint.id as string, endpoint]),
+    );
     const pairs = await Promise.all(
-      events.flatMap((event) =>
-        receivers
-          .filter((endpoint) => endpointReceives(endpoint, event))
-          .map(async (endpoint) => ({ event, endpoint, id: await fanOutDeliveryId(event.id, endpoint.id) })),
-      ),
+      matches.flatMap(({ event, endpointId }) => {
+        const endpoint = endpoints.get(endpointId);
+        if (!endpoint) return []; // deleted since it was matched
+        return [fanOutDeliveryId(event.id, endpoint.id).then((id) => ({ event, endpoint, id }))];
+      }),
     );
     const done = await storedDeliveryIds(
       env.DB,
