@@ -17,7 +17,7 @@ import {
   jsonBody,
   jsonContent,
   notFoundResponse,
-  PageQuerySchema,
+  pageQuerySchema,
   pageSchema,
 } from "./app";
 import { adminAuth, newApiToken } from "./auth";
@@ -91,7 +91,7 @@ admin.openapi(
     tags: ["Admin"],
     summary: "List organizations, newest first",
     security: [{ adminToken: [] }],
-    request: { query: PageQuerySchema },
+    request: { query: pageQuerySchema("organization") },
     responses: {
       200: jsonContent(pageSchema(OrganizationOut, "OrganizationPage"), "A page"),
       ...errorResponses,

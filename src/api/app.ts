@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getConfig } from "../config";
 import { ServiceError } from "../lib/errors";
+import { ID_PREFIX, type IdKind, idPattern } from "../lib/ids";
 import type { AppEnv } from "./auth";
 import { fieldErrors, problemResponse } from "./problem";
 
@@ -68,10 +69,16 @@ export const notFoundResponse = {
   404: { description: "No such object in this organization", content: problemContent },
 } as const;
 
-export const PageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ description: "1..100, default 50" }),
-  cursor: z.string().min(1).max(64).optional().openapi({ description: "`nextCursor` of the previous page" }),
-});
+/** An id of `kind` (`evt_…`, `dlv_…`), as the service makes them; anything else is a 422. */
+export const idOf = (kind: IdKind) =>
+  z.string().regex(idPattern(kind), `must be an id of the form ${ID_PREFIX[kind]}<ULID>`);
+
+/** Every list's paging: `limit`, and a `cursor` that is an id of the kind the list holds. */
+export const pageQuerySchema = (kind: IdKind) =>
+  z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ description: "1..100, default 50" }),
+    cursor: idOf(kind).optional().openapi({ description: "`nextCursor` of the previous page" }),
+  });
 
 /** `{ data, nextCursor }`: every list's shape. */
 export function pageSchema<T extends z.ZodType>(item: T, name: string) {

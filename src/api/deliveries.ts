@@ -12,7 +12,7 @@ import {
   jsonContent,
   notFoundResponse,
   optionalJsonBody,
-  PageQuerySchema,
+  pageQuerySchema,
   pageSchema,
 } from "./app";
 import { apiKeyAuth } from "./auth";
@@ -83,7 +83,7 @@ deliveries.openapi(
     summary: "List deliveries, newest first",
     security: [{ apiKey: [] }],
     request: {
-      query: PageQuerySchema.extend({
+      query: pageQuerySchema("delivery").extend({
         endpoint_id: z.string().max(64).optional(),
         event_id: z.string().max(64).optional(),
         event_type: z.string().max(200).optional(),

@@ -26,7 +26,7 @@ import {
   jsonBody,
   jsonContent,
   notFoundResponse,
-  PageQuerySchema,
+  pageQuerySchema,
   pageSchema,
 } from "./app";
 import { apiKeyAuth } from "./auth";
@@ -210,7 +210,9 @@ endpoints.openapi(
     summary: "List endpoints, newest first",
     security: [{ apiKey: [] }],
     request: {
-      query: PageQuerySchema.extend({ status: z.enum(["active", "disabled", "auto_disabled"]).optional() }),
+      query: pageQuerySchema("endpoint").extend({
+        status: z.enum(["active", "disabled", "auto_disabled"]).optional(),
+      }),
     },
     responses: { 200: jsonContent(pageSchema(EndpointOut, "EndpointPage"), "A page"), ...errorResponses },
   }),

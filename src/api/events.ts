@@ -12,7 +12,7 @@ import {
   jsonBody,
   jsonContent,
   notFoundResponse,
-  PageQuerySchema,
+  pageQuerySchema,
   pageSchema,
   problemContent,
 } from "./app";
@@ -106,7 +106,7 @@ events.openapi(
     security: [{ apiKey: [] }],
     middleware: [apiKeyAuth()] as const,
     request: {
-      query: PageQuerySchema.extend({
+      query: pageQuerySchema("event").extend({
         event_type: z.string().max(200).optional(),
         since: IsoInstant.optional(),
         until: IsoInstant.optional(),

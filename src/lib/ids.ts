@@ -63,6 +63,15 @@ function encodeTime(ms: number): string {
   return out;
 }
 
+export type IdKind = keyof typeof ID_PREFIX;
+
+/**
+ * The ids of `kind` this service makes: its prefix and a ULID body. A client echoes ids back (list
+ * cursors, recover's cursor), so each is checked against the kind it must be before it reaches a query.
+ */
+export const idPattern = (kind: IdKind) =>
+  new RegExp(`^${ID_PREFIX[kind]}[${ALPHABET}]{${TIME_LENGTH + RANDOM_LENGTH}}$`);
+
 export const newOrganizationId = () => (ID_PREFIX.organization + ulid()) as OrganizationId;
 export const newApiKeyId = () => (ID_PREFIX.apiKey + ulid()) as ApiKeyId;
 export const newEndpointId = () => (ID_PREFIX.endpoint + ulid()) as EndpointId;
