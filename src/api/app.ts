@@ -65,6 +65,14 @@ export const errorResponses = {
   422: { description: "Invalid input", content: problemContent },
 } as const;
 
+/** Routes that change an endpoint or act for it: the key's scopes must cover its subscription (api/access.ts). */
+export const forbiddenResponse = {
+  403: {
+    description: "The API key's scopes do not cover the endpoint's subscription",
+    content: problemContent,
+  },
+} as const;
+
 export const notFoundResponse = {
   404: { description: "No such object in this organization", content: problemContent },
 } as const;

@@ -4,9 +4,11 @@ import { type Attempt, type Delivery, getDelivery, listDeliveries } from "../db/
 import { getEndpoint } from "../db/endpoints";
 import { replayDeliveries } from "../delivery/replay";
 import { notFound, ServiceError } from "../lib/errors";
+import { checkCoverage, mayRead, readableTypes } from "./access";
 import {
   createRouter,
   errorResponses,
+  forbiddenResponse,
   IdParam,
   IsoInstant,
   jsonContent,
@@ -105,6 +107,7 @@ deliveries.openapi(
       status: q.status,
       since: q.since,
       until: q.until,
+      types: readableTypes(c),
     });
     return c.json({ data: page.data.map(toDeliveryOut), nextCursor: page.nextCursor }, 200);
   },
@@ -129,7 +132,7 @@ deliveries.openapi(
   }),
   async (c) => {
     const delivery = await getDelivery(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
-    if (!delivery) throw notFound("Delivery");
+    if (!delivery || !mayRead(c, delivery.eventType)) throw notFound("Delivery");
     return c.json(
       { delivery: { ...toDeliveryOut(delivery), attempts: delivery.attempts.map(toAttemptOut) } },
       200,
@@ -158,14 +161,16 @@ deliveries.openapi(
     responses: {
       202: jsonContent(z.object({ delivery: DeliveryOut }), "The replay, queued"),
       ...errorResponses,
+      ...forbiddenResponse,
       ...notFoundResponse,
     },
   }),
   async (c) => {
     const original = await getDelivery(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
-    if (!original) throw notFound("Delivery");
+    if (!original || !mayRead(c, original.eventType)) throw notFound("Delivery");
     const endpoint = await getEndpoint(c.env.DB, original.organizationId, original.endpointId);
     if (!endpoint) throw new ServiceError("conflict", "The delivery's endpoint was deleted");
+    checkCoverage(c, endpoint);
     const body = (c.req.valid("json") as { payload?: Record<string, unknown> } | undefined) ?? {};
     if (body.payload)
       checkEventData(original.eventType, body.payload, { type: "eventType", data: "payload" });

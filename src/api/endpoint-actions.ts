@@ -1,21 +1,21 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { findEventType } from "../catalog";
 import { checkEventData } from "../catalog/validate";
 import { getConfig } from "../config";
 import { listFailedDeliveries } from "../db/deliveries";
 import { expireSigningSecrets, insertEndpointSecret } from "../db/endpoint-secrets";
-import { type Endpoint, getEndpoint } from "../db/endpoints";
 import { replayDeliveries } from "../delivery/replay";
 import { sendTestMessage } from "../delivery/test-send";
 import { checkEndpointUrl } from "../delivery/url-policy";
 import { endpointHealth } from "../health/endpoint-health";
-import { invalid, notFound } from "../lib/errors";
+import { invalid } from "../lib/errors";
 import { encryptSecret } from "../lib/secret-box";
 import { generateSigningSecret } from "../signing/secrets";
+import { endpointOf, endpointToChange } from "./access";
 import {
   createRouter,
   errorResponses,
+  forbiddenResponse,
   IdParam,
   IsoInstant,
   jsonBody,
@@ -23,7 +23,6 @@ import {
   notFoundResponse,
   optionalJsonBody,
 } from "./app";
-import type { AppEnv } from "./auth";
 
 /**
  * What a customer does to an endpoint beyond editing it: rotate its secret, test it, recover it.
@@ -34,12 +33,6 @@ export const endpointActions = createRouter();
 const MAX_GRACE_SECONDS = 30 * 86_400;
 /** A recover call replays at most this many deliveries; call again with a later `since` for more. */
 export const MAX_RECOVER = 1_000;
-
-async function endpointOf(c: Context<AppEnv>, id: string): Promise<Endpoint> {
-  const endpoint = await getEndpoint(c.env.DB, c.get("organizationId"), id);
-  if (!endpoint) throw notFound("Endpoint");
-  return endpoint;
-}
 
 endpointActions.openapi(
   createRoute({
@@ -62,11 +55,12 @@ endpointActions.openapi(
         "The new secret, shown once",
       ),
       ...errorResponses,
+      ...forbiddenResponse,
       ...notFoundResponse,
     },
   }),
   async (c) => {
-    const endpoint = await endpointOf(c, c.req.valid("param").id);
+    const endpoint = await endpointToChange(c, c.req.valid("param").id);
     const { previousSecretExpiresInSec } =
       (c.req.valid("json") as { previousSecretExpiresInSec?: number }) ?? {};
     const now = new Date();
@@ -113,11 +107,12 @@ endpointActions.openapi(
         "What the receiver answered",
       ),
       ...errorResponses,
+      ...forbiddenResponse,
       ...notFoundResponse,
     },
   }),
   async (c) => {
-    const endpoint = await endpointOf(c, c.req.valid("param").id);
+    const endpoint = await endpointToChange(c, c.req.valid("param").id);
     const body = (c.req.valid("json") as { eventType?: string; payload?: Record<string, unknown> }) ?? {};
     const eventType = body.eventType ?? "webhook.test";
     const payload = body.payload ?? findEventType(eventType)?.example;
@@ -142,11 +137,12 @@ endpointActions.openapi(
     responses: {
       202: jsonContent(z.object({ replayed: z.number().int() }), "Replays queued"),
       ...errorResponses,
+      ...forbiddenResponse,
       ...notFoundResponse,
     },
   }),
   async (c) => {
-    const endpoint = await endpointOf(c, c.req.valid("param").id);
+    const endpoint = await endpointToChange(c, c.req.valid("param").id);
     const { since, until = new Date().toISOString() } = c.req.valid("json");
     if (since >= until) throw invalid("until", "must be after since");
     const failed = await listFailedDeliveries(c.env.DB, endpoint.organizationId, endpoint.id, {

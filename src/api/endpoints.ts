@@ -19,9 +19,11 @@ import { type FieldError, notFound, ServiceError } from "../lib/errors";
 import { newEndpointId } from "../lib/ids";
 import { encryptSecret } from "../lib/secret-box";
 import { generateSigningSecret } from "../signing/secrets";
+import { endpointToChange } from "./access";
 import {
   createRouter,
   errorResponses,
+  forbiddenResponse,
   IdParam,
   jsonBody,
   jsonContent,
@@ -254,12 +256,12 @@ endpoints.openapi(
     responses: {
       200: jsonContent(z.object({ endpoint: EndpointOut }), "Updated"),
       ...errorResponses,
+      ...forbiddenResponse,
       ...notFoundResponse,
     },
   }),
   async (c) => {
-    const current = await getEndpoint(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
-    if (!current) throw notFound("Endpoint");
+    const current = await endpointToChange(c, c.req.valid("param").id);
     const { status, ...patch } = c.req.valid("json");
     const next: Endpoint = {
       ...current,
@@ -289,15 +291,16 @@ endpoints.openapi(
     summary: "Delete an endpoint: deliveries stop, history stays",
     security: [{ apiKey: [] }],
     request: { params: IdParam },
-    responses: { 204: { description: "Deleted" }, ...errorResponses, ...notFoundResponse },
+    responses: {
+      204: { description: "Deleted" },
+      ...errorResponses,
+      ...forbiddenResponse,
+      ...notFoundResponse,
+    },
   }),
   async (c) => {
-    const deleted = await softDeleteEndpoint(
-      c.env.DB,
-      c.get("organizationId"),
-      c.req.valid("param").id,
-      new Date().toISOString(),
-    );
+    const { id } = await endpointToChange(c, c.req.valid("param").id);
+    const deleted = await softDeleteEndpoint(c.env.DB, c.get("organizationId"), id, new Date().toISOString());
     if (!deleted) throw notFound("Endpoint");
     return c.body(null, 204);
   },

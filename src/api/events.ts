@@ -4,6 +4,7 @@ import { type EventRecord, getEvent, listEvents } from "../db/events";
 import { publishEvent } from "../delivery/publish";
 import { notFound } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
+import { mayRead, readableTypes } from "./access";
 import {
   createRouter,
   errorResponses,
@@ -122,6 +123,7 @@ events.openapi(
       type: q.event_type,
       since: q.since,
       until: q.until,
+      types: readableTypes(c),
     });
     return c.json({ data: page.data.map(toEventOut), nextCursor: page.nextCursor }, 200);
   },
@@ -145,7 +147,7 @@ events.openapi(
   async (c) => {
     const organizationId = c.get("organizationId");
     const event = await getEvent(c.env.DB, organizationId, c.req.valid("param").id);
-    if (!event) throw notFound("Event");
+    if (!event || !mayRead(c, event.type)) throw notFound("Event");
     const deliveries = await listDeliveries(c.env.DB, organizationId, { eventId: event.id, limit: 100 });
     return c.json({ event: toEventOut(event), deliveries: deliveries.data.map(toDeliveryOut) }, 200);
   },

@@ -85,6 +85,8 @@ export type DeliveryFilters = {
   status?: DeliveryStatus;
   since?: string;
   until?: string;
+  /** Only deliveries of these event types (those an API key's scopes cover); all when undefined. */
+  types?: readonly string[];
 };
 
 type DeliveryRow = {
@@ -259,6 +261,7 @@ export async function listDeliveries(
     ["endpoint_id = ?", query.endpointId],
     ["event_id = ?", query.eventId],
     ["event_type = ?", query.eventType],
+    [`event_type ${IN_ID_LIST}`, query.types && idList(query.types)],
     ["status = ?", query.status],
     ["created_at >= ?", query.since],
     ["created_at < ?", query.until],

@@ -100,12 +100,14 @@ export async function getEvent(
 export async function listEvents(
   db: D1Database,
   organizationId: string,
-  query: PageQuery & { type?: string; since?: string; until?: string },
+  /** `types`: only events of these types (those an API key's scopes cover); all when undefined. */
+  query: PageQuery & { type?: string; since?: string; until?: string; types?: readonly string[] },
 ): Promise<Page<EventRecord>> {
   const filter = where([
     ["organization_id = ?", organizationId],
     ["id < ?", query.cursor],
     ["type = ?", query.type],
+    [`type ${IN_ID_LIST}`, query.types && idList(query.types)],
     ["created_at >= ?", query.since],
     ["created_at < ?", query.until],
   ]);

@@ -47,6 +47,15 @@ export async function createOrganization(name = "Acme"): Promise<{ id: string; t
   return { id: organization.id, token };
 }
 
+/** Another API key of the organization, limited to `scopes`; returns its token. */
+export async function createApiKey(organizationId: string, scopes: string[]): Promise<string> {
+  const { token } = await callOk("POST", `/admin/v1/organizations/${organizationId}/api_keys`, 201, {
+    token: ADMIN_TOKEN,
+    body: { name: `scopes ${scopes.join(",")}`, scopes },
+  });
+  return token;
+}
+
 export async function createEndpoint(
   token: string,
   settings: Record<string, unknown>,
