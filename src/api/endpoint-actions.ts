@@ -2,9 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { findEventType } from "../catalog";
 import { checkEventData } from "../catalog/validate";
 import { getConfig } from "../config";
-import { listFailedDeliveries } from "../db/deliveries";
 import { expireSigningSecrets, insertEndpointSecret } from "../db/endpoint-secrets";
-import { replayDeliveries } from "../delivery/replay";
+import { MAX_RECOVER, recoverDeliveries } from "../delivery/replay";
 import { sendTestMessage } from "../delivery/test-send";
 import { checkEndpointUrl } from "../delivery/url-policy";
 import { endpointHealth } from "../health/endpoint-health";
@@ -18,6 +17,7 @@ import {
   forbiddenResponse,
   IdParam,
   IsoInstant,
+  idOf,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -31,8 +31,6 @@ import {
 export const endpointActions = createRouter();
 
 const MAX_GRACE_SECONDS = 30 * 86_400;
-/** A recover call replays at most this many deliveries; call again with a later `since` for more. */
-export const MAX_RECOVER = 1_000;
 
 endpointActions.openapi(
   createRoute({
@@ -128,14 +126,36 @@ endpointActions.openapi(
     method: "post",
     path: "/{id}/recover",
     tags: ["Endpoints"],
-    summary: `Replay the endpoint's failed deliveries created in [since, until) (at most ${MAX_RECOVER} per call)`,
+    summary: `Replay once each failed delivery created in [since, until) that no pending or delivered replay covers, oldest first (scans at most ${MAX_RECOVER} per call)`,
     security: [{ apiKey: [] }],
     request: {
       params: IdParam,
-      body: jsonBody(z.strictObject({ since: IsoInstant, until: IsoInstant.optional() })),
+      body: jsonBody(
+        z.strictObject({
+          since: IsoInstant,
+          until: IsoInstant.optional().openapi({
+            description: "Defaults to now; a later instant counts as now",
+          }),
+          cursor: idOf("delivery")
+            .optional()
+            .openapi({ description: "`nextCursor` of the previous call with the same window" }),
+        }),
+      ),
     },
     responses: {
-      202: jsonContent(z.object({ replayed: z.number().int() }), "Replays queued"),
+      202: jsonContent(
+        z.object({
+          replayed: z.number().int(),
+          nextCursor: z.string().nullable(),
+          limitedBy: z
+            .enum(["call"])
+            .nullable()
+            .openapi({
+              description: `call: ${MAX_RECOVER} failed deliveries scanned, call again with nextCursor`,
+            }),
+        }),
+        "Replays queued",
+      ),
       ...errorResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
@@ -143,15 +163,16 @@ endpointActions.openapi(
   }),
   async (c) => {
     const endpoint = await endpointToChange(c, c.req.valid("param").id);
-    const { since, until = new Date().toISOString() } = c.req.valid("json");
-    if (since >= until) throw invalid("until", "must be after since");
-    const failed = await listFailedDeliveries(c.env.DB, endpoint.organizationId, endpoint.id, {
-      since,
-      until,
-      limit: MAX_RECOVER,
-    });
-    const replays = await replayDeliveries(c.env, failed);
-    return c.json({ replayed: replays.length }, 202);
+    const body = c.req.valid("json");
+    // The window ends now at the latest: a call replays what has failed so far, and a cursor walks
+    // a window that no longer grows.
+    const now = new Date().toISOString();
+    const until = body.until && body.until < now ? body.until : now;
+    if (body.since >= until) throw invalid("since", "must be before until, and before now");
+    return c.json(
+      await recoverDeliveries(c.env, endpoint, { since: body.since, until, cursor: body.cursor }),
+      202,
+    );
   },
 );
 

@@ -1,9 +1,11 @@
 import {
+  DELIVERY_RANGE_PREFIX_LENGTH,
   type DeliveryId,
   deliveryIdRange,
   type EndpointId,
   type EventId,
   type OrganizationId,
+  RANGE_END,
 } from "../lib/ids";
 import type { EventResources } from "./events";
 import { IN_ID_LIST, idList, type Page, type PageQuery, toPage, where } from "./page";
@@ -405,22 +407,48 @@ export function postponeDeliverySweep(
     .bind(sweepAfter, d.organizationId, d.id);
 }
 
-/** The endpoint's failed deliveries created in [since, until), oldest first, for bulk recovery. */
-export async function listFailedDeliveries(
+/** A failed original delivery that recover scanned: `recoverable` when no replay of it is pending or delivered. */
+export type ScannedFailure = Delivery & { recoverable: boolean };
+
+/**
+ * Recover's scan: up to `limit` of the endpoint's failed original deliveries (never a replay) created
+ * in [since, until), oldest first, after the delivery `after` when given, each marked recoverable unless
+ * a replay of it is pending or delivered. The partial index deliveries_failed_originals holds just
+ * these rows (migrations/0003_list_indexes.sql); a replay is looked for in its original's id range
+ * (deliveryIdRange, lib/ids.ts: a replay's id starts with its event's time too), with no index of its own.
+ */
+export async function listRecoverableDeliveries(
   db: D1Database,
   organizationId: string,
   endpointId: string,
-  window: { since: string; until: string; limit: number },
-): Promise<Delivery[]> {
+  window: { since: string; until: string; after?: string; limit: number },
+): Promise<ScannedFailure[]> {
   const { results } = await db
     .prepare(
-      `SELECT ${LIST_COLUMNS} FROM deliveries
-       WHERE organization_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?
-       ORDER BY id LIMIT ?`,
+      `SELECT ${LIST_COLUMNS}, NOT EXISTS (
+           SELECT 1 FROM deliveries r
+           WHERE r.organization_id = d.organization_id
+             AND r.id >= substr(d.id, 1, ?7) AND r.id < substr(d.id, 1, ?7) || '${RANGE_END}'
+             AND r.replay_of = d.id AND r.status IN ('pending', 'delivered')
+         ) AS recoverable
+       FROM deliveries d
+       WHERE d.organization_id = ?1 AND d.endpoint_id = ?2 AND d.status = 'failed' AND d.replay_of IS NULL
+         AND d.created_at >= ?3 AND d.created_at < ?4
+         AND (d.created_at, d.id) > (
+           COALESCE((SELECT created_at FROM deliveries WHERE organization_id = ?1 AND id = ?5), ''), ?5)
+       ORDER BY d.created_at, d.id LIMIT ?6`,
     )
-    .bind(organizationId, endpointId, window.since, window.until, window.limit)
-    .all<DeliveryRow>();
-  return results.map(toDelivery);
+    .bind(
+      organizationId,
+      endpointId,
+      window.since,
+      window.until,
+      window.after ?? "",
+      window.limit,
+      DELIVERY_RANGE_PREFIX_LENGTH,
+    )
+    .all<DeliveryRow & { recoverable: number }>();
+  return results.map((row) => ({ ...toDelivery(row), recoverable: row.recoverable === 1 }));
 }
 
 /** Records a consumer run's outcome; only a still-pending delivery moves, so a late duplicate cannot undo it. */

@@ -104,11 +104,17 @@ export function replayDeliveryId(eventId: EventId): DeliveryId {
   return (ID_PREFIX.delivery + eventTime(eventId) + random) as DeliveryId;
 }
 
+/** Sorts after every id character: `<prefix>~` bounds the ids that start with `<prefix>`. */
+export const RANGE_END = "~";
+
 /** The id range [from, to) that holds every delivery of events made in `eventId`'s millisecond. */
 export function deliveryIdRange(eventId: EventId): { from: string; to: string } {
   const from = ID_PREFIX.delivery + eventTime(eventId);
-  return { from, to: `${from}~` };
+  return { from, to: `${from}${RANGE_END}` };
 }
+
+/** How many leading characters of a delivery id name its event's time: deliveryIdRange's `from`. */
+export const DELIVERY_RANGE_PREFIX_LENGTH = ID_PREFIX.delivery.length + TIME_LENGTH;
 
 /** The smallest id of `prefix` made at `ms`: ids below it were made earlier (for time-bounded scans). */
 export function idAt(prefix: string, ms: number): string {

@@ -1,0 +1,104 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { listRecoverableDeliveries } from "../../../src/db/deliveries";
+import { createOrganization } from "../../support/api";
+import { recordingDatabase } from "../../support/d1-recorder";
+
+type Row = {
+  id: string;
+  endpointId?: string;
+  status?: "pending" | "delivered" | "failed";
+  replayOf?: string | null;
+  createdAt?: string;
+  eventType?: string;
+};
+
+/** Writes delivery rows as they are stored, many in one statement. */
+async function insertDeliveries(organizationId: string, rows: readonly Row[]): Promise<void> {
+  const values = rows.map((r) => [
+    organizationId,
+    r.id,
+    `evt_${r.id.slice(4)}`,
+    r.endpointId ?? "evsub_A",
+    r.eventType ?? "matter.created",
+    r.status ?? "delivered",
+    r.replayOf ?? null,
+    r.createdAt ?? "2026-01-01T00:00:00.000Z",
+  ]);
+  await env.DB.prepare(
+    `INSERT INTO deliveries (organization_id, id, event_id, endpoint_id, event_type, status, replay_of, created_at)
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7
+     FROM json_each(?)`,
+  )
+    .bind(JSON.stringify(values))
+    .run();
+}
+
+/** A delivery id of event time `time` (10 characters) with a body `rest` (16 characters). */
+const dlv = (time: string, rest: string) => `dlv_${time.padEnd(10, "0")}${rest.padEnd(16, "0")}`;
+
+/** The plan SQLite chooses for every statement `work` ran, one line per step. */
+async function plansOf(work: (db: D1Database) => Promise<unknown>): Promise<string> {
+  const recorder = recordingDatabase(env.DB);
+  await work(recorder.db);
+  const plans = await Promise.all(
+    recorder.statements.map(async ({ sql, params }) => {
+      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .bind(...params)
+        .all<{ detail: string }>();
+      return results.map((step) => step.detail).join("\n");
+    }),
+  );
+  return plans.join("\n---\n");
+}
+
+describe("recover's scan", () => {
+  it("marks each failed original recoverable unless a replay of it is pending or delivered, oldest first", async () => {
+    const org = await createOrganization();
+    const at = (s: number) => `2026-01-01T00:00:0${s}.000Z`;
+    await insertDeliveries(org.id, [
+      { id: dlv("1", "A"), status: "failed", createdAt: at(1) },
+      { id: dlv("1", "B"), status: "pending", replayOf: dlv("1", "A"), createdAt: at(5) },
+      { id: dlv("2", "A"), status: "failed", createdAt: at(1) },
+      { id: dlv("2", "B"), status: "failed", replayOf: dlv("2", "A"), createdAt: at(5) },
+      { id: dlv("3", "A"), status: "failed", createdAt: at(2) },
+      { id: dlv("3", "B"), status: "delivered", replayOf: dlv("3", "A"), createdAt: at(5) },
+      { id: dlv("4", "A"), status: "failed", createdAt: at(3), endpointId: "evsub_B" },
+      { id: dlv("5", "A"), status: "delivered", createdAt: at(3) },
+      { id: dlv("6", "A"), status: "failed", createdAt: at(9) },
+    ]);
+    const scan = (after?: string, limit = 10) =>
+      listRecoverableDeliveries(env.DB, org.id, "evsub_A", { since: at(0), until: at(9), after, limit });
+    const summary = (rows: Awaited<ReturnType<typeof scan>>) =>
+      rows.map((r) => [r.id.slice(4, 5), r.recoverable]);
+    // The replays themselves, the other endpoint's, the delivered one and the one after `until` are left out.
+    expect(summary(await scan())).toEqual([
+      ["1", false],
+      ["2", true],
+      ["3", false],
+    ]);
+    // Going on after a delivery: the ones created at the same instant that sort after it still come.
+    expect(summary(await scan(dlv("1", "A")))).toEqual([
+      ["2", true],
+      ["3", false],
+    ]);
+    expect(summary(await scan(undefined, 1))).toEqual([["1", false]]);
+  });
+
+  it("reads only the partial index of failed originals, and each one's own id range for its replays", async () => {
+    const org = await createOrganization();
+    const plan = await plansOf((db) =>
+      listRecoverableDeliveries(db, org.id, "evsub_A", {
+        since: "2026-01-01T00:00:00Z",
+        until: "2026-02-01T00:00:00Z",
+        after: dlv("1", "A"),
+        limit: 1000,
+      }),
+    );
+    expect(plan).toMatch(
+      /SEARCH d USING INDEX deliveries_failed_originals \(organization_id=\? AND endpoint_id=\? AND created_at>\? AND created_at<\?\)/,
+    );
+    expect(plan).toMatch(/SEARCH r USING PRIMARY KEY \(organization_id=\? AND id>\? AND id<\?\)/);
+    expect(plan).not.toMatch(/SCAN|TEMP B-TREE/);
+  });
+});
