@@ -6,8 +6,9 @@ import { defineConfig } from "vitest/config";
  * Tests run inside workerd with the bindings of wrangler.toml (real local D1, Queues and Durable
  * Objects). Vars are overridden for speed: short retry schedules and timeouts. The projects differ
  * only in their vars: `health` auto-disables endpoints after a short streak and has a longer last
- * retry step (so Retry-After can be seen); `security` applies the production URL policy and a low
- * request limit; in `service` endpoints are never auto-disabled and nothing is throttled.
+ * retry step (so Retry-After can be seen); `security` applies the production URL policy and low
+ * request limits; `limits` has small endpoint caps and replay quota, to reach them; in `service`
+ * endpoints are never auto-disabled, nothing is throttled, and the caps are far off.
  */
 
 /** Test secrets; also put in process.env, where the plugin looks for wrangler.toml's required secrets. */
@@ -26,6 +27,9 @@ const baseVars = {
   AUTO_DISABLE_AFTER_SECONDS: "1",
   AUTO_DISABLE_MIN_FAILURES: "1000",
   MAX_PAYLOAD_BYTES: "65536",
+  // Far above what any test creates (one creates 2,000 endpoints in an organization, to one URL).
+  MAX_ENDPOINTS_PER_ORGANIZATION: "10000",
+  MAX_ENDPOINTS_PER_URL: "10000",
 };
 
 const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
@@ -38,6 +42,7 @@ const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
 
 const HEALTH_TESTS = "test/integration/health/**/*.test.ts";
 const SECURITY_TESTS = "test/integration/security/**/*.test.ts";
+const LIMITS_TESTS = "test/integration/limits/**/*.test.ts";
 /** Tests of the npm scripts themselves: plain Node, no Worker. */
 const SCRIPT_TESTS = "test/scripts/**/*.test.ts";
 
@@ -93,12 +98,25 @@ export default defineConfig(async () => {
       projects: [
         project(
           "service",
-          { include: ["test/**/*.test.ts"], exclude: [HEALTH_TESTS, SECURITY_TESTS, SCRIPT_TESTS] },
+          {
+            include: ["test/**/*.test.ts"],
+            exclude: [HEALTH_TESTS, SECURITY_TESTS, LIMITS_TESTS, SCRIPT_TESTS],
+          },
           {},
         ),
         { test: { name: "scripts", include: [SCRIPT_TESTS], environment: "node" } },
         // Production URL policy (https, no private addresses) and a low per-key request limit.
         project("security", { include: [SECURITY_TESTS] }, { ALLOW_INSECURE_URLS: "false" }, 100),
+        // Caps and quota small enough to reach: endpoints per organization and per URL, replays per hour.
+        project(
+          "limits",
+          { include: [LIMITS_TESTS] },
+          {
+            MAX_ENDPOINTS_PER_ORGANIZATION: "5",
+            MAX_ENDPOINTS_PER_URL: "3",
+            REPLAYS_PER_ENDPOINT_PER_HOUR: "3",
+          },
+        ),
         project(
           "health",
           { include: [HEALTH_TESTS] },

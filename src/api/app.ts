@@ -73,6 +73,15 @@ export const forbiddenResponse = {
   },
 } as const;
 
+/** Replay and recover: each delivery replayed takes a permit of the endpoint's quota (api/replay-quota.ts). */
+export const quotaResponse = {
+  429: {
+    description:
+      "The endpoint's replay quota (REPLAYS_PER_ENDPOINT_PER_HOUR) is spent; Retry-After says when a permit frees up",
+    content: problemContent,
+  },
+} as const;
+
 export const notFoundResponse = {
   404: { description: "No such object in this organization", content: problemContent },
 } as const;

@@ -16,8 +16,10 @@ import {
   optionalJsonBody,
   pageQuerySchema,
   pageSchema,
+  quotaResponse,
 } from "./app";
 import { apiKeyAuth } from "./auth";
+import { takeReplayPermits } from "./replay-quota";
 
 /** Delivery history (DESIGN.md §3.5), scoped to the API key's organization. */
 export const DeliveryOut = z
@@ -163,6 +165,7 @@ deliveries.openapi(
       ...errorResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
+      ...quotaResponse,
     },
   }),
   async (c) => {
@@ -174,6 +177,7 @@ deliveries.openapi(
     const body = (c.req.valid("json") as { payload?: Record<string, unknown> } | undefined) ?? {};
     if (body.payload)
       checkEventData(original.eventType, body.payload, { type: "eventType", data: "payload" });
+    await takeReplayPermits(c.env, endpoint.id, 1);
     const [replay] = await replayDeliveries(c.env, [original], body.payload);
     return c.json({ delivery: toDeliveryOut(replay as Delivery) }, 202);
   },

@@ -22,7 +22,9 @@ import {
   jsonContent,
   notFoundResponse,
   optionalJsonBody,
+  quotaResponse,
 } from "./app";
+import { takeReplayPermits } from "./replay-quota";
 
 /**
  * What a customer does to an endpoint beyond editing it: rotate its secret, test it, recover it.
@@ -148,17 +150,23 @@ endpointActions.openapi(
           replayed: z.number().int(),
           nextCursor: z.string().nullable(),
           limitedBy: z
-            .enum(["call"])
+            .enum(["call", "quota"])
             .nullable()
             .openapi({
-              description: `call: ${MAX_RECOVER} failed deliveries scanned, call again with nextCursor`,
+              description: `Why the call stopped before the end of its window: \`call\`, ${MAX_RECOVER} failed deliveries scanned; \`quota\`, the replay quota had fewer permits than deliveries to replay (the oldest went). Call again with nextCursor.`,
             }),
+          retryAfterSeconds: z
+            .number()
+            .int()
+            .optional()
+            .openapi({ description: "With `quota`: seconds until the next permit frees up" }),
         }),
         "Replays queued",
       ),
       ...errorResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
+      ...quotaResponse,
     },
   }),
   async (c) => {
@@ -169,10 +177,11 @@ endpointActions.openapi(
     const now = new Date().toISOString();
     const until = body.until && body.until < now ? body.until : now;
     if (body.since >= until) throw invalid("since", "must be before until, and before now");
-    return c.json(
-      await recoverDeliveries(c.env, endpoint, { since: body.since, until, cursor: body.cursor }),
-      202,
+    const window = { since: body.since, until, cursor: body.cursor };
+    const recovered = await recoverDeliveries(c.env, endpoint, window, (requested) =>
+      takeReplayPermits(c.env, endpoint.id, requested),
     );
+    return c.json(recovered, 202);
   },
 );
 
