@@ -5,3 +5,7 @@
 -- by creation time. A row enters when a delivery fails; replays never do.
 CREATE INDEX deliveries_failed_originals ON deliveries (organization_id, endpoint_id, created_at)
   WHERE status = 'failed' AND replay_of IS NULL;
+
+-- The endpoint caps (src/db/endpoints.ts): live endpoints of an organization with one URL, counted by
+-- every create and URL change. Endpoints are written rarely; deliveries never touch this index.
+CREATE INDEX endpoints_by_url ON endpoints (organization_id, url) WHERE deleted_at IS NULL;

@@ -73,6 +73,14 @@ export const forbiddenResponse = {
   },
 } as const;
 
+/** Creating an endpoint, or moving it to another URL, past a cap on live endpoints (api/endpoint-caps.ts). */
+export const capResponse = {
+  409: {
+    description: "At MAX_ENDPOINTS_PER_ORGANIZATION live endpoints, or MAX_ENDPOINTS_PER_URL for this URL",
+    content: problemContent,
+  },
+} as const;
+
 /** Replay and recover: each delivery replayed takes a permit of the endpoint's quota (api/replay-quota.ts). */
 export const quotaResponse = {
   429: {

@@ -21,6 +21,7 @@ import { encryptSecret } from "../lib/secret-box";
 import { generateSigningSecret } from "../signing/secrets";
 import { endpointToChange } from "./access";
 import {
+  capResponse,
   createRouter,
   errorResponses,
   forbiddenResponse,
@@ -33,6 +34,7 @@ import {
 } from "./app";
 import { apiKeyAuth } from "./auth";
 import { endpointActions } from "./endpoint-actions";
+import { capReached, endpointCaps, updateRefused } from "./endpoint-caps";
 
 /** Customer endpoints (DESIGN.md §3.3), scoped to the API key's organization. */
 const settingFields = {
@@ -177,6 +179,7 @@ endpoints.openapi(
     responses: {
       201: jsonContent(z.object({ endpoint: EndpointOut, signingSecret: z.string() }), "Created"),
       ...errorResponses,
+      ...capResponse,
     },
   }),
   async (c) => {
@@ -196,10 +199,11 @@ endpoints.openapi(
       deletedAt: null,
     };
     const signingSecret = generateSigningSecret();
-    await c.env.DB.batch([
-      insertEndpoint(c.env.DB, endpoint),
+    const [inserted] = await c.env.DB.batch([
+      insertEndpoint(c.env.DB, endpoint, endpointCaps(c.env)),
       insertEndpointSecret(c.env.DB, endpoint.id, await encryptSecret(c.env.SECRETS_KEY, signingSecret), now),
     ]);
+    if (!inserted?.meta.changes) throw await capReached(c.env, endpoint.organizationId, endpoint.url);
     return c.json({ endpoint: toEndpointOut(endpoint), signingSecret }, 201);
   },
 );
@@ -256,6 +260,7 @@ endpoints.openapi(
     responses: {
       200: jsonContent(z.object({ endpoint: EndpointOut }), "Updated"),
       ...errorResponses,
+      ...capResponse,
       ...forbiddenResponse,
       ...notFoundResponse,
     },
@@ -276,7 +281,9 @@ endpoints.openapi(
       next.disabledReason = status === "active" ? null : current.disabledReason;
     }
     checkSettings(next, getConfig(c.env), next.allowedScopes);
-    if (!(await updateEndpoint(c.env.DB, next))) throw notFound("Endpoint");
+    if (!(await updateEndpoint(c.env.DB, next, endpointCaps(c.env).perUrl))) {
+      throw await updateRefused(c.env, current, next);
+    }
     // A re-enabled endpoint starts a fresh failure streak.
     if (status === "active" && current.status !== "active") await endpointHealth(c.env, current.id).reset();
     return c.json({ endpoint: toEndpointOut(next) }, 200);

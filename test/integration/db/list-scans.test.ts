@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { listRecoverableDeliveries } from "../../../src/db/deliveries";
+import { type Endpoint, insertEndpoint, updateEndpoint } from "../../../src/db/endpoints";
+import type { EndpointId, OrganizationId } from "../../../src/lib/ids";
 import { createOrganization } from "../../support/api";
 import { recordingDatabase } from "../../support/d1-recorder";
 
@@ -100,5 +102,39 @@ describe("recover's scan", () => {
     );
     expect(plan).toMatch(/SEARCH r USING PRIMARY KEY \(organization_id=\? AND id>\? AND id<\?\)/);
     expect(plan).not.toMatch(/SCAN|TEMP B-TREE/);
+  });
+});
+
+describe("endpoint caps", () => {
+  it("count an organization's live endpoints, and those with one URL, through indexes", async () => {
+    const org = await createOrganization();
+    const endpoint: Endpoint = {
+      id: "evsub_PLAN" as EndpointId,
+      organizationId: org.id as OrganizationId,
+      url: "https://example.com/hooks",
+      description: "",
+      eventTypeFilters: ["*"],
+      allowedScopes: ["*"],
+      resourceScopes: {},
+      status: "active",
+      disabledReason: null,
+      signatureScheme: "standard",
+      payloadFormat: "full",
+      headers: {},
+      rateLimitPerSecond: null,
+      timeoutMs: null,
+      createdAt: "2026-01-01T00:00:00Z",
+      updatedAt: "2026-01-01T00:00:00Z",
+      deletedAt: null,
+    };
+    const plan = await plansOf(async (db) => {
+      await db.batch([insertEndpoint(db, endpoint, { perOrganization: 5, perUrl: 3 })]);
+      await updateEndpoint(db, endpoint, 3);
+    });
+    expect(plan).toMatch(/SEARCH endpoints USING (COVERING )?INDEX endpoints_by_url \(organization_id=\?\)/);
+    expect(plan).toMatch(
+      /SEARCH endpoints USING (COVERING )?INDEX endpoints_by_url \(organization_id=\? AND url=\?\)/,
+    );
+    expect(plan).not.toMatch(/SCAN endpoints/);
   });
 });
