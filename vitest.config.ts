@@ -48,14 +48,20 @@ const SCRIPT_TESTS = "test/scripts/**/*.test.ts";
 
 /**
  * Throttling is effectively off except in the security project, which tests it: `limit` requests per
- * period for each credential. The admin limiter counts blocks of ten requests (ADMIN_REQUESTS_PER_BLOCK
+ * period for each credential, `authFailureLimit` refused credentials per period for each client
+ * address (every test request comes from one address unless it sends CF-Connecting-IP, and some send
+ * garbage tokens on purpose). The admin limiter counts blocks of ten requests (ADMIN_REQUESTS_PER_BLOCK
  * in src/api/throttle.ts, not imported: the config loader would bundle the service's source).
  */
-const apiRateLimits = (limit: number) => ({
+const apiRateLimits = (limit: number, authFailureLimit: number) => ({
   ORG_API_RATE_LIMITER: { namespace_id: "1001", simple: { limit, period: 60 as const } },
   ADMIN_API_RATE_LIMITER: {
     namespace_id: "1002",
     simple: { limit: Math.ceil(limit / 10), period: 10 as const },
+  },
+  AUTH_FAILURE_RATE_LIMITER: {
+    namespace_id: "1003",
+    simple: { limit: authFailureLimit, period: 10 as const },
   },
 });
 
@@ -66,13 +72,14 @@ export default defineConfig(async () => {
     files: { include: string[]; exclude?: string[] },
     vars: Record<string, string>,
     rateLimit = 1_000_000,
+    authFailureLimit = 1_000_000,
   ) => ({
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { ...baseVars, ...vars, TEST_MIGRATIONS: migrations },
-          ratelimits: apiRateLimits(rateLimit),
+          ratelimits: apiRateLimits(rateLimit, authFailureLimit),
           queueConsumers: {
             "webhook-events": queueConsumer(),
             "webhook-deliveries": queueConsumer({ deadLetterQueue: "webhook-deliveries-dlq" }),
@@ -105,8 +112,9 @@ export default defineConfig(async () => {
           {},
         ),
         { test: { name: "scripts", include: [SCRIPT_TESTS], environment: "node" } },
-        // Production URL policy (https, no private addresses) and a low per-key request limit.
-        project("security", { include: [SECURITY_TESTS] }, { ALLOW_INSECURE_URLS: "false" }, 100),
+        // Production URL policy (https, no private addresses), a low per-key request limit, and
+        // wrangler.toml's limit on refused credentials per address (20 per 10 s).
+        project("security", { include: [SECURITY_TESTS] }, { ALLOW_INSECURE_URLS: "false" }, 100, 20),
         // Caps and quota small enough to reach: endpoints per organization and per URL, replays per hour.
         project(
           "limits",
