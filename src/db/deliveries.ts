@@ -4,11 +4,13 @@ import {
   deliveryIdRange,
   type EndpointId,
   type EventId,
+  ID_PREFIX,
+  idAt,
   type OrganizationId,
   RANGE_END,
 } from "../lib/ids";
 import type { EventResources } from "./events";
-import { IN_ID_LIST, idList, type Page, type PageQuery, toPage, where } from "./page";
+import { IN_ID_LIST, idList, type Page, type PageQuery, scanPage } from "./page";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
 
@@ -248,31 +250,40 @@ export async function getDelivery(
 const LIST_COLUMNS = `organization_id, id, event_id, endpoint_id, event_type, status, attempt_count,
   next_attempt_at, last_status_code, last_error, replay_of, created_at, delivered_at`;
 
+/**
+ * A page of the organization's deliveries, newest event first. The event filter and `until` narrow
+ * the primary-key range (a delivery's id carries its event's time, never after its own created_at);
+ * the other filters are read from at most MAX_SCANNED_ROWS rows a page (page.ts: scanPage).
+ */
 export async function listDeliveries(
   db: D1Database,
   organizationId: string,
   query: PageQuery & DeliveryFilters,
 ): Promise<Page<Delivery>> {
   // An event's deliveries share an id range (lib/ids.ts): the filter becomes a primary-key range.
-  const range = query.eventId?.startsWith("evt_") ? deliveryIdRange(query.eventId as EventId) : undefined;
-  const filter = where([
-    ["organization_id = ?", organizationId],
-    ["id < ?", query.cursor],
-    ["id >= ?", range?.from],
-    ["id < ?", range?.to],
-    ["endpoint_id = ?", query.endpointId],
-    ["event_id = ?", query.eventId],
-    ["event_type = ?", query.eventType],
-    [`event_type ${IN_ID_LIST}`, query.types && idList(query.types)],
-    ["status = ?", query.status],
-    ["created_at >= ?", query.since],
-    ["created_at < ?", query.until],
-  ]);
-  const { results } = await db
-    .prepare(`SELECT ${LIST_COLUMNS} FROM deliveries WHERE ${filter.sql} ORDER BY id DESC LIMIT ?`)
-    .bind(...filter.params, query.limit + 1)
-    .all<DeliveryRow>();
-  return toPage(results.map(toDelivery), query.limit);
+  const event = query.eventId?.startsWith("evt_") ? deliveryIdRange(query.eventId as EventId) : undefined;
+  const page = await scanPage<DeliveryRow>(db, {
+    table: "deliveries",
+    columns: LIST_COLUMNS,
+    range: [
+      ["organization_id = ?", organizationId],
+      ["id < ?", query.cursor],
+      ["id >= ?", event?.from],
+      ["id < ?", event?.to],
+      ["id < ?", query.until && idAt(ID_PREFIX.delivery, Date.parse(query.until))],
+    ],
+    filters: [
+      ["endpoint_id = ?", query.endpointId],
+      ["event_id = ?", query.eventId],
+      ["event_type = ?", query.eventType],
+      [`event_type ${IN_ID_LIST}`, query.types && idList(query.types)],
+      ["status = ?", query.status],
+      ["created_at >= ?", query.since],
+      ["created_at < ?", query.until],
+    ],
+    limit: query.limit,
+  });
+  return { data: page.data.map(toDelivery), nextCursor: page.nextCursor };
 }
 
 /** Which of an organization's delivery `ids` have a row. */

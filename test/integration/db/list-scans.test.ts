@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { listRecoverableDeliveries } from "../../../src/db/deliveries";
+import { listDeliveries, listRecoverableDeliveries } from "../../../src/db/deliveries";
 import { type Endpoint, insertEndpoint, updateEndpoint } from "../../../src/db/endpoints";
-import type { EndpointId, OrganizationId } from "../../../src/lib/ids";
+import { listEvents } from "../../../src/db/events";
+import { MAX_SCANNED_ROWS } from "../../../src/db/page";
+import { type EndpointId, ID_PREFIX, idAt, type OrganizationId } from "../../../src/lib/ids";
 import { createOrganization } from "../../support/api";
 import { recordingDatabase } from "../../support/d1-recorder";
 
@@ -15,8 +17,8 @@ type Row = {
   eventType?: string;
 };
 
-/** Writes delivery rows as they are stored, many in one statement. */
-async function insertDeliveries(organizationId: string, rows: readonly Row[]): Promise<void> {
+/** Writes delivery rows as they are stored, many in one statement; returns what D1 counted. */
+async function insertDeliveries(organizationId: string, rows: readonly Row[]): Promise<D1Meta> {
   const values = rows.map((r) => [
     organizationId,
     r.id,
@@ -27,13 +29,14 @@ async function insertDeliveries(organizationId: string, rows: readonly Row[]): P
     r.replayOf ?? null,
     r.createdAt ?? "2026-01-01T00:00:00.000Z",
   ]);
-  await env.DB.prepare(
+  const { meta } = await env.DB.prepare(
     `INSERT INTO deliveries (organization_id, id, event_id, endpoint_id, event_type, status, replay_of, created_at)
      SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7
      FROM json_each(?)`,
   )
     .bind(JSON.stringify(values))
     .run();
+  return meta;
 }
 
 /** A delivery id of event time `time` (10 characters) with a body `rest` (16 characters). */
@@ -136,5 +139,105 @@ describe("endpoint caps", () => {
       /SEARCH endpoints USING (COVERING )?INDEX endpoints_by_url \(organization_id=\? AND url=\?\)/,
     );
     expect(plan).not.toMatch(/SCAN endpoints/);
+  });
+});
+
+/** `n` delivery ids, oldest first, one event millisecond apart from 2026-01-01. */
+const deliveryIds = (n: number) =>
+  Array.from(
+    { length: n },
+    (_, i) => `${idAt(ID_PREFIX.delivery, Date.UTC(2026, 0, 1) + i)}${"0".repeat(16)}`,
+  );
+
+describe("filtered lists read a bounded number of rows", () => {
+  it("reads at most MAX_SCANNED_ROWS rows of the range a page, and goes on from where the scan stopped", async () => {
+    const org = await createOrganization();
+    const ids = deliveryIds(5 * MAX_SCANNED_ROWS);
+    const failed = new Set(ids.filter((_, i) => i % 97 === 0 || i < 3));
+    await insertDeliveries(
+      org.id,
+      ids.map((id) => ({ id, status: failed.has(id) ? "failed" : "delivered" })),
+    );
+
+    const found: string[] = [];
+    const pages: { items: number; rowsRead: number }[] = [];
+    let cursor: string | undefined;
+    do {
+      const recorder = recordingDatabase(env.DB);
+      const page = await listDeliveries(recorder.db, org.id, { status: "failed", limit: 20, cursor });
+      found.push(...page.data.map((d) => d.id));
+      pages.push({ items: page.data.length, rowsRead: recorder.statements[0]?.meta?.rows_read ?? 0 });
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+
+    expect(found).toEqual([...failed].reverse());
+    // Each row read counts about three times in rows_read (the scan, and the numbering of what it read).
+    for (const page of pages) expect(page.rowsRead).toBeLessThanOrEqual(3 * MAX_SCANNED_ROWS + 5);
+    // One row in 97 matches: every page is short, and each but the last carries a cursor, five scans
+    // of MAX_SCANNED_ROWS rows and a last, empty page that finds the range over.
+    expect(pages.every((page) => page.items < 20)).toBe(true);
+    expect(pages).toHaveLength(6);
+
+    // A filter nothing matches reads one scan's rows, not the whole range, and says where it stopped.
+    const none = recordingDatabase(env.DB);
+    const empty = await listDeliveries(none.db, org.id, { endpointId: "evsub_none", limit: 50 });
+    expect(empty).toEqual({ data: [], nextCursor: ids.at(-MAX_SCANNED_ROWS) });
+    expect(none.statements[0]?.meta?.rows_read).toBeLessThanOrEqual(3 * MAX_SCANNED_ROWS + 5);
+
+    // A page without filters reads its rows and one more; with matches all around, the scan stops early.
+    const plain = recordingDatabase(env.DB);
+    await listDeliveries(plain.db, org.id, { limit: 50 });
+    expect(plain.statements[0]?.meta?.rows_read).toBeLessThanOrEqual(51);
+    const dense = recordingDatabase(env.DB);
+    expect((await listDeliveries(dense.db, org.id, { status: "delivered", limit: 50 })).data).toHaveLength(
+      50,
+    );
+    expect(dense.statements[0]?.meta?.rows_read).toBeLessThan(MAX_SCANNED_ROWS);
+  });
+
+  it("turns time windows into primary-key bounds where ids carry the time, and never scans a table", async () => {
+    const org = await createOrganization();
+    const since = "2026-01-01T00:00:00.000Z";
+    const until = "2026-01-02T00:00:00.000Z";
+    const plan = await plansOf(async (db) => {
+      await listDeliveries(db, org.id, {
+        limit: 50,
+        cursor: deliveryIds(1)[0],
+        endpointId: "evsub_A",
+        eventType: "matter.created",
+        types: ["matter.created"],
+        status: "failed",
+        since,
+        until,
+      });
+      await listDeliveries(db, org.id, {
+        limit: 50,
+        eventId: "evt_01JTESTTESTTESTTESTTESTTES",
+        status: "failed",
+      });
+      await listEvents(db, org.id, {
+        limit: 50,
+        since,
+        until,
+        type: "matter.created",
+        types: ["matter.created"],
+      });
+      await listEvents(db, org.id, { limit: 50, since, until });
+    });
+    expect(plan).toMatch(/SEARCH deliveries USING PRIMARY KEY \(organization_id=\? AND id<\?\)/);
+    expect(plan).toMatch(/SEARCH deliveries USING PRIMARY KEY \(organization_id=\? AND id>\? AND id<\?\)/);
+    expect(plan).toMatch(/SEARCH events USING PRIMARY KEY \(organization_id=\? AND id>\? AND id<\?\)/);
+    expect(plan).not.toMatch(/SCAN (deliveries|events)|USING INDEX|TEMP B-TREE/);
+  });
+
+  it("costs a delivered first attempt no index row: only failed originals enter recover's index", async () => {
+    const org = await createOrganization();
+    const [delivered, failed, replay] = deliveryIds(3);
+    expect((await insertDeliveries(org.id, [{ id: delivered as string }])).rows_written).toBe(1);
+    expect((await insertDeliveries(org.id, [{ id: failed as string, status: "failed" }])).rows_written).toBe(
+      2,
+    );
+    const failedReplay = { id: replay as string, status: "failed" as const, replayOf: failed };
+    expect((await insertDeliveries(org.id, [failedReplay])).rows_written).toBe(1);
   });
 });
