@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   call,
@@ -10,27 +9,10 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { snapshotOf } from "../../support/snapshot";
 
 const matter = { matterId: "matter_1", name: "n" };
 const vault = { vaultId: "vault_1", objectId: "obj_1", filename: "a.pdf" };
-
-/** Everything of the organization a refused request must leave alone. */
-async function snapshotOf(organizationId: string) {
-  const endpoints = await env.DB.prepare("SELECT * FROM endpoints WHERE organization_id = ? ORDER BY id")
-    .bind(organizationId)
-    .all();
-  const secrets = await env.DB.prepare(
-    "SELECT s.* FROM endpoint_secrets s JOIN endpoints e ON e.id = s.endpoint_id WHERE e.organization_id = ? ORDER BY s.id",
-  )
-    .bind(organizationId)
-    .all();
-  const deliveries = await env.DB.prepare(
-    "SELECT id, status FROM deliveries WHERE organization_id = ? ORDER BY id",
-  )
-    .bind(organizationId)
-    .all();
-  return JSON.stringify([endpoints.results, secrets.results, deliveries.results]);
-}
 
 /**
  * An organization with a `*` key and a key scoped to vaults, and endpoints the `*` key subscribed:

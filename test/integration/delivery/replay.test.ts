@@ -8,6 +8,7 @@ import {
   eventually,
   publish,
   receiverChannel,
+  refusingEndpoint,
   settledDeliveries,
 } from "../../support/api";
 
@@ -146,12 +147,7 @@ describe("recover", () => {
 
   it("replays each failed delivery once per call, never a replay of a replay", async () => {
     const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([], { status: 410 });
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
+    const { endpoint, receiver } = await refusingEndpoint(org.token);
     const event = await publish(org.id, "matter.created", matter);
     const [original] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
     const recover = () =>

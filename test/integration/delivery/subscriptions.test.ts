@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
-  ADMIN_TOKEN,
   call,
   callOk,
+  createApiKey,
   createEndpoint,
   createOrganization,
   deliveryDetail,
@@ -100,10 +100,7 @@ describe("what an endpoint receives, and how", () => {
 describe("API-key scopes", () => {
   it("limit what a key's endpoints may subscribe to, and what `*` means", async () => {
     const org = await createOrganization();
-    const { token } = await callOk("POST", `/admin/v1/organizations/${org.id}/api_keys`, 201, {
-      token: ADMIN_TOKEN,
-      body: { name: "vaults only", scopes: ["vaults"] },
-    });
+    const token = await createApiKey(org.id, ["vaults"]);
     const outside = await call("POST", "/webhooks/v1/endpoints", {
       token,
       body: { url: receiverChannel().url, eventTypeFilters: ["case.*"] },

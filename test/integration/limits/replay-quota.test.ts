@@ -2,11 +2,10 @@ import { describe, expect, it } from "vitest";
 import {
   call,
   callOk,
-  createEndpoint,
   createOrganization,
   eventually,
   publish,
-  receiverChannel,
+  refusingEndpoint,
   settledDeliveries,
 } from "../../support/api";
 
@@ -15,9 +14,7 @@ const matter = { matterId: "matter_1", name: "n" };
 
 /** An endpoint whose receiver refuses everything (410), with `failed` failed deliveries, oldest first. */
 async function failingEndpoint(token: string, organizationId: string, failed: number) {
-  const receiver = receiverChannel();
-  await receiver.script([], { status: 410 });
-  const { endpoint } = await createEndpoint(token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+  const { endpoint } = await refusingEndpoint(token);
   const deliveries = [];
   for (let i = 0; i < failed; i++) {
     const event = await publish(organizationId, "matter.created", matter);
