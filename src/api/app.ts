@@ -63,6 +63,11 @@ export const errorResponses = {
   413: { description: "Body larger than MAX_PAYLOAD_BYTES", content: problemContent },
   415: { description: "Body is not application/json", content: problemContent },
   422: { description: "Invalid input", content: problemContent },
+  429: {
+    description:
+      "Too many requests with this credential, or refused credentials from this address; see Retry-After",
+    content: problemContent,
+  },
 } as const;
 
 /** Routes that change an endpoint or act for it: the key's scopes must cover its subscription (api/access.ts). */
@@ -85,7 +90,7 @@ export const capResponse = {
 export const quotaResponse = {
   429: {
     description:
-      "The endpoint's replay quota (REPLAYS_PER_ENDPOINT_PER_HOUR) is spent; Retry-After says when a permit frees up",
+      "The endpoint's replay quota (REPLAYS_PER_ENDPOINT_PER_HOUR) is spent, or the credential or address is throttled; see Retry-After",
     content: problemContent,
   },
 } as const;
