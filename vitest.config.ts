@@ -6,8 +6,9 @@ import { defineConfig } from "vitest/config";
  * Tests run inside workerd with the bindings of wrangler.toml (real local D1, Queues and Durable
  * Objects). Vars are overridden for speed: short retry schedules and timeouts. The projects differ
  * only in their vars: `health` auto-disables endpoints after a short streak and has a longer last
- * retry step (so Retry-After can be seen); `security` applies the production URL policy and a low
- * request limit; in `service` endpoints are never auto-disabled and nothing is throttled.
+ * retry step (so Retry-After can be seen); `security` applies the production URL policy and low
+ * request limits; `limits` has small endpoint caps and replay quota, to reach them; in `service`
+ * endpoints are never auto-disabled, nothing is throttled, and the caps are far off.
  */
 
 /** Test secrets; also put in process.env, where the plugin looks for wrangler.toml's required secrets. */
@@ -26,6 +27,9 @@ const baseVars = {
   AUTO_DISABLE_AFTER_SECONDS: "1",
   AUTO_DISABLE_MIN_FAILURES: "1000",
   MAX_PAYLOAD_BYTES: "65536",
+  // Far above what any test creates (one creates 2,000 endpoints in an organization, to one URL).
+  MAX_ENDPOINTS_PER_ORGANIZATION: "10000",
+  MAX_ENDPOINTS_PER_URL: "10000",
 };
 
 const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
@@ -38,19 +42,26 @@ const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
 
 const HEALTH_TESTS = "test/integration/health/**/*.test.ts";
 const SECURITY_TESTS = "test/integration/security/**/*.test.ts";
+const LIMITS_TESTS = "test/integration/limits/**/*.test.ts";
 /** Tests of the npm scripts themselves: plain Node, no Worker. */
 const SCRIPT_TESTS = "test/scripts/**/*.test.ts";
 
 /**
  * Throttling is effectively off except in the security project, which tests it: `limit` requests per
- * period for each credential. The admin limiter counts blocks of ten requests (ADMIN_REQUESTS_PER_BLOCK
+ * period for each credential, `authFailureLimit` refused credentials per period for each client
+ * address (every test request comes from one address unless it sends CF-Connecting-IP, and some send
+ * garbage tokens on purpose). The admin limiter counts blocks of ten requests (ADMIN_REQUESTS_PER_BLOCK
  * in src/api/throttle.ts, not imported: the config loader would bundle the service's source).
  */
-const apiRateLimits = (limit: number) => ({
+const apiRateLimits = (limit: number, authFailureLimit: number) => ({
   ORG_API_RATE_LIMITER: { namespace_id: "1001", simple: { limit, period: 60 as const } },
   ADMIN_API_RATE_LIMITER: {
     namespace_id: "1002",
     simple: { limit: Math.ceil(limit / 10), period: 10 as const },
+  },
+  AUTH_FAILURE_RATE_LIMITER: {
+    namespace_id: "1003",
+    simple: { limit: authFailureLimit, period: 10 as const },
   },
 });
 
@@ -61,13 +72,14 @@ export default defineConfig(async () => {
     files: { include: string[]; exclude?: string[] },
     vars: Record<string, string>,
     rateLimit = 1_000_000,
+    authFailureLimit = 1_000_000,
   ) => ({
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { ...baseVars, ...vars, TEST_MIGRATIONS: migrations },
-          ratelimits: apiRateLimits(rateLimit),
+          ratelimits: apiRateLimits(rateLimit, authFailureLimit),
           queueConsumers: {
             "webhook-events": queueConsumer({ deadLetterQueue: "webhook-events-dlq" }),
             "webhook-events-dlq": queueConsumer(),
@@ -94,12 +106,26 @@ export default defineConfig(async () => {
       projects: [
         project(
           "service",
-          { include: ["test/**/*.test.ts"], exclude: [HEALTH_TESTS, SECURITY_TESTS, SCRIPT_TESTS] },
+          {
+            include: ["test/**/*.test.ts"],
+            exclude: [HEALTH_TESTS, SECURITY_TESTS, LIMITS_TESTS, SCRIPT_TESTS],
+          },
           {},
         ),
         { test: { name: "scripts", include: [SCRIPT_TESTS], environment: "node" } },
-        // Production URL policy (https, no private addresses) and a low per-key request limit.
-        project("security", { include: [SECURITY_TESTS] }, { ALLOW_INSECURE_URLS: "false" }, 100),
+        // Production URL policy (https, no private addresses), a low per-key request limit, and
+        // wrangler.toml's limit on refused credentials per address (20 per 10 s).
+        project("security", { include: [SECURITY_TESTS] }, { ALLOW_INSECURE_URLS: "false" }, 100, 20),
+        // Caps and quota small enough to reach: endpoints per organization and per URL, replays per hour.
+        project(
+          "limits",
+          { include: [LIMITS_TESTS] },
+          {
+            MAX_ENDPOINTS_PER_ORGANIZATION: "5",
+            MAX_ENDPOINTS_PER_URL: "3",
+            REPLAYS_PER_ENDPOINT_PER_HOUR: "3",
+          },
+        ),
         project(
           "health",
           { include: [HEALTH_TESTS] },

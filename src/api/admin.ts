@@ -19,7 +19,7 @@ import {
   jsonContent,
   notFoundResponse,
   optionalJsonBody,
-  PageQuerySchema,
+  pageQuerySchema,
   pageSchema,
 } from "./app";
 import { adminAuth, newApiToken } from "./auth";
@@ -96,7 +96,7 @@ admin.openapi(
     tags: ["Admin"],
     summary: "List organizations, newest first",
     security: [{ adminToken: [] }],
-    request: { query: PageQuerySchema },
+    request: { query: pageQuerySchema("organization") },
     responses: {
       200: jsonContent(pageSchema(OrganizationOut, "OrganizationPage"), "A page"),
       ...errorResponses,

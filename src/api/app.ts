@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getConfig } from "../config";
 import { ServiceError } from "../lib/errors";
+import { ID_PREFIX, type IdKind, idPattern } from "../lib/ids";
 import { findJsonViolation } from "../lib/json-limits";
 import type { AppEnv } from "./auth";
 import { fieldErrors, problemResponse } from "./problem";
@@ -80,16 +81,52 @@ export const errorResponses = {
   413: { description: "Body larger than MAX_PAYLOAD_BYTES", content: problemContent },
   415: { description: "Body is not application/json", content: problemContent },
   422: { description: "Invalid input", content: problemContent },
+  429: {
+    description:
+      "Too many requests with this credential, or refused credentials from this address; see Retry-After",
+    content: problemContent,
+  },
+} as const;
+
+/** Routes that change an endpoint or act for it: the key's scopes must cover its subscription (api/access.ts). */
+export const forbiddenResponse = {
+  403: {
+    description: "The API key's scopes do not cover the endpoint's subscription",
+    content: problemContent,
+  },
+} as const;
+
+/** Creating an endpoint, or moving it to another URL, past a cap on live endpoints (api/endpoint-caps.ts). */
+export const capResponse = {
+  409: {
+    description: "At MAX_ENDPOINTS_PER_ORGANIZATION live endpoints, or MAX_ENDPOINTS_PER_URL for this URL",
+    content: problemContent,
+  },
+} as const;
+
+/** Replay and recover: each delivery replayed takes a permit of the endpoint's quota (api/replay-quota.ts). */
+export const quotaResponse = {
+  429: {
+    description:
+      "The endpoint's replay quota (REPLAYS_PER_ENDPOINT_PER_HOUR) is spent, or the credential or address is throttled; see Retry-After",
+    content: problemContent,
+  },
 } as const;
 
 export const notFoundResponse = {
   404: { description: "No such object in this organization", content: problemContent },
 } as const;
 
-export const PageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ description: "1..100, default 50" }),
-  cursor: z.string().min(1).max(64).optional().openapi({ description: "`nextCursor` of the previous page" }),
-});
+/** An id of `kind` (`evt_…`, `dlv_…`), as the service makes them; anything else is a 422. */
+export const idOf = (kind: IdKind) =>
+  z.string().regex(idPattern(kind), `must be an id of the form ${ID_PREFIX[kind]}<ULID>`);
+
+/** Every list's paging: `limit`, and a `cursor` that is an id of the kind the list holds. */
+export const pageQuerySchema = (kind: IdKind) =>
+  z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ description: "1..100, default 50" }),
+    cursor: idOf(kind).optional().openapi({ description: "`nextCursor` of the previous page" }),
+  });
 
 /** `{ data, nextCursor }`: every list's shape. */
 export function pageSchema<T extends z.ZodType>(item: T, name: string) {

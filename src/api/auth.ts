@@ -4,6 +4,7 @@ import { bytesToBase64Url, randomBytes } from "../lib/base64";
 import { ServiceError } from "../lib/errors";
 import { sha256Hex } from "../lib/hash";
 import type { OrganizationId } from "../lib/ids";
+import { clientAddress, guardAuthentication } from "./auth-failures";
 import { throttleAdmin, throttleOrganizationKey } from "./throttle";
 
 /** What authentication establishes for the handlers after it. */
@@ -43,13 +44,18 @@ function sameToken(given: string, expected: string): boolean {
   );
 }
 
-/** The operator's token (`ADMIN_TOKEN`): /admin and publishing. Organization keys are refused. */
+/**
+ * The operator's token (`ADMIN_TOKEN`): /admin and publishing. Organization keys are refused. Here and
+ * in apiKeyAuth, refusals count against the client's address (auth-failures.ts).
+ */
 export function adminAuth(): MiddlewareHandler<AppEnv> {
   return async function adminAuth(c, next) {
-    const token = bearerToken(c.req.header("authorization"));
-    if (!c.env.ADMIN_TOKEN || !sameToken(token, c.env.ADMIN_TOKEN)) {
-      throw new ServiceError("unauthorized", "Invalid admin token");
-    }
+    await guardAuthentication(c.env.AUTH_FAILURE_RATE_LIMITER, clientAddress(c.req.raw), async () => {
+      const token = bearerToken(c.req.header("authorization"));
+      if (!c.env.ADMIN_TOKEN || !sameToken(token, c.env.ADMIN_TOKEN)) {
+        throw new ServiceError("unauthorized", "Invalid admin token");
+      }
+    });
     await throttleAdmin(c.env.ADMIN_API_RATE_LIMITER);
     await next();
   };
@@ -58,11 +64,18 @@ export function adminAuth(): MiddlewareHandler<AppEnv> {
 /** An organization's API key (`sk_…`): sets the organization every handler after it is scoped to. */
 export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
   return async function apiKeyAuth(c, next) {
-    const token = bearerToken(c.req.header("authorization"));
-    const key = token.startsWith(TOKEN_PREFIX)
-      ? await findActiveApiKey(c.env.DB, await sha256Hex(token))
-      : null;
-    if (!key) throw new ServiceError("unauthorized", "Invalid or revoked API key");
+    const key = await guardAuthentication(
+      c.env.AUTH_FAILURE_RATE_LIMITER,
+      clientAddress(c.req.raw),
+      async () => {
+        const token = bearerToken(c.req.header("authorization"));
+        const found = token.startsWith(TOKEN_PREFIX)
+          ? await findActiveApiKey(c.env.DB, await sha256Hex(token))
+          : null;
+        if (!found) throw new ServiceError("unauthorized", "Invalid or revoked API key");
+        return found;
+      },
+    );
     await throttleOrganizationKey(c.env.ORG_API_RATE_LIMITER, key.id);
     c.set("organizationId", key.organizationId);
     c.set("apiKeyScopes", key.scopes);

@@ -4,18 +4,22 @@ import { type Attempt, type Delivery, getDelivery, listDeliveries } from "../db/
 import { getEndpoint } from "../db/endpoints";
 import { replayDeliveries } from "../delivery/replay";
 import { notFound, ServiceError } from "../lib/errors";
+import { checkCoverage, mayRead, readableTypes } from "./access";
 import {
   createRouter,
   errorResponses,
+  forbiddenResponse,
   IdParam,
   IsoInstant,
   jsonContent,
   notFoundResponse,
   optionalJsonBody,
-  PageQuerySchema,
+  pageQuerySchema,
   pageSchema,
+  quotaResponse,
 } from "./app";
 import { apiKeyAuth } from "./auth";
+import { takeReplayPermits } from "./replay-quota";
 
 /** Delivery history (DESIGN.md §3.5), scoped to the API key's organization. */
 export const DeliveryOut = z
@@ -83,7 +87,7 @@ deliveries.openapi(
     summary: "List deliveries, newest first",
     security: [{ apiKey: [] }],
     request: {
-      query: PageQuerySchema.extend({
+      query: pageQuerySchema("delivery").extend({
         endpoint_id: z.string().max(64).optional(),
         event_id: z.string().max(64).optional(),
         event_type: z.string().max(200).optional(),
@@ -105,6 +109,7 @@ deliveries.openapi(
       status: q.status,
       since: q.since,
       until: q.until,
+      types: readableTypes(c),
     });
     return c.json({ data: page.data.map(toDeliveryOut), nextCursor: page.nextCursor }, 200);
   },
@@ -129,7 +134,7 @@ deliveries.openapi(
   }),
   async (c) => {
     const delivery = await getDelivery(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
-    if (!delivery) throw notFound("Delivery");
+    if (!delivery || !mayRead(c, delivery.eventType)) throw notFound("Delivery");
     return c.json(
       { delivery: { ...toDeliveryOut(delivery), attempts: delivery.attempts.map(toAttemptOut) } },
       200,
@@ -158,17 +163,21 @@ deliveries.openapi(
     responses: {
       202: jsonContent(z.object({ delivery: DeliveryOut }), "The replay, queued"),
       ...errorResponses,
+      ...forbiddenResponse,
       ...notFoundResponse,
+      ...quotaResponse,
     },
   }),
   async (c) => {
     const original = await getDelivery(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
-    if (!original) throw notFound("Delivery");
+    if (!original || !mayRead(c, original.eventType)) throw notFound("Delivery");
     const endpoint = await getEndpoint(c.env.DB, original.organizationId, original.endpointId);
     if (!endpoint) throw new ServiceError("conflict", "The delivery's endpoint was deleted");
+    checkCoverage(c, endpoint);
     const body = (c.req.valid("json") as { payload?: Record<string, unknown> } | undefined) ?? {};
     if (body.payload)
       checkEventData(original.eventType, body.payload, { type: "eventType", data: "payload" });
+    await takeReplayPermits(c.env, endpoint.id, 1);
     const [replay] = await replayDeliveries(c.env, [original], body.payload);
     return c.json({ delivery: toDeliveryOut(replay as Delivery) }, 202);
   },

@@ -1,29 +1,30 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { findEventType } from "../catalog";
 import { checkEventData } from "../catalog/validate";
 import { getConfig } from "../config";
-import { listFailedDeliveries } from "../db/deliveries";
 import { expireSigningSecrets, insertEndpointSecret } from "../db/endpoint-secrets";
-import { type Endpoint, getEndpoint } from "../db/endpoints";
 import { sealSigningSecret } from "../delivery/endpoint-credentials";
-import { replayDeliveries } from "../delivery/replay";
+import { MAX_RECOVER, recoverDeliveries } from "../delivery/replay";
 import { sendTestMessage } from "../delivery/test-send";
 import { checkEndpointUrl } from "../delivery/url-policy";
 import { endpointHealth } from "../health/endpoint-health";
-import { invalid, notFound } from "../lib/errors";
+import { invalid } from "../lib/errors";
 import { generateSigningSecret } from "../signing/secrets";
+import { endpointOf, endpointToChange } from "./access";
 import {
   createRouter,
   errorResponses,
+  forbiddenResponse,
   IdParam,
   IsoInstant,
+  idOf,
   jsonBody,
   jsonContent,
   notFoundResponse,
   optionalJsonBody,
+  quotaResponse,
 } from "./app";
-import type { AppEnv } from "./auth";
+import { takeReplayPermits } from "./replay-quota";
 
 /**
  * What a customer does to an endpoint beyond editing it: rotate its secret, test it, recover it.
@@ -32,14 +33,6 @@ import type { AppEnv } from "./auth";
 export const endpointActions = createRouter();
 
 const MAX_GRACE_SECONDS = 30 * 86_400;
-/** A recover call replays at most this many deliveries; call again with a later `since` for more. */
-export const MAX_RECOVER = 1_000;
-
-async function endpointOf(c: Context<AppEnv>, id: string): Promise<Endpoint> {
-  const endpoint = await getEndpoint(c.env.DB, c.get("organizationId"), id);
-  if (!endpoint) throw notFound("Endpoint");
-  return endpoint;
-}
 
 endpointActions.openapi(
   createRoute({
@@ -62,11 +55,12 @@ endpointActions.openapi(
         "The new secret, shown once",
       ),
       ...errorResponses,
+      ...forbiddenResponse,
       ...notFoundResponse,
     },
   }),
   async (c) => {
-    const endpoint = await endpointOf(c, c.req.valid("param").id);
+    const endpoint = await endpointToChange(c, c.req.valid("param").id);
     const { previousSecretExpiresInSec } =
       (c.req.valid("json") as { previousSecretExpiresInSec?: number }) ?? {};
     const now = new Date();
@@ -113,11 +107,12 @@ endpointActions.openapi(
         "What the receiver answered",
       ),
       ...errorResponses,
+      ...forbiddenResponse,
       ...notFoundResponse,
     },
   }),
   async (c) => {
-    const endpoint = await endpointOf(c, c.req.valid("param").id);
+    const endpoint = await endpointToChange(c, c.req.valid("param").id);
     const body = (c.req.valid("json") as { eventType?: string; payload?: Record<string, unknown> }) ?? {};
     const eventType = body.eventType ?? "webhook.test";
     const payload = body.payload ?? findEventType(eventType)?.example;
@@ -133,29 +128,60 @@ endpointActions.openapi(
     method: "post",
     path: "/{id}/recover",
     tags: ["Endpoints"],
-    summary: `Replay the endpoint's failed deliveries created in [since, until) (at most ${MAX_RECOVER} per call)`,
+    summary: `Replay once each failed delivery created in [since, until) that no pending or delivered replay covers, oldest first (scans at most ${MAX_RECOVER} per call)`,
     security: [{ apiKey: [] }],
     request: {
       params: IdParam,
-      body: jsonBody(z.strictObject({ since: IsoInstant, until: IsoInstant.optional() })),
+      body: jsonBody(
+        z.strictObject({
+          since: IsoInstant,
+          until: IsoInstant.optional().openapi({
+            description: "Defaults to now; a later instant counts as now",
+          }),
+          cursor: idOf("delivery")
+            .optional()
+            .openapi({ description: "`nextCursor` of the previous call with the same window" }),
+        }),
+      ),
     },
     responses: {
-      202: jsonContent(z.object({ replayed: z.number().int() }), "Replays queued"),
+      202: jsonContent(
+        z.object({
+          replayed: z.number().int(),
+          nextCursor: z.string().nullable(),
+          limitedBy: z
+            .enum(["call", "quota"])
+            .nullable()
+            .openapi({
+              description: `Why the call stopped before the end of its window: \`call\`, ${MAX_RECOVER} failed deliveries scanned; \`quota\`, the replay quota had fewer permits than deliveries to replay (the oldest went). Call again with nextCursor.`,
+            }),
+          retryAfterSeconds: z
+            .number()
+            .int()
+            .optional()
+            .openapi({ description: "With `quota`: seconds until the next permit frees up" }),
+        }),
+        "Replays queued",
+      ),
       ...errorResponses,
+      ...forbiddenResponse,
       ...notFoundResponse,
+      ...quotaResponse,
     },
   }),
   async (c) => {
-    const endpoint = await endpointOf(c, c.req.valid("param").id);
-    const { since, until = new Date().toISOString() } = c.req.valid("json");
-    if (since >= until) throw invalid("until", "must be after since");
-    const failed = await listFailedDeliveries(c.env.DB, endpoint.organizationId, endpoint.id, {
-      since,
-      until,
-      limit: MAX_RECOVER,
-    });
-    const replays = await replayDeliveries(c.env, failed);
-    return c.json({ replayed: replays.length }, 202);
+    const endpoint = await endpointToChange(c, c.req.valid("param").id);
+    const body = c.req.valid("json");
+    // The window ends now at the latest: a call replays what has failed so far, and a cursor walks
+    // a window that no longer grows.
+    const now = new Date().toISOString();
+    const until = body.until && body.until < now ? body.until : now;
+    if (body.since >= until) throw invalid("since", "must be before until, and before now");
+    const window = { since: body.since, until, cursor: body.cursor };
+    const recovered = await recoverDeliveries(c.env, endpoint, window, (requested) =>
+      takeReplayPermits(c.env, endpoint.id, requested),
+    );
+    return c.json(recovered, 202);
   },
 );
 

@@ -19,18 +19,22 @@ import { endpointHealth } from "../health/endpoint-health";
 import { type FieldError, notFound, ServiceError } from "../lib/errors";
 import { newEndpointId } from "../lib/ids";
 import { generateSigningSecret } from "../signing/secrets";
+import { endpointToChange } from "./access";
 import {
+  capResponse,
   createRouter,
   errorResponses,
+  forbiddenResponse,
   IdParam,
   jsonBody,
   jsonContent,
   notFoundResponse,
-  PageQuerySchema,
+  pageQuerySchema,
   pageSchema,
 } from "./app";
 import { apiKeyAuth } from "./auth";
 import { endpointActions } from "./endpoint-actions";
+import { capReached, endpointCaps, updateRefused } from "./endpoint-caps";
 import {
   HeadersIn,
   type HeadersPatch,
@@ -176,6 +180,7 @@ endpoints.openapi(
     responses: {
       201: jsonContent(z.object({ endpoint: EndpointOut, signingSecret: z.string() }), "Created"),
       ...errorResponses,
+      ...capResponse,
     },
   }),
   async (c) => {
@@ -197,10 +202,11 @@ endpoints.openapi(
       deletedAt: null,
     };
     const signingSecret = generateSigningSecret();
-    await c.env.DB.batch([
-      insertEndpoint(c.env.DB, endpoint),
+    const [inserted] = await c.env.DB.batch([
+      insertEndpoint(c.env.DB, endpoint, endpointCaps(c.env)),
       insertEndpointSecret(c.env.DB, id, await sealSigningSecret(c.env, id, signingSecret), now),
     ]);
+    if (!inserted?.meta.changes) throw await capReached(c.env, endpoint.organizationId, endpoint.url);
     return c.json({ endpoint: toEndpointOut(endpoint), signingSecret }, 201);
   },
 );
@@ -213,7 +219,9 @@ endpoints.openapi(
     summary: "List endpoints, newest first",
     security: [{ apiKey: [] }],
     request: {
-      query: PageQuerySchema.extend({ status: z.enum(["active", "disabled", "auto_disabled"]).optional() }),
+      query: pageQuerySchema("endpoint").extend({
+        status: z.enum(["active", "disabled", "auto_disabled"]).optional(),
+      }),
     },
     responses: { 200: jsonContent(pageSchema(EndpointOut, "EndpointPage"), "A page"), ...errorResponses },
   }),
@@ -256,12 +264,13 @@ endpoints.openapi(
     responses: {
       200: jsonContent(z.object({ endpoint: EndpointOut }), "Updated"),
       ...errorResponses,
+      ...capResponse,
+      ...forbiddenResponse,
       ...notFoundResponse,
     },
   }),
   async (c) => {
-    const current = await getEndpoint(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
-    if (!current) throw notFound("Endpoint");
+    const current = await endpointToChange(c, c.req.valid("param").id);
     const { status, headers, ...patch } = c.req.valid("json");
     const next = {
       ...current,
@@ -277,7 +286,9 @@ endpoints.openapi(
     }
     checkSettings(next, headers, getConfig(c.env), next.allowedScopes);
     const written: EndpointToWrite = { ...next, ...(await mergeHeaders(c.env, current, headers)) };
-    if (!(await updateEndpoint(c.env.DB, written))) throw notFound("Endpoint");
+    if (!(await updateEndpoint(c.env.DB, written, endpointCaps(c.env).perUrl))) {
+      throw await updateRefused(c.env, current, next);
+    }
     // A re-enabled endpoint starts a fresh failure streak.
     if (status === "active" && current.status !== "active") await endpointHealth(c.env, current.id).reset();
     return c.json({ endpoint: toEndpointOut(written) }, 200);
@@ -292,10 +303,15 @@ endpoints.openapi(
     summary: "Delete an endpoint: deliveries stop, its secrets and header values are purged, history stays",
     security: [{ apiKey: [] }],
     request: { params: IdParam },
-    responses: { 204: { description: "Deleted" }, ...errorResponses, ...notFoundResponse },
+    responses: {
+      204: { description: "Deleted" },
+      ...errorResponses,
+      ...forbiddenResponse,
+      ...notFoundResponse,
+    },
   }),
   async (c) => {
-    const { id } = c.req.valid("param");
+    const { id } = await endpointToChange(c, c.req.valid("param").id);
     const at = new Date().toISOString();
     const [deleted] = await c.env.DB.batch([
       softDeleteEndpoint(c.env.DB, c.get("organizationId"), id, at),

@@ -4,6 +4,7 @@ import { getEvent, listEvents, type StoredEvent } from "../db/events";
 import { publishEvent } from "../delivery/publish";
 import { notFound } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
+import { mayRead, readableTypes } from "./access";
 import {
   createRouter,
   errorResponses,
@@ -12,7 +13,7 @@ import {
   jsonBody,
   jsonContent,
   notFoundResponse,
-  PageQuerySchema,
+  pageQuerySchema,
   pageSchema,
   problemContent,
 } from "./app";
@@ -113,7 +114,7 @@ events.openapi(
     security: [{ apiKey: [] }],
     middleware: [apiKeyAuth()] as const,
     request: {
-      query: PageQuerySchema.extend({
+      query: pageQuerySchema("event").extend({
         event_type: z.string().max(200).optional(),
         since: IsoInstant.optional(),
         until: IsoInstant.optional(),
@@ -129,6 +130,7 @@ events.openapi(
       type: q.event_type,
       since: q.since,
       until: q.until,
+      types: readableTypes(c),
     });
     return c.json({ data: page.data.map(toEventOut), nextCursor: page.nextCursor }, 200);
   },
@@ -152,7 +154,7 @@ events.openapi(
   async (c) => {
     const organizationId = c.get("organizationId");
     const event = await getEvent(c.env.DB, organizationId, c.req.valid("param").id);
-    if (!event) throw notFound("Event");
+    if (!event || !mayRead(c, event.type)) throw notFound("Event");
     const deliveries = await listDeliveries(c.env.DB, organizationId, { eventId: event.id, limit: 100 });
     return c.json({ event: toEventOut(event), deliveries: deliveries.data.map(toDeliveryOut) }, 200);
   },

@@ -1,6 +1,12 @@
 import type { Endpoint, ResourceScopes } from "../db/endpoints";
 import type { EventResources } from "../db/events";
-import { eventTypes, findEventType, resourceNames, resourceScopeKey } from "./index";
+import {
+  type EventTypeDefinition,
+  eventTypes,
+  findEventType,
+  resourceNames,
+  resourceScopeKey,
+} from "./index";
 
 /**
  * Subscription filters: an exact type (`vault.ingest.completed`), a prefix wildcard (`vault.ingest.*`,
@@ -30,22 +36,60 @@ export function typesSelectedBy(filter: string, keyScopes: readonly string[]): s
     .map((d) => d.type);
 }
 
+type Subscription = Pick<Endpoint, "eventTypeFilters" | "allowedScopes">;
+
 /**
- * Fan-out's one question: does this endpoint receive this event? Its filters must select the type,
- * within the scopes of the key that subscribed it (so `*` under a scoped key stays inside its scopes),
- * and the event must be about a resource its resource scopes list.
+ * Whether an endpoint's subscription takes in a catalog type: its filters select the type, within the
+ * scopes of the key that subscribed it (so `*` under a scoped key stays inside its scopes).
+ */
+const subscribesTo = (endpoint: Subscription, definition: EventTypeDefinition) =>
+  scopeAllows(endpoint.allowedScopes, definition.scope) &&
+  matchesAnyFilter(endpoint.eventTypeFilters, definition.type);
+
+/**
+ * Fan-out's one question: does this endpoint receive this event? Its subscription must take in the
+ * type, and the event must be about a resource its resource scopes list.
  */
 export function endpointReceives(
-  endpoint: Pick<Endpoint, "eventTypeFilters" | "allowedScopes" | "resourceScopes">,
+  endpoint: Subscription & Pick<Endpoint, "resourceScopes">,
   event: { type: string; resources: EventResources },
 ): boolean {
   const definition = findEventType(event.type);
   return (
     definition !== undefined &&
-    scopeAllows(endpoint.allowedScopes, definition.scope) &&
-    matchesAnyFilter(endpoint.eventTypeFilters, event.type) &&
+    subscribesTo(endpoint, definition) &&
     resourceScopesMatch(endpoint.resourceScopes, event.resources)
   );
+}
+
+/**
+ * Whether a key's scopes cover an event type, so that the key may read its events and deliveries. A
+ * type the catalog no longer lists has no scope: only a `*` key covers it.
+ */
+export function scopesCoverType(keyScopes: readonly string[], type: string): boolean {
+  const definition = findEventType(type);
+  return definition ? scopeAllows(keyScopes, definition.scope) : keyScopes.includes(ALL_SCOPES);
+}
+
+/**
+ * The types whose events and deliveries a key may read (for list queries); undefined for a `*` key,
+ * which reads every type.
+ */
+export function typesCoveredBy(keyScopes: readonly string[]): string[] | undefined {
+  if (keyScopes.includes(ALL_SCOPES)) return undefined;
+  return eventTypes.filter((d) => scopeAllows(keyScopes, d.scope)).map((d) => d.type);
+}
+
+/**
+ * The coverage rule: a key may change an endpoint, and act for it (rotate its secret, test, replay,
+ * recover), only if its scopes cover every type the endpoint receives under its stored filters and
+ * `allowedScopes`. Scopes limit what a key's endpoints may subscribe to (typesSelectedBy); without
+ * this rule a narrower key could take over a wider key's subscription by changing its URL. Returns
+ * the scopes the key lacks, none when it covers the endpoint.
+ */
+export function scopesMissingFor(keyScopes: readonly string[], endpoint: Subscription): string[] {
+  const received = eventTypes.filter((d) => subscribesTo(endpoint, d));
+  return [...new Set(received.map((d) => d.scope))].filter((scope) => !scopeAllows(keyScopes, scope));
 }
 
 /**

@@ -1,12 +1,16 @@
 import {
+  DELIVERY_RANGE_PREFIX_LENGTH,
   type DeliveryId,
   deliveryIdRange,
   type EndpointId,
   type EventId,
+  ID_PREFIX,
+  idAt,
   type OrganizationId,
+  RANGE_END,
 } from "../lib/ids";
 import type { EventResources } from "./events";
-import { IN_ID_LIST, idList, type Page, type PageQuery, toPage, where } from "./page";
+import { IN_ID_LIST, idList, type Page, type PageQuery, scanPage } from "./page";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
 
@@ -87,6 +91,8 @@ export type DeliveryFilters = {
   status?: DeliveryStatus;
   since?: string;
   until?: string;
+  /** Only deliveries of these event types (those an API key's scopes cover); all when undefined. */
+  types?: readonly string[];
 };
 
 type DeliveryRow = {
@@ -246,30 +252,40 @@ export async function getDelivery(
 const LIST_COLUMNS = `organization_id, id, event_id, endpoint_id, event_type, status, attempt_count,
   next_attempt_at, last_status_code, last_error, replay_of, created_at, delivered_at`;
 
+/**
+ * A page of the organization's deliveries, newest event first. The event filter and `until` narrow
+ * the primary-key range (a delivery's id carries its event's time, never after its own created_at);
+ * the other filters are read from at most MAX_SCANNED_ROWS rows a page (page.ts: scanPage).
+ */
 export async function listDeliveries(
   db: D1Database,
   organizationId: string,
   query: PageQuery & DeliveryFilters,
 ): Promise<Page<Delivery>> {
   // An event's deliveries share an id range (lib/ids.ts): the filter becomes a primary-key range.
-  const range = query.eventId?.startsWith("evt_") ? deliveryIdRange(query.eventId as EventId) : undefined;
-  const filter = where([
-    ["organization_id = ?", organizationId],
-    ["id < ?", query.cursor],
-    ["id >= ?", range?.from],
-    ["id < ?", range?.to],
-    ["endpoint_id = ?", query.endpointId],
-    ["event_id = ?", query.eventId],
-    ["event_type = ?", query.eventType],
-    ["status = ?", query.status],
-    ["created_at >= ?", query.since],
-    ["created_at < ?", query.until],
-  ]);
-  const { results } = await db
-    .prepare(`SELECT ${LIST_COLUMNS} FROM deliveries WHERE ${filter.sql} ORDER BY id DESC LIMIT ?`)
-    .bind(...filter.params, query.limit + 1)
-    .all<DeliveryRow>();
-  return toPage(results.map(toDelivery), query.limit);
+  const event = query.eventId?.startsWith("evt_") ? deliveryIdRange(query.eventId as EventId) : undefined;
+  const page = await scanPage<DeliveryRow>(db, {
+    table: "deliveries",
+    columns: LIST_COLUMNS,
+    range: [
+      ["organization_id = ?", organizationId],
+      ["id < ?", query.cursor],
+      ["id >= ?", event?.from],
+      ["id < ?", event?.to],
+      ["id < ?", query.until && idAt(ID_PREFIX.delivery, Date.parse(query.until))],
+    ],
+    filters: [
+      ["endpoint_id = ?", query.endpointId],
+      ["event_id = ?", query.eventId],
+      ["event_type = ?", query.eventType],
+      [`event_type ${IN_ID_LIST}`, query.types && idList(query.types)],
+      ["status = ?", query.status],
+      ["created_at >= ?", query.since],
+      ["created_at < ?", query.until],
+    ],
+    limit: query.limit,
+  });
+  return { data: page.data.map(toDelivery), nextCursor: page.nextCursor };
 }
 
 /** Which of an organization's delivery `ids` have a row. */
@@ -419,22 +435,48 @@ export function postponeDeliverySweep(
     .bind(sweepAfter, d.organizationId, d.id);
 }
 
-/** The endpoint's failed deliveries created in [since, until), oldest first, for bulk recovery. */
-export async function listFailedDeliveries(
+/** A failed original delivery that recover scanned: `recoverable` when no replay of it is pending or delivered. */
+export type ScannedFailure = Delivery & { recoverable: boolean };
+
+/**
+ * Recover's scan: up to `limit` of the endpoint's failed original deliveries (never a replay) created
+ * in [since, until), oldest first, after the delivery `after` when given, each marked recoverable unless
+ * a replay of it is pending or delivered. The partial index deliveries_failed_originals holds just
+ * these rows (migrations/0003_list_indexes.sql); a replay is looked for in its original's id range
+ * (deliveryIdRange, lib/ids.ts: a replay's id starts with its event's time too), with no index of its own.
+ */
+export async function listRecoverableDeliveries(
   db: D1Database,
   organizationId: string,
   endpointId: string,
-  window: { since: string; until: string; limit: number },
-): Promise<Delivery[]> {
+  window: { since: string; until: string; after?: string; limit: number },
+): Promise<ScannedFailure[]> {
   const { results } = await db
     .prepare(
-      `SELECT ${LIST_COLUMNS} FROM deliveries
-       WHERE organization_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?
-       ORDER BY id LIMIT ?`,
+      `SELECT ${LIST_COLUMNS}, NOT EXISTS (
+           SELECT 1 FROM deliveries r
+           WHERE r.organization_id = d.organization_id
+             AND r.id >= substr(d.id, 1, ?7) AND r.id < substr(d.id, 1, ?7) || '${RANGE_END}'
+             AND r.replay_of = d.id AND r.status IN ('pending', 'delivered')
+         ) AS recoverable
+       FROM deliveries d
+       WHERE d.organization_id = ?1 AND d.endpoint_id = ?2 AND d.status = 'failed' AND d.replay_of IS NULL
+         AND d.created_at >= ?3 AND d.created_at < ?4
+         AND (d.created_at, d.id) > (
+           COALESCE((SELECT created_at FROM deliveries WHERE organization_id = ?1 AND id = ?5), ''), ?5)
+       ORDER BY d.created_at, d.id LIMIT ?6`,
     )
-    .bind(organizationId, endpointId, window.since, window.until, window.limit)
-    .all<DeliveryRow>();
-  return results.map(toDelivery);
+    .bind(
+      organizationId,
+      endpointId,
+      window.since,
+      window.until,
+      window.after ?? "",
+      window.limit,
+      DELIVERY_RANGE_PREFIX_LENGTH,
+    )
+    .all<DeliveryRow & { recoverable: number }>();
+  return results.map((row) => ({ ...toDelivery(row), recoverable: row.recoverable === 1 }));
 }
 
 /** Records a consumer run's outcome; only a still-pending delivery moves, so a late duplicate cannot undo it. */

@@ -4,6 +4,8 @@ import { ulid } from "../lib/ids";
 /**
  * Signing secrets, stored encrypted (see lib/secret-box.ts). The current secret has no expiry; a
  * rotated-out one keeps signing until its `expires_at`, which needs no job: reads filter on it.
+ * A secret is written only for a live endpoint: in the batch that creates one, after its insert,
+ * which the endpoint caps may refuse (db/endpoints.ts), no secret is left without its endpoint.
  */
 export function insertEndpointSecret(
   db: D1Database,
@@ -12,7 +14,10 @@ export function insertEndpointSecret(
   createdAt: string,
 ): D1PreparedStatement {
   return db
-    .prepare("INSERT INTO endpoint_secrets (endpoint_id, id, ciphertext, created_at) VALUES (?, ?, ?, ?)")
+    .prepare(
+      `INSERT INTO endpoint_secrets (endpoint_id, id, ciphertext, created_at) SELECT ?1, ?2, ?3, ?4
+       WHERE EXISTS (SELECT 1 FROM endpoints WHERE id = ?1 AND deleted_at IS NULL)`,
+    )
     .bind(endpointId, ulid(), ciphertext, createdAt);
 }
 

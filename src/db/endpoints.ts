@@ -165,31 +165,74 @@ const settingsValues = (e: EndpointToWrite) => [
   e.updatedAt,
 ];
 
-/** A statement, so the endpoint and its first secret are written in one D1 batch. */
-export function insertEndpoint(db: D1Database, e: EndpointToWrite): D1PreparedStatement {
+/** Live endpoints an organization may have, in all and with one URL (MAX_ENDPOINTS_PER_*). */
+export type EndpointCaps = { perOrganization: number; perUrl: number };
+
+// Live endpoints of organization `?` with URL `?`, and the per-URL cap `?`.
+const UNDER_URL_CAP = `(SELECT COUNT(*) FROM endpoints WHERE organization_id = ? AND url = ? AND deleted_at IS NULL) < ?`;
+
+/**
+ * A statement, so the endpoint and its first secret are written in one D1 batch. It writes nothing
+ * (`meta.changes` 0) when the organization is at either cap: the counts are taken in the insert itself,
+ * so concurrent creates cannot pass a cap together.
+ */
+export function insertEndpoint(db: D1Database, e: EndpointToWrite, caps: EndpointCaps): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO endpoints (url, description, event_type_filters, allowed_scopes, resource_scopes, status,
          disabled_reason, signature_scheme, payload_format, headers, header_values, rate_limit_per_second,
          timeout_ms, updated_at, id, organization_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+       WHERE (SELECT COUNT(*) FROM endpoints WHERE organization_id = ? AND deleted_at IS NULL) < ?
+         AND ${UNDER_URL_CAP}`,
     )
-    .bind(...settingsValues(e), e.id, e.organizationId, e.createdAt);
+    .bind(
+      ...settingsValues(e),
+      e.id,
+      e.organizationId,
+      e.createdAt,
+      e.organizationId,
+      caps.perOrganization,
+      e.organizationId,
+      e.url,
+      caps.perUrl,
+    );
+}
+
+/** How many live endpoints the organization has, in all and with `url`: which cap refused a write. */
+export async function countLiveEndpoints(
+  db: D1Database,
+  organizationId: string,
+  url: string,
+): Promise<{ inOrganization: number; withUrl: number }> {
+  const row = await db
+    .prepare(
+      `SELECT COUNT(*) AS in_organization, COUNT(CASE WHEN url = ?2 THEN 1 END) AS with_url
+       FROM endpoints WHERE organization_id = ?1 AND deleted_at IS NULL`,
+    )
+    .bind(organizationId, url)
+    .first<{ in_organization: number; with_url: number }>();
+  return { inOrganization: row?.in_organization ?? 0, withUrl: row?.with_url ?? 0 };
 }
 
 /**
  * Writes every setting of a live endpoint of the organization (header values sealed, so any left in
- * clear from before migration 0002 go); false when there is none.
+ * clear from before migration 0002 go); false when there is none, or when it would move to a URL that
+ * has `maxPerUrl` live endpoints already (counted in the update itself).
  */
-export async function updateEndpoint(db: D1Database, e: EndpointToWrite): Promise<boolean> {
+export async function updateEndpoint(
+  db: D1Database,
+  e: EndpointToWrite,
+  maxPerUrl: number,
+): Promise<boolean> {
   const { meta } = await db
     .prepare(
       `UPDATE endpoints SET url = ?, description = ?, event_type_filters = ?, allowed_scopes = ?, resource_scopes = ?,
          status = ?, disabled_reason = ?, signature_scheme = ?, payload_format = ?, headers = ?, header_values = ?,
          rate_limit_per_second = ?, timeout_ms = ?, updated_at = ?, legacy_header_values = NULL
-       WHERE id = ? AND organization_id = ? AND deleted_at IS NULL`,
+       WHERE id = ? AND organization_id = ? AND deleted_at IS NULL AND (url = ? OR ${UNDER_URL_CAP})`,
     )
-    .bind(...settingsValues(e), e.id, e.organizationId)
+    .bind(...settingsValues(e), e.id, e.organizationId, e.url, e.organizationId, e.url, maxPerUrl)
     .run();
   return meta.changes > 0;
 }

@@ -1,5 +1,5 @@
-import type { EventId, OrganizationId } from "../lib/ids";
-import { IN_ID_LIST, idList, type Page, type PageQuery, toPage, where } from "./page";
+import { type EventId, ID_PREFIX, idAt, type OrganizationId } from "../lib/ids";
+import { IN_ID_LIST, idList, type Page, type PageQuery, scanPage } from "./page";
 
 /** `{ vault: "vault_123", matter: "matter_9" }`: the resources an event is about, by catalog name. */
 export type EventResources = Record<string, string>;
@@ -111,23 +111,34 @@ export async function getEvent(
   return row ? toEvent(row) : null;
 }
 
+/**
+ * A page of the organization's events, newest first. An event's id is made at its created_at
+ * (delivery/publish.ts), so `since` and `until` are primary-key bounds; the type filters are read
+ * from at most MAX_SCANNED_ROWS rows a page (page.ts: scanPage).
+ */
 export async function listEvents(
   db: D1Database,
   organizationId: string,
-  query: PageQuery & { type?: string; since?: string; until?: string },
+  /** `types`: only events of these types (those an API key's scopes cover); all when undefined. */
+  query: PageQuery & { type?: string; since?: string; until?: string; types?: readonly string[] },
 ): Promise<Page<StoredEvent>> {
-  const filter = where([
-    ["organization_id = ?", organizationId],
-    ["id < ?", query.cursor],
-    ["type = ?", query.type],
-    ["created_at >= ?", query.since],
-    ["created_at < ?", query.until],
-  ]);
-  const { results } = await db
-    .prepare(`SELECT * FROM events WHERE ${filter.sql} ORDER BY id DESC LIMIT ?`)
-    .bind(...filter.params, query.limit + 1)
-    .all<EventRow>();
-  return toPage(results.map(toEvent), query.limit);
+  const idAtTime = (iso: string | undefined) => iso && idAt(ID_PREFIX.event, Date.parse(iso));
+  const page = await scanPage<EventRow>(db, {
+    table: "events",
+    columns: "*",
+    range: [
+      ["organization_id = ?", organizationId],
+      ["id < ?", query.cursor],
+      ["id >= ?", idAtTime(query.since)],
+      ["id < ?", idAtTime(query.until)],
+    ],
+    filters: [
+      ["type = ?", query.type],
+      [`type ${IN_ID_LIST}`, query.types && idList(query.types)],
+    ],
+    limit: query.limit,
+  });
+  return { data: page.data.map(toEvent), nextCursor: page.nextCursor };
 }
 
 /** Which of an organization's `ids` are stored. */

@@ -1,10 +1,12 @@
-import { type Delivery, insertReplay } from "../db/deliveries";
+import { type Delivery, insertReplay, listRecoverableDeliveries } from "../db/deliveries";
+import type { Endpoint } from "../db/endpoints";
 import { replayDeliveryId } from "../lib/ids";
 import { type DeliveryMessage, sendAll, sweepAfter } from "./messages";
 
 /**
  * Replays: each original gets a new pending delivery of the same event (same id, type and
- * occurred_at), signed with the endpoint's secrets of the moment and marked with `replayOf`. A
+ * occurred_at), signed with the endpoint's secrets of the moment and marked with `replayOf`, which
+ * names the original even when a replay is replayed, so recover can tell what is still failed. A
  * `payloadOverride` replaces the event's data in the replay only. The rows are written before their
  * messages are sent, marked for the sweeper, so a failed send only delays them.
  */
@@ -27,7 +29,7 @@ export async function replayDeliveries(
       nextAttemptAt: now.toISOString(),
       lastStatusCode: null,
       lastError: null,
-      replayOf: original.id,
+      replayOf: original.replayOf ?? original.id,
       createdAt: now.toISOString(),
       deliveredAt: null,
     }),
@@ -54,4 +56,64 @@ export async function replayDeliveries(
     );
   }
   return replays;
+}
+
+/** A recover call scans at most this many failed deliveries, so it replays at most as many. */
+export const MAX_RECOVER = 1_000;
+
+/** Recover's window, created_at in [since, until), and where an earlier call stopped in it. */
+export type RecoverWindow = { since: string; until: string; cursor?: string };
+
+/**
+ * What a recover call did. A call that stopped before the end of its window says where to go on
+ * (`nextCursor`, for the same window) and why: it scanned MAX_RECOVER failed deliveries (`call`), or
+ * the endpoint's replay quota had fewer permits than there were deliveries to replay (`quota`; the
+ * oldest were replayed, and a permit frees up in `retryAfterSeconds`).
+ */
+export type Recovered = {
+  replayed: number;
+  nextCursor: string | null;
+  limitedBy: "call" | "quota" | null;
+  retryAfterSeconds?: number;
+};
+
+/** Permits of an endpoint's replay quota: at least one (the taker refuses the call otherwise). */
+export type ReplayPermits = { granted: number; retryAfterSeconds: number };
+
+/**
+ * Bulk recovery of an endpoint: replays each of its failed original deliveries in the window once,
+ * oldest first, unless a replay of it is pending or delivered already. So calling again replays
+ * only what is still failed (its replay failed too), never a replay of a replay, and repeated calls
+ * add one replay per failed (event, endpoint) each, not twice as many as the call before. Each
+ * replay takes a permit of the endpoint's quota (`takePermits`); asking for none when nothing is due.
+ */
+export async function recoverDeliveries(
+  env: Env,
+  endpoint: Pick<Endpoint, "organizationId" | "id">,
+  window: RecoverWindow,
+  takePermits: (requested: number) => Promise<ReplayPermits>,
+): Promise<Recovered> {
+  const scanned = await listRecoverableDeliveries(env.DB, endpoint.organizationId, endpoint.id, {
+    since: window.since,
+    until: window.until,
+    after: window.cursor,
+    limit: MAX_RECOVER,
+  });
+  const due = scanned.filter((failure) => failure.recoverable);
+  const permits = due.length > 0 ? await takePermits(due.length) : { granted: 0, retryAfterSeconds: 0 };
+  const replays = await replayDeliveries(env, due.slice(0, permits.granted));
+  if (replays.length < due.length) {
+    return {
+      replayed: replays.length,
+      nextCursor: due[replays.length - 1]?.id ?? null,
+      limitedBy: "quota",
+      retryAfterSeconds: permits.retryAfterSeconds,
+    };
+  }
+  const full = scanned.length === MAX_RECOVER;
+  return {
+    replayed: replays.length,
+    nextCursor: full ? (scanned.at(-1)?.id ?? null) : null,
+    limitedBy: full ? "call" : null,
+  };
 }

@@ -12,12 +12,17 @@ import {
   resetStreak,
   summarize,
 } from "./policy";
-import { type Bucket, takePermits } from "./rate-limit";
+import { type Bucket, type Granted, perHour, perSecond, type Rate, takePermits } from "./rate-limit";
 
-const KEYS = { state: "state", bucket: "bucket", endpointId: "endpointId" } as const;
+const KEYS = {
+  state: "state",
+  bucket: "bucket",
+  replayBucket: "replayBucket",
+  endpointId: "endpointId",
+} as const;
 
 /**
- * One per endpoint (named by its id): the only owner of its failure streak and rate-limit bucket.
+ * One per endpoint (named by its id): the only owner of its failure streak and permit buckets.
  * The delivery consumer asks it for permits and reports outcomes once per batch; it decides
  * auto-disable and carries it out. An alarm set for the moment the streak will have lasted long
  * enough re-checks then, so no polling is needed. Calls are serialised by the object's input gate.
@@ -61,13 +66,22 @@ export class EndpointHealth extends DurableObject<Env> {
   }
 
   /** Up to `requested` delivery permits under `ratePerSecond`, and when the next one frees up. */
-  async acquire(
-    requested: number,
-    ratePerSecond: number,
-  ): Promise<{ granted: number; nextPermitInMs: number }> {
-    const bucket = (await this.ctx.storage.get<Bucket>(KEYS.bucket)) ?? null;
-    const permits = takePermits(bucket, requested, ratePerSecond, Date.now());
-    await this.ctx.storage.put(KEYS.bucket, permits.bucket);
+  async acquire(requested: number, ratePerSecond: number): Promise<Granted> {
+    return this.take(KEYS.bucket, requested, perSecond(ratePerSecond));
+  }
+
+  /**
+   * Up to `requested` permits of the endpoint's replay quota, `replaysPerHour` deliveries replayed
+   * per hour by replay and recover together, and when the next one frees up.
+   */
+  async acquireReplays(requested: number, replaysPerHour: number): Promise<Granted> {
+    return this.take(KEYS.replayBucket, requested, perHour(replaysPerHour));
+  }
+
+  private async take(key: string, requested: number, rate: Rate): Promise<Granted> {
+    const bucket = (await this.ctx.storage.get<Bucket>(key)) ?? null;
+    const permits = takePermits(bucket, requested, rate, Date.now());
+    await this.ctx.storage.put(key, permits.bucket);
     return { granted: permits.granted, nextPermitInMs: permits.nextPermitInMs };
   }
 }

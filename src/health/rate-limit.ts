@@ -1,8 +1,12 @@
 /**
- * A token bucket per endpoint: `ratePerSecond` permits a second, bursts up to one second's worth.
- * Pure; the EndpointHealth object keeps the bucket and hands permits to each consumer batch.
+ * A token bucket per endpoint: `permits` every `periodMs`, refilled evenly, in bursts of up to one
+ * period's worth. Pure; the EndpointHealth object keeps the buckets: one for `rateLimitPerSecond`
+ * (permits a second for each consumer batch's deliveries), one for the replay quota (permits an hour
+ * for replay and recover together).
  */
 export type Bucket = { tokens: number; updatedAt: number };
+
+export type Rate = { permits: number; periodMs: number };
 
 export type Permits = {
   bucket: Bucket;
@@ -11,18 +15,20 @@ export type Permits = {
   nextPermitInMs: number;
 };
 
-export function takePermits(
-  bucket: Bucket | null,
-  requested: number,
-  ratePerSecond: number,
-  now: number,
-): Permits {
-  const capacity = ratePerSecond;
+/** What a caller of the bucket learns: how many permits it got, and when the next one frees up. */
+export type Granted = Omit<Permits, "bucket">;
+
+export const perSecond = (permits: number): Rate => ({ permits, periodMs: 1_000 });
+export const perHour = (permits: number): Rate => ({ permits, periodMs: 3_600_000 });
+
+export function takePermits(bucket: Bucket | null, requested: number, rate: Rate, now: number): Permits {
+  const capacity = rate.permits;
+  const refillPerMs = rate.permits / rate.periodMs;
   const elapsed = bucket ? Math.max(0, now - bucket.updatedAt) : Number.POSITIVE_INFINITY;
-  const available = Math.min(capacity, (bucket?.tokens ?? capacity) + (elapsed * ratePerSecond) / 1000);
+  const available = Math.min(capacity, (bucket?.tokens ?? capacity) + elapsed * refillPerMs);
   const granted = Math.max(0, Math.min(requested, Math.floor(available)));
   const tokens = available - granted;
-  const nextPermitInMs = tokens >= 1 ? 0 : Math.ceil(((1 - tokens) * 1000) / ratePerSecond);
+  const nextPermitInMs = tokens >= 1 ? 0 : Math.ceil((1 - tokens) / refillPerMs);
   return { bucket: { tokens, updatedAt: now }, granted, nextPermitInMs };
 }
 

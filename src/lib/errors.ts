@@ -4,10 +4,17 @@
  */
 export type FieldError = { path: string; message: string };
 
-export type ServiceErrorKind = "validation" | "not_found" | "conflict" | "unauthorized" | "throttled";
+export type ServiceErrorKind =
+  | "validation"
+  | "not_found"
+  | "conflict"
+  | "unauthorized"
+  | "forbidden"
+  | "throttled";
 
 const STATUS = {
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   validation: 422,

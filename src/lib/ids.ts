@@ -66,6 +66,15 @@ function encodeTime(ms: number): string {
   return out;
 }
 
+export type IdKind = keyof typeof ID_PREFIX;
+
+/**
+ * The ids of `kind` this service makes: its prefix and a ULID body. A client echoes ids back (list
+ * cursors, recover's cursor), so each is checked against the kind it must be before it reaches a query.
+ */
+export const idPattern = (kind: IdKind) =>
+  new RegExp(`^${ID_PREFIX[kind]}[${ALPHABET}]{${TIME_LENGTH + RANDOM_LENGTH}}$`);
+
 export const newOrganizationId = () => (ID_PREFIX.organization + ulid()) as OrganizationId;
 export const newApiKeyId = () => (ID_PREFIX.apiKey + ulid()) as ApiKeyId;
 export const newEndpointId = () => (ID_PREFIX.endpoint + ulid()) as EndpointId;
@@ -100,11 +109,17 @@ export function replayDeliveryId(eventId: EventId): DeliveryId {
   return (ID_PREFIX.delivery + eventTime(eventId) + random) as DeliveryId;
 }
 
+/** Sorts after every id character: `<prefix>~` bounds the ids that start with `<prefix>`. */
+export const RANGE_END = "~";
+
 /** The id range [from, to) that holds every delivery of events made in `eventId`'s millisecond. */
 export function deliveryIdRange(eventId: EventId): { from: string; to: string } {
   const from = ID_PREFIX.delivery + eventTime(eventId);
-  return { from, to: `${from}~` };
+  return { from, to: `${from}${RANGE_END}` };
 }
+
+/** How many leading characters of a delivery id name its event's time: deliveryIdRange's `from`. */
+export const DELIVERY_RANGE_PREFIX_LENGTH = ID_PREFIX.delivery.length + TIME_LENGTH;
 
 /** The smallest id of `prefix` made at `ms`: ids below it were made earlier (for time-bounded scans). */
 export function idAt(prefix: string, ms: number): string {

@@ -47,6 +47,15 @@ export async function createOrganization(name = "Acme"): Promise<{ id: string; t
   return { id: organization.id, token };
 }
 
+/** Another API key of the organization, limited to `scopes`; returns its token. */
+export async function createApiKey(organizationId: string, scopes: string[]): Promise<string> {
+  const { token } = await callOk("POST", `/admin/v1/organizations/${organizationId}/api_keys`, 201, {
+    token: ADMIN_TOKEN,
+    body: { name: `scopes ${scopes.join(",")}`, scopes },
+  });
+  return token;
+}
+
 export async function createEndpoint(
   token: string,
   settings: Record<string, unknown>,
@@ -99,6 +108,14 @@ export function receiverChannel() {
 /** Polls until `check` returns a value (not undefined/false), within a bound; never a fixed sleep. */
 export function eventually<T>(check: () => Promise<T | undefined | false>, timeout = 15_000): Promise<T> {
   return vi.waitUntil(async () => (await check()) || undefined, { timeout, interval: 50 }) as Promise<T>;
+}
+
+/** An endpoint whose receiver refuses every request with 410: each delivery fails at once, without retry. */
+export async function refusingEndpoint(token: string, eventTypeFilters = ["matter.*"]) {
+  const receiver = receiverChannel();
+  await receiver.script([], { status: 410 });
+  const { endpoint } = await createEndpoint(token, { url: receiver.url, eventTypeFilters });
+  return { endpoint, receiver };
 }
 
 /** Waits for a delivery of the organization matching `query` to leave `pending`. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  ADMIN_TOKEN,
   callOk,
   createEndpoint,
   createOrganization,
@@ -73,6 +74,27 @@ describe("cursor pagination", () => {
     for (const limit of ["0", "101", "abc"]) {
       const page = await callOk("GET", `/webhooks/v1/events?limit=${limit}`, 422, { token: org.token });
       expect(page.errors[0].path).toBe("query.limit");
+    }
+  });
+
+  it("validates every list's cursor the same way: an id of the kind the list holds", async () => {
+    const org = await createOrganization();
+    const event = await publish(org.id, "webhook.test", {});
+    const lists = [
+      ["/admin/v1/organizations", ADMIN_TOKEN, org.id],
+      ["/webhooks/v1/endpoints", org.token, "evsub_01JTESTTESTTESTTESTTESTTES"],
+      ["/webhooks/v1/events", org.token, event.id],
+      ["/webhooks/v1/deliveries", org.token, `dlv_${event.id.slice(4)}`],
+    ] as const;
+    for (const [path, token, valid] of lists) {
+      await callOk("GET", `${path}?cursor=${valid}`, 200, { token });
+      const otherKind = valid === org.id ? event.id : org.id;
+      for (const cursor of ["garbage", `${valid}x`, valid.toLowerCase(), otherKind]) {
+        const problem = await callOk("GET", `${path}?cursor=${encodeURIComponent(cursor)}`, 422, { token });
+        expect(problem.errors, `${path} ${cursor}`).toEqual([
+          { path: "query.cursor", message: expect.stringContaining("must be an id") },
+        ]);
+      }
     }
   });
 });

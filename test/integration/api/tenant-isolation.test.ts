@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   call,
@@ -9,22 +8,7 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
-
-/** A digest of everything organization A owns, to show a refused request changed nothing. */
-async function snapshotOf(organizationId: string) {
-  const tables = ["endpoints", "events", "deliveries"];
-  const rows = await Promise.all(
-    tables.map((t) =>
-      env.DB.prepare(`SELECT * FROM ${t} WHERE organization_id = ? ORDER BY id`).bind(organizationId).all(),
-    ),
-  );
-  const secrets = await env.DB.prepare(
-    "SELECT s.* FROM endpoint_secrets s JOIN endpoints e ON e.id = s.endpoint_id WHERE e.organization_id = ? ORDER BY s.id",
-  )
-    .bind(organizationId)
-    .all();
-  return JSON.stringify([...rows.map((r) => r.results), secrets.results]);
-}
+import { snapshotOf } from "../../support/snapshot";
 
 describe("tenant isolation", () => {
   it("answers 404 on every route when organization B uses organization A's ids, and changes nothing", async () => {

@@ -8,6 +8,7 @@ import {
   eventually,
   publish,
   receiverChannel,
+  refusingEndpoint,
   settledDeliveries,
 } from "../../support/api";
 
@@ -163,6 +164,58 @@ describe("recover", () => {
     await settledDeliveries(org.token, `endpoint_id=${endpoint.id}`, 6);
   });
 
+  it("replays each failed delivery once per call, never a replay of a replay", async () => {
+    const org = await createOrganization();
+    const { endpoint, receiver } = await refusingEndpoint(org.token);
+    const event = await publish(org.id, "matter.created", matter);
+    const [original] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const recover = () =>
+      callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 202, {
+        token: org.token,
+        body: { since: "2020-01-01T00:00:00Z", until: "2999-01-01T00:00:00Z" },
+      });
+
+    // Each call replays the one failed (event, endpoint) once, whatever the calls before it did.
+    for (let call = 1; call <= 4; call++) {
+      expect(await recover()).toEqual({ replayed: 1, nextCursor: null, limitedBy: null });
+      // While that replay is pending, or once it has failed, a call asks nothing more of it twice.
+      const settled = await settledDeliveries(org.token, `event_id=${event.id}`, call + 1);
+      expect(settled).toHaveLength(call + 1);
+    }
+    const all = (
+      await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, { token: org.token })
+    ).data;
+    expect(all.filter((d: { replayOf: string | null }) => d.replayOf === original.id)).toHaveLength(4);
+    expect((await receiver.received()).length).toBe(5);
+
+    // Replaying a replay names the original; once that replay is pending or delivered, recover
+    // leaves the original alone.
+    await receiver.script([{ status: 200 }], { status: 410 });
+    const aReplay = all.find((d: { replayOf: string | null }) => d.replayOf !== null);
+    const { delivery } = await callOk("POST", `/webhooks/v1/deliveries/${aReplay.id}/replay`, 202, {
+      token: org.token,
+    });
+    expect(delivery.replayOf).toBe(original.id);
+    expect((await recover()).replayed).toBe(0);
+    const [delivered] = await settledDeliveries(org.token, `event_id=${event.id}&status=delivered`, 1);
+    expect(delivered).toMatchObject({ id: delivery.id, replayOf: original.id });
+    expect((await recover()).replayed).toBe(0);
+  });
+
+  it("counts an `until` in the future as now", async () => {
+    const org = await createOrganization();
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiverChannel().url,
+      eventTypeFilters: ["*"],
+    });
+    const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
+    const problem = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 422, {
+      token: org.token,
+      body: { since: inAnHour, until: "2999-01-01T00:00:00Z" },
+    });
+    expect(problem.errors).toEqual([{ path: "since", message: "must be before until, and before now" }]);
+  });
+
   it("validates the window", async () => {
     const org = await createOrganization();
     const { endpoint } = await createEndpoint(org.token, {
@@ -174,6 +227,10 @@ describe("recover", () => {
     expect((await call("POST", path, { token: org.token, body: { since: "yesterday" } })).status).toBe(422);
     const backwards = { since: "2026-01-02T00:00:00Z", until: "2026-01-01T00:00:00Z" };
     expect((await call("POST", path, { token: org.token, body: backwards })).status).toBe(422);
+    const since = "2026-01-01T00:00:00Z";
+    for (const cursor of ["garbage", "evt_01JTESTTESTTESTTESTTESTTES"]) {
+      expect((await call("POST", path, { token: org.token, body: { since, cursor } })).status).toBe(422);
+    }
   });
 });
 

@@ -3,9 +3,11 @@ import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, callOk, createOrganization, eventually, publish } from "../../support/api";
 import { HOSTILE_URLS } from "../../support/hostile-urls";
 
-// This project runs with the production URL policy (ALLOW_INSECURE_URLS=false) and a limit of 100
-// requests per period (a minute for API keys, ten seconds for the admin token) per credential. Tests run in order; the one that exhausts the admin token's
-// budget comes last.
+// This project runs with the production URL policy (ALLOW_INSECURE_URLS=false), a limit of 100
+// requests per period (a minute for API keys, ten seconds for the admin token) per credential, and
+// wrangler.toml's 20 refused credentials per 10 s per client address. Tests run in order; the one that
+// exhausts the admin token's budget comes last. Requests without CF-Connecting-IP share one address,
+// so the test of refused credentials sends its own addresses.
 
 const SAFE_URL = "https://hooks.example.com/webhooks";
 
@@ -63,6 +65,50 @@ describe("server-side request forgery", () => {
       return data[0]?.status === "failed" ? data[0] : undefined;
     });
     expect(delivery).toMatchObject({ lastError: "url_not_allowed", attemptCount: 0 });
+  });
+});
+
+describe("refused credentials, per client address", () => {
+  const from = (address: string, token: string) =>
+    call("GET", "/webhooks/v1/endpoints", { token, headers: { "cf-connecting-ip": address } });
+
+  it("past the limit refuses the address before any key look-up, for one period; other addresses go on", async () => {
+    const org = await createOrganization();
+    const guesser = "198.51.100.7";
+    const platform = "203.0.113.9";
+    // Good credentials are never counted, however many come from one address.
+    const good = await Promise.all(Array.from({ length: 40 }, () => from(platform, org.token)));
+    expect(good.map((r) => r.status)).toEqual(good.map(() => 200));
+
+    // The limiter counts in windows aligned to the clock: sending up to three limits' worth, in waves,
+    // is sure to cross it once.
+    let throttled: Response | undefined;
+    for (let sent = 0; sent < 60 && !throttled; sent += 10) {
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => from(guesser, `sk_guess${sent + i}`)),
+      );
+      throttled = responses.find((r) => r.status === 429);
+      for (const response of responses) expect([401, 429]).toContain(response.status);
+    }
+    expect(throttled?.headers.get("content-type")).toBe("application/problem+json");
+    expect(throttled?.headers.get("retry-after")).toBe("10");
+
+    // From now on the address is refused before its token is looked at: a valid key too, and the
+    // admin token, while the same key from another address works.
+    const blocked = await from(guesser, org.token);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get("retry-after"))).toBeLessThanOrEqual(10);
+    expect(await blocked.json()).toMatchObject({
+      status: 429,
+      detail: expect.stringContaining("refused credentials"),
+    });
+    const admin = await call("GET", "/admin/v1/organizations", {
+      token: ADMIN_TOKEN,
+      headers: { "cf-connecting-ip": guesser },
+    });
+    expect(admin.status).toBe(429);
+    expect((await from(platform, org.token)).status).toBe(200);
+    expect((await from(platform, "sk_one-mistake")).status).toBe(401);
   });
 });
 

@@ -4,6 +4,9 @@ import {
   EVENT_TYPE_FILTER_PATTERN,
   filterMatches,
   resourceScopesMatch,
+  scopesCoverType,
+  scopesMissingFor,
+  typesCoveredBy,
   typesSelectedBy,
 } from "../../../src/catalog/filters";
 
@@ -48,6 +51,54 @@ describe("resource scopes", () => {
     expect(resourceScopesMatch({}, { matter: "matter_1" })).toBe(true);
     expect(resourceScopesMatch({ vaultIds: ["v"], matterIds: ["m"] }, { vault: "v", matter: "x" })).toBe(
       false,
+    );
+  });
+});
+
+describe("coverage: what a key may change and read", () => {
+  const subscription = (eventTypeFilters: string[], allowedScopes: string[]) => ({
+    eventTypeFilters,
+    allowedScopes,
+  });
+
+  it("covers an endpoint when its scopes take in every type the endpoint receives", () => {
+    expect(scopesMissingFor(["vaults"], subscription(["matter.*"], ["*"]))).toEqual(["matters"]);
+    expect(scopesMissingFor(["vaults"], subscription(["vault.*", "matter.created"], ["*"]))).toEqual([
+      "matters",
+    ]);
+    expect(
+      scopesMissingFor(["vaults", "matters"], subscription(["vault.*", "matter.created"], ["*"])),
+    ).toEqual([]);
+    expect(scopesMissingFor(["*"], subscription(["*"], ["*"]))).toEqual([]);
+    // `*` subscribed by a `*` key receives every scope of the catalog.
+    expect(scopesMissingFor(["vaults"], subscription(["*"], ["*"])).sort()).toEqual(
+      ["cases", "decisions", "matters", "webhooks"].sort(),
+    );
+  });
+
+  it("reads filters under the scopes they were set with, not the filters' letter", () => {
+    // `*` set by a vaults key receives vault types only, so a vaults key covers it…
+    expect(scopesMissingFor(["vaults"], subscription(["*"], ["vaults"]))).toEqual([]);
+    // …and a filter that selects nothing within its scopes asks for nothing.
+    expect(scopesMissingFor(["cases"], subscription(["vault.*"], ["cases"]))).toEqual([]);
+    expect(scopesMissingFor(["cases"], subscription(["vault.*", "case.*"], ["vaults", "cases"]))).toEqual([
+      "vaults",
+    ]);
+  });
+
+  it("lets a key read the types of its scopes, and a `*` key every type, known or not", () => {
+    expect(scopesCoverType(["vaults"], "vault.ingest.completed")).toBe(true);
+    expect(scopesCoverType(["vaults"], "matter.created")).toBe(false);
+    expect(scopesCoverType(["vaults"], "no.longer.listed")).toBe(false);
+    expect(scopesCoverType(["*"], "no.longer.listed")).toBe(true);
+    expect(typesCoveredBy(["*"])).toBeUndefined();
+    expect(typesCoveredBy(["vaults"])).toEqual([
+      "vault.ingest.completed",
+      "vault.ingest.failed",
+      "vault.object.deleted",
+    ]);
+    expect(typesCoveredBy(["vaults", "cases"])).toEqual(
+      eventTypes.filter((d) => d.scope === "vaults" || d.scope === "cases").map((d) => d.type),
     );
   });
 });

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { type EndpointId, type EventId, fanOutDeliveryId, newEventId, ulid } from "../../../src/lib/ids";
+import {
+  type EndpointId,
+  type EventId,
+  fanOutDeliveryId,
+  idPattern,
+  newDeliveryId,
+  newEventId,
+  replayDeliveryId,
+  ulid,
+} from "../../../src/lib/ids";
 
 describe("ids", () => {
   it("sort in creation order, even within one millisecond", () => {
@@ -17,5 +26,28 @@ describe("ids", () => {
     expect(await fanOutDeliveryId(event, "evsub_B" as EndpointId)).not.toBe(a);
     expect(a.slice(4, 14)).toBe(event.slice(4, 14));
     expect(await fanOutDeliveryId(newEventId() as EventId, "evsub_A" as EndpointId)).not.toBe(a);
+  });
+
+  it("tell each kind's ids apart from anything else", async () => {
+    const event = newEventId();
+    for (const id of [
+      newDeliveryId(),
+      replayDeliveryId(event),
+      await fanOutDeliveryId(event, "evsub_A" as EndpointId),
+    ]) {
+      expect(idPattern("delivery").test(id), id).toBe(true);
+    }
+    expect(idPattern("event").test(event)).toBe(true);
+    for (const other of [
+      "",
+      "dlv_",
+      event,
+      `dlv_${event.slice(4).toLowerCase()}`,
+      `dlv_${event.slice(4)}0`,
+      `dlv_${event.slice(5)}`,
+    ]) {
+      expect(idPattern("delivery").test(other), other).toBe(false);
+    }
+    expect(idPattern("delivery").test(`dlv_${event.slice(4, -1)}U`)).toBe(false); // not in the alphabet
   });
 });
