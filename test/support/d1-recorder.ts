@@ -3,7 +3,7 @@
  * a test can ask SQLite for their query plans and check the rows they read. Test-only: src/ carries no
  * instrumentation of its own.
  */
-export type RecordedStatement = { sql: string; params: unknown[]; meta?: D1Meta };
+export type RecordedStatement = { sql: string; params: unknown[]; meta?: D1Meta; rows?: number };
 
 export function recordingDatabase(db: D1Database): { db: D1Database; statements: RecordedStatement[] } {
   const statements: RecordedStatement[] = [];
@@ -12,9 +12,11 @@ export function recordingDatabase(db: D1Database): { db: D1Database; statements:
     { statement: D1PreparedStatement; sql: string; params: unknown[] }
   >();
   const wrap = (sql: string, statement: D1PreparedStatement, params: unknown[]): D1PreparedStatement => {
-    const record = async <R extends { meta: D1Meta }>(result: Promise<R>): Promise<R> => {
+    const record = async <R extends { meta: D1Meta; results?: unknown[] }>(
+      result: Promise<R>,
+    ): Promise<R> => {
       const settled = await result;
-      statements.push({ sql, params, meta: settled.meta });
+      statements.push({ sql, params, meta: settled.meta, rows: settled.results?.length });
       return settled;
     };
     const wrapped = {
@@ -38,7 +40,7 @@ export function recordingDatabase(db: D1Database): { db: D1Database; statements:
       const results = await db.batch(batch.map((s, i) => known[i]?.statement ?? s));
       results.forEach((result, i) => {
         const { sql = "?", params = [] } = known[i] ?? {};
-        statements.push({ sql, params, meta: result.meta });
+        statements.push({ sql, params, meta: result.meta, rows: result.results?.length });
       });
       return results;
     },

@@ -5,7 +5,7 @@ import { fanOut } from "../../../src/delivery/fan-out";
 import type { DeliveryMessage, EventMessage } from "../../../src/delivery/messages";
 import { publishEvent } from "../../../src/delivery/publish";
 import worker from "../../../src/index";
-import type { OrganizationId } from "../../../src/lib/ids";
+import { newEndpointId, type OrganizationId } from "../../../src/lib/ids";
 import {
   createEndpoint,
   createOrganization,
@@ -13,6 +13,7 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { recordingDatabase } from "../../support/d1-recorder";
 import { batchOf, capturingQueue } from "../../support/faults";
 
 /** Publishes through publishEvent, keeping the event's queue message for the test to consume. */
@@ -148,5 +149,39 @@ describe("outgoing connections", () => {
       const { attempts } = await deliveryDetail(org.token, delivery.id);
       expect(attempts.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 500, 200]);
     }
+  });
+
+  it("reads 2,000 endpoints of one organization a page at a time, and only the matched ones whole", async () => {
+    const org = await createOrganization();
+    const receivers: ReturnType<typeof receiverChannel>[] = [];
+    // Four stretches of 500 endpoints in id order, each with two that match and 498 that do not.
+    for (let stretch = 0; stretch < 4; stretch++) {
+      for (let i = 0; i < 2; i++) {
+        const receiver = receiverChannel();
+        await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+        receivers.push(receiver);
+      }
+      const inert = Array.from({ length: 498 }, () => newEndpointId());
+      const now = new Date().toISOString();
+      await env.DB.prepare(
+        `INSERT INTO endpoints (id, organization_id, url, description, event_type_filters, allowed_scopes,
+           resource_scopes, status, signature_scheme, payload_format, headers, created_at, updated_at)
+         SELECT value, ?1, 'https://inert.example.com/' || value, '', '["vault.*"]', '["*"]', '{}', 'active',
+           'standard', 'full', '{}', ?2, ?2 FROM json_each(?3)`,
+      )
+        .bind(org.id, now, JSON.stringify(inert))
+        .run();
+    }
+    const { message } = await publishCaptured(org.id, "matter.created", { matterId: "m", name: "n" });
+    const recorded = recordingDatabase(env.DB);
+    expect(await fanOut({ ...env, DB: recorded.db }, [message])).toEqual(new Set());
+
+    for (const receiver of receivers) expect(await receiver.received()).toHaveLength(1);
+    const reads = recorded.statements.filter((s) => /FROM endpoints/.test(s.sql));
+    const pages = reads.filter((s) => s.sql.includes("SELECT id, event_type_filters, allowed_scopes"));
+    expect(pages.map((s) => s.rows)).toEqual([500, 500, 500, 500, 0]);
+    const settings = reads.filter((s) => !pages.includes(s));
+    expect(settings.map((s) => s.rows)).toEqual([receivers.length]);
+    expect(reads.every((s) => !/SELECT \*/.test(s.sql))).toBe(true);
   });
 });
