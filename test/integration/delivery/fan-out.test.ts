@@ -2,10 +2,9 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fanOut } from "../../../src/delivery/fan-out";
-import type { DeliveryMessage, EventMessage } from "../../../src/delivery/messages";
-import { publishEvent } from "../../../src/delivery/publish";
+import type { DeliveryMessage } from "../../../src/delivery/messages";
 import worker from "../../../src/index";
-import { newEndpointId, type OrganizationId } from "../../../src/lib/ids";
+import { newEndpointId } from "../../../src/lib/ids";
 import {
   createEndpoint,
   createOrganization,
@@ -13,18 +12,9 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { publishCaptured } from "../../support/consumers";
 import { recordingDatabase } from "../../support/d1-recorder";
 import { batchOf, capturingQueue } from "../../support/faults";
-
-/** Publishes through publishEvent, keeping the event's queue message for the test to consume. */
-async function publishCaptured(organizationId: string, type: string, data: unknown) {
-  const events = capturingQueue<EventMessage>();
-  const { event } = await publishEvent(
-    { ...env, EVENTS_QUEUE: events.queue },
-    { organizationId: organizationId as OrganizationId, type, data },
-  );
-  return { event, message: events.sent[0] as EventMessage };
-}
 
 describe("fan-out", () => {
   afterEach(() => vi.restoreAllMocks());

@@ -1,4 +1,4 @@
-import { createExecutionContext, createScheduledController, getQueueResult } from "cloudflare:test";
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DeliveryMessage, EventMessage } from "../../../src/delivery/messages";
@@ -15,6 +15,7 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf, capturingQueue, databaseFailingOnBatch, failingQueue } from "../../support/faults";
 
 const matter = { matterId: "m", name: "n" };
@@ -34,25 +35,6 @@ async function publishWhileQueueDown(organizationId: string) {
     { organizationId: organizationId as OrganizationId, type: "matter.created", data: matter },
   );
   return event;
-}
-
-/** Publishes, keeping the event's queue message for the test to hand to the consumer. */
-async function publishCaptured(organizationId: string) {
-  const events = capturingQueue<EventMessage>();
-  const { event } = await publishEvent(
-    { ...env, EVENTS_QUEUE: events.queue },
-    { organizationId: organizationId as OrganizationId, type: "matter.created", data: matter },
-  );
-  return { event, message: events.sent[0] as EventMessage };
-}
-
-/** Runs a consumer on `batch` as the platform would, and returns how many messages it acknowledged and retried. */
-async function consume(batch: MessageBatch, workerEnv: Env = env) {
-  const ctx = createExecutionContext();
-  await worker.queue(batch, workerEnv);
-  const result = await getQueueResult(batch, ctx);
-  expect(result.ackAll || result.retryBatch.retry, "messages are answered one by one").toBe(false);
-  return { acked: result.explicitAcks.length, retried: result.retryMessages.length };
 }
 
 /** A delivery left pending after its first run (two failed inline attempts), whose retry message was lost. */

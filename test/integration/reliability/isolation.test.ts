@@ -1,11 +1,9 @@
-import { createExecutionContext, createScheduledController, getQueueResult } from "cloudflare:test";
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DeliveryMessage, EventMessage } from "../../../src/delivery/messages";
 import { SWEEP_GRACE_MS } from "../../../src/delivery/messages";
-import { publishEvent } from "../../../src/delivery/publish";
 import worker from "../../../src/index";
-import type { OrganizationId } from "../../../src/lib/ids";
 import { MAX_EVENT_SWEEPS } from "../../../src/sweeper/sweep";
 import {
   callOk,
@@ -15,13 +13,14 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf, capturingQueue, databaseFailingWhen } from "../../support/faults";
 
 /**
  * One tenant's failure stays its own in the delivery path: a message, an organization or an endpoint
  * that fails fails alone, and an accepted event is never dropped silently.
  */
-const matter = { matterId: "m", name: "n" };
+const _matter = { matterId: "m", name: "n" };
 
 /** An organization with one endpoint on a fresh receiver channel, subscribed to matter events. */
 async function tenant() {
@@ -29,24 +28,6 @@ async function tenant() {
   const receiver = receiverChannel();
   const { endpoint } = await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
   return { org, receiver, endpoint };
-}
-
-/** Publishes, keeping the event's queue message for the test to hand to the consumer (or to lose). */
-async function publishCaptured(organizationId: string) {
-  const events = capturingQueue<EventMessage>();
-  const { event } = await publishEvent(
-    { ...env, EVENTS_QUEUE: events.queue },
-    { organizationId: organizationId as OrganizationId, type: "matter.created", data: matter },
-  );
-  return { event, message: events.sent[0] as EventMessage };
-}
-
-async function consume(batch: MessageBatch, workerEnv: Env = env) {
-  const ctx = createExecutionContext();
-  await worker.queue(batch, workerEnv);
-  const result = await getQueueResult(batch, ctx);
-  expect(result.ackAll || result.retryBatch.retry, "messages are answered one by one").toBe(false);
-  return { acked: result.explicitAcks.length, retried: result.retryMessages.length };
 }
 
 async function fanOutState(token: string, eventId: string) {
