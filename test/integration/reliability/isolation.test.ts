@@ -16,11 +16,8 @@ import {
 import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf, capturingQueue, databaseFailingWhen } from "../../support/faults";
 
-/**
- * One tenant's failure stays its own in the delivery path: a message, an organization or an endpoint
- * that fails fails alone, and an accepted event is never dropped silently.
- */
-const _matter = { matterId: "m", name: "n" };
+// One tenant's failure stays its own in the delivery path: a message, an organization or an endpoint
+// that fails fails alone, and an accepted event is never dropped silently.
 
 /** An organization with one endpoint on a fresh receiver channel, subscribed to matter events. */
 async function tenant() {
