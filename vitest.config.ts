@@ -103,6 +103,9 @@ export default defineConfig(async () => {
   return {
     test: {
       reporters: ["default", "./test/summary-reporter.ts"],
+      // Vitest's default is one worker per core but one, so a single file at a time on two cores. The
+      // suite mostly waits (on the receiver, on retry delays, on queues), so three files run at once.
+      maxWorkers: 3,
       projects: [
         project(
           "service",
