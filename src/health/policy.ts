@@ -13,6 +13,10 @@ export type HealthState = {
   failuresInStreak: number;
   lastSuccessAt: number | null;
   lastFailureAt: number | null;
+  /**
+   * The latest attempt's status code and error, together: after a success, its status and no error
+   * (as a delivered delivery's `lastError` is null); `lastFailureAt` still says when the last failure was.
+   */
   lastStatusCode: number | null;
   lastError: string | null;
   /** Set once the policy disabled the endpoint, so it says so only once; cleared by a reset. */
@@ -53,6 +57,7 @@ export function recordOutcomes(state: HealthState, outcomes: readonly AttemptOut
   let next: HealthState = { ...state, hourly: [...state.hourly] };
   for (const outcome of [...outcomes].sort((a, b) => a.at - b.at)) {
     next.lastStatusCode = outcome.statusCode;
+    next.lastError = outcome.error;
     if (outcome.kind === "success") {
       next = { ...next, streakStartedAt: null, failuresInStreak: 0, lastSuccessAt: outcome.at };
     } else if (outcome.kind === "failure") {
@@ -61,10 +66,7 @@ export function recordOutcomes(state: HealthState, outcomes: readonly AttemptOut
         streakStartedAt: next.streakStartedAt ?? outcome.at,
         failuresInStreak: next.failuresInStreak + 1,
         lastFailureAt: outcome.at,
-        lastError: outcome.error,
       };
-    } else {
-      next.lastError = outcome.error;
     }
     if (outcome.kind !== "deferred") countHourly(next.hourly, outcome.at, outcome.kind === "success");
   }

@@ -131,6 +131,7 @@ describe("auto-disable", () => {
     expect(midway.health).toMatchObject({
       failuresInStreak: 0,
       lastStatusCode: 200,
+      lastError: null,
       successRateLast24h: 0.25,
     });
 

@@ -53,6 +53,26 @@ describe("endpoint health policy", () => {
     expect(state.lastStatusCode).toBe(429);
   });
 
+  it("shows the latest attempt's status and error together: none after a recovery", () => {
+    const recovered = recordOutcomes(HEALTHY, [fail(0), fail(1_000), succeed(2_000)]);
+    expect(summarize(recovered, 3_000)).toMatchObject({
+      lastStatusCode: 200,
+      lastError: null,
+      lastFailureAt: new Date(1_000).toISOString(),
+      lastSuccessAt: new Date(2_000).toISOString(),
+      failingSince: null,
+    });
+    // A batch that arrives out of order is read in time order: the failure came last.
+    const failedAgain = recordOutcomes(HEALTHY, [fail(5_000), succeed(4_000)]);
+    expect(summarize(failedAgain, 6_000)).toMatchObject({ lastStatusCode: 500, lastError: "HTTP 500" });
+    // A receiver asking for patience is what was heard last.
+    expect(summarize(recordOutcomes(recovered, [patient(7_000)]), 8_000)).toMatchObject({
+      lastStatusCode: 429,
+      lastError: "HTTP 429",
+      failuresInStreak: 0,
+    });
+  });
+
   it("schedules the re-check for when the streak will be long enough", () => {
     expect(nextCheckAt(HEALTHY, policy)).toBeNull();
     expect(nextCheckAt(recordOutcomes(HEALTHY, [fail(5_000)]), policy)).toBe(65_000);
