@@ -479,12 +479,6 @@ async function attemptDelivery(
     const result = attempts.length === 0 ? await connections.first(send) : await connections.retry(send);
     // No connection came free in time: another run makes this attempt, with nothing spent.
     if (!result) return { settled: handedOn(env, j), outcomes: [] };
-    observeAttempt(
-      env.DELIVERY_ANALYTICS,
-      { endpoint, deliveryId: job.id, eventId: job.eventId, eventType: job.eventType, attempt: number },
-      result,
-      classifyAttempt(result),
-    );
     results.push(result);
     attempts.push({
       number,
@@ -499,6 +493,12 @@ async function attemptDelivery(
       result,
       { attemptsThisRun: attempts.length, queueRetriesSpent: job.queueRetries },
       config,
+    );
+    observeAttempt(
+      env.DELIVERY_ANALYTICS,
+      { endpoint, deliveryId: job.id, eventId: job.eventId, eventType: job.eventType, attempt: number },
+      result,
+      step,
     );
     if (step.kind !== "retry_inline") break;
     const { delayMs } = step;

@@ -1,5 +1,5 @@
 import type { Endpoint } from "../db/endpoints";
-import type { AttemptVerdict } from "./retry-policy";
+import { type AttemptVerdict, classifyAttempt, type NextStep } from "./retry-policy";
 import type { AttemptResult } from "./send";
 
 /** What an attempt was about, for the log line; never secrets, never payloads. */
@@ -17,6 +17,16 @@ export type DeliveredAttempt = Pick<AttemptContext, "deliveryId" | "eventId" | "
   durationMs: number;
 };
 
+/**
+ * What became of an attempt, as logged: its verdict, except that a retryable attempt after which the
+ * delivery failed (its retry schedule spent) is `exhausted`, so a failed delivery's last line says so.
+ */
+export type LoggedOutcome = AttemptVerdict | "exhausted";
+
+function loggedOutcome(verdict: AttemptVerdict, next: NextStep): LoggedOutcome {
+  return verdict === "retryable" && next.kind === "failed" ? "exhausted" : verdict;
+}
+
 /** `invalid_request`, `timeout`, `network`, `http_4xx`, `http_5xx`, `redirect`, or null for a success. */
 export function errorClass(result: AttemptResult, verdict: AttemptVerdict): string | null {
   if (verdict === "delivered") return null;
@@ -27,22 +37,25 @@ export function errorClass(result: AttemptResult, verdict: AttemptVerdict): stri
 }
 
 /**
- * Makes an attempt observable: one Analytics Engine data point (blobs: organization, endpoint, event
- * type, outcome, error class; doubles: duration ms, status code, attempt number, 1 if delivered; index:
- * endpoint, so per-endpoint queries sample well) and, for an attempt that did not deliver, its own
- * structured line for Workers Logs. Successes are logged together per run (logDelivered): a line is a
- * billed log event, and the failures are what an operator looks for.
+ * Makes an attempt observable once `next`, what follows it, is decided: one Analytics Engine data
+ * point (blobs: organization, endpoint, event type, LoggedOutcome, error class; doubles: duration ms,
+ * status code, attempt number, 1 if delivered; index: endpoint, so per-endpoint queries sample well)
+ * and, for an attempt that did not deliver, its own structured line for Workers Logs. Successes are
+ * logged together per run (logDelivered): a line is a billed log event, and the failures are what an
+ * operator looks for.
  */
 export function observeAttempt(
   analytics: AnalyticsEngineDataset,
   context: AttemptContext,
   result: AttemptResult,
-  verdict: AttemptVerdict,
+  next: NextStep,
 ): void {
+  const verdict = classifyAttempt(result);
+  const outcome = loggedOutcome(verdict, next);
   const error = errorClass(result, verdict);
   analytics.writeDataPoint({
     indexes: [context.endpoint.id],
-    blobs: [context.endpoint.organizationId, context.endpoint.id, context.eventType, verdict, error ?? ""],
+    blobs: [context.endpoint.organizationId, context.endpoint.id, context.eventType, outcome, error ?? ""],
     doubles: [result.durationMs, result.statusCode ?? 0, context.attempt, verdict === "delivered" ? 1 : 0],
   });
   if (verdict === "delivered") return;
@@ -57,7 +70,7 @@ export function observeAttempt(
       attempt: context.attempt,
       statusCode: result.statusCode ?? null,
       durationMs: result.durationMs,
-      outcome: verdict,
+      outcome,
       errorClass: error,
     }),
   );

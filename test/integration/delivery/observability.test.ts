@@ -1,13 +1,12 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import type { EventMessage } from "../../../src/delivery/messages";
-import { publishEvent } from "../../../src/delivery/publish";
-import worker from "../../../src/index";
-import type { OrganizationId } from "../../../src/lib/ids";
-import { createEndpoint, createOrganization, receiverChannel } from "../../support/api";
-import { batchOf, capturingQueue } from "../../support/faults";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createEndpoint, createOrganization, receiverChannel, settledDeliveries } from "../../support/api";
+import { consume, publishCaptured } from "../../support/consumers";
+import { batchOf } from "../../support/faults";
 
 describe("observability", () => {
+  afterEach(() => vi.restoreAllMocks());
+
   it("writes one Analytics Engine data point per attempt", async () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
@@ -18,18 +17,10 @@ describe("observability", () => {
     });
     // The event is handed to the consumer here (fan-out makes its first attempts), with the dataset
     // swapped for a recorder.
-    const events = capturingQueue<EventMessage>();
-    await publishEvent(
-      { ...env, EVENTS_QUEUE: events.queue },
-      {
-        organizationId: org.id as OrganizationId,
-        type: "matter.created",
-        data: { matterId: "m", name: "n" },
-      },
-    );
+    const { message } = await publishCaptured(org.id);
     const points: AnalyticsEngineDataPoint[] = [];
     const analytics = { writeDataPoint: (point: AnalyticsEngineDataPoint) => points.push(point) };
-    await worker.queue(batchOf("webhook-events", events.sent), {
+    await consume(batchOf("webhook-events", [message]), {
       ...env,
       DELIVERY_ANALYTICS: analytics as AnalyticsEngineDataset,
     });
@@ -46,5 +37,24 @@ describe("observability", () => {
         doubles: [expect.any(Number), 200, 2, 1],
       },
     ]);
+  });
+
+  it("logs the attempt after which a delivery failed as `exhausted`, not `retryable`", async () => {
+    const org = await createOrganization();
+    const receiver = receiverChannel();
+    await receiver.script([], { status: 503 });
+    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { event, message } = await publishCaptured(org.id);
+    const lines: { message?: string; outcome?: string; eventId?: string }[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      if (typeof line === "string" && line.startsWith("{")) lines.push(JSON.parse(line));
+    });
+    // No queue retries in this schedule: the inline retry is the last attempt.
+    await consume(batchOf("webhook-events", [message]), { ...env, RETRY_SCHEDULE_SECONDS: "" });
+
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    expect(delivery).toMatchObject({ status: "failed", lastError: "retries exhausted: HTTP 503" });
+    const attempts = lines.filter((l) => l.message === "delivery attempt" && l.eventId === event.id);
+    expect(attempts.map((l) => l.outcome)).toEqual(["retryable", "exhausted"]);
   });
 });
