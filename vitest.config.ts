@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { type Unstable_Config, unstable_readConfig } from "wrangler";
 
 /**
  * Tests run inside workerd with the bindings of wrangler.toml (real local D1, Queues and Durable
@@ -32,13 +33,28 @@ const baseVars = {
   MAX_ENDPOINTS_PER_URL: "10000",
 };
 
-const queueConsumer = (overrides: Record<string, unknown> = {}) => ({
-  // An override replaces wrangler.toml's whole entry, so every field is restated.
-  maxBatchSize: 10,
-  maxBatchTimeout: 0.05,
-  maxRetries: 20,
-  ...overrides,
-});
+/**
+ * wrangler.toml's queue consumers, as Miniflare takes them: the same dead-letter queues, batch sizes
+ * and max_retries as production, so a message that keeps failing is dead-lettered after as many
+ * deliveries as it would be deployed. Only the batch timeout differs, 50 ms instead of 1 s, so a test
+ * does not wait a second at each queue hop (max_concurrency has no local counterpart).
+ */
+function queueConsumers() {
+  const { queues } = unstable_readConfig({ config: path.join(import.meta.dirname, "wrangler.toml") });
+  const consumers: NonNullable<Unstable_Config["queues"]["consumers"]> = queues.consumers ?? [];
+  return Object.fromEntries(
+    consumers.map((consumer) => [
+      consumer.queue,
+      {
+        maxBatchSize: consumer.max_batch_size,
+        maxBatchTimeout: 0.05,
+        maxRetries: consumer.max_retries,
+        deadLetterQueue: consumer.dead_letter_queue,
+        retryDelay: consumer.retry_delay,
+      },
+    ]),
+  );
+}
 
 const HEALTH_TESTS = "test/integration/health/**/*.test.ts";
 const SECURITY_TESTS = "test/integration/security/**/*.test.ts";
@@ -67,6 +83,7 @@ const apiRateLimits = (limit: number, authFailureLimit: number) => ({
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  const consumers = queueConsumers();
   const project = (
     name: string,
     files: { include: string[]; exclude?: string[] },
@@ -80,12 +97,7 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: { ...baseVars, ...vars, TEST_MIGRATIONS: migrations },
           ratelimits: apiRateLimits(rateLimit, authFailureLimit),
-          queueConsumers: {
-            "webhook-events": queueConsumer({ deadLetterQueue: "webhook-events-dlq" }),
-            "webhook-events-dlq": queueConsumer(),
-            "webhook-deliveries": queueConsumer({ deadLetterQueue: "webhook-deliveries-dlq" }),
-            "webhook-deliveries-dlq": queueConsumer(),
-          },
+          queueConsumers: consumers,
         },
       }),
     ],
@@ -94,6 +106,8 @@ export default defineConfig(async () => {
       ...files,
       globalSetup: ["./test/global-setup.ts"],
       setupFiles: ["./test/apply-migrations.ts"],
+      // For tests that count a message's deliveries (inject("queueConsumers")).
+      provide: { queueConsumers: consumers },
       // The Worker logs a line per attempt; show logs only for failing tests.
       silent: "passed-only" as const,
       testTimeout: 30_000,

@@ -11,5 +11,7 @@ export default async function setup(project: TestProject) {
 declare module "vitest" {
   export interface ProvidedContext {
     receiverPort: number;
+    /** The queue consumers of wrangler.toml, as the tests run them (vitest.config.ts). */
+    queueConsumers: Record<string, { maxBatchSize?: number; maxRetries?: number; deadLetterQueue?: string }>;
   }
 }

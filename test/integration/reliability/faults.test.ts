@@ -1,11 +1,11 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { DeliveryMessage, EventMessage } from "../../../src/delivery/messages";
-import { SWEEP_GRACE_MS } from "../../../src/delivery/messages";
+import { SWEEP_GRACE_MS, sendAll } from "../../../src/delivery/messages";
 import { publishEvent } from "../../../src/delivery/publish";
 import worker from "../../../src/index";
-import type { OrganizationId } from "../../../src/lib/ids";
+import { type EventId, fanOutDeliveryId, type OrganizationId } from "../../../src/lib/ids";
 import {
   callOk,
   createEndpoint,
@@ -17,6 +17,7 @@ import {
 } from "../../support/api";
 import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf, capturingQueue, databaseFailingOnBatch, failingQueue } from "../../support/faults";
+import { breakHealthObject, givenEndpoint } from "../../support/fixtures";
 
 const matter = { matterId: "m", name: "n" };
 
@@ -187,25 +188,31 @@ describe("nothing lost", () => {
     expect(delivery.status).toBe("delivered");
   });
 
-  it("a dead-lettered delivery ends failed with the reason, not pending", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["matter.*"],
-    });
-    const { event } = await publishCaptured(org.id);
-    const dead: DeliveryMessage = {
+  it("a delivery whose consumer keeps failing is dead-lettered by the queue after max_retries, and ends failed", async () => {
+    const { org, receiver, endpoint } = await givenEndpoint();
+    const { event } = await publishCaptured(org.id); // not fanned out: the test hands its delivery on
+    // Its health object throws at each report: every run makes its attempt, then fails, and the
+    // message goes round again, through the real local queue.
+    await breakHealthObject(endpoint.id);
+    const handedOn: DeliveryMessage = {
       organizationId: org.id as OrganizationId,
-      deliveryId: `dlv_${event.id.slice(4, 14)}DEADLETTERED0000` as DeliveryMessage["deliveryId"],
+      deliveryId: await fanOutDeliveryId(event.id as EventId, endpoint.id),
       endpointId: endpoint.id,
-      eventId: event.id,
+      eventId: event.id as EventId,
       first: { eventType: "matter.created" },
     };
-    expect(await consume(batchOf("webhook-deliveries-dlq", [dead]))).toEqual({ acked: 1, retried: 0 });
-    const { data } = await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, {
-      token: org.token,
+    await sendAll(env.DELIVERIES_QUEUE, [{ body: handedOn }]);
+
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    expect(delivery).toMatchObject({
+      id: handedOn.deliveryId,
+      status: "failed",
+      lastError: "dead_lettered: the consumer kept failing",
     });
-    expect(data).toMatchObject([{ status: "failed", lastError: expect.stringMatching(/^dead_lettered/) }]);
+    // One run per delivery of the message: the first, then max_retries more (wrangler.toml's).
+    const maxRetries = inject("queueConsumers")["webhook-deliveries"]?.maxRetries ?? 0;
+    expect(maxRetries).toBeGreaterThan(0);
+    expect(await receiver.received()).toHaveLength(1 + maxRetries);
   });
 
   it("never lets two runs attempt the same delivery at once", async () => {
