@@ -61,6 +61,8 @@ const SECURITY_TESTS = "test/integration/security/**/*.test.ts";
 const LIMITS_TESTS = "test/integration/limits/**/*.test.ts";
 /** Tests of the npm scripts themselves: plain Node, no Worker. */
 const SCRIPT_TESTS = "test/scripts/**/*.test.ts";
+/** Tests of the pure modules (no binding, no I/O): plain Node, without a workerd start-up per file. */
+const UNIT_TESTS = "test/unit/**/*.test.ts";
 
 /**
  * Throttling is effectively off except in the security project, which tests it: `limit` requests per
@@ -125,10 +127,11 @@ export default defineConfig(async () => {
           "service",
           {
             include: ["test/**/*.test.ts"],
-            exclude: [HEALTH_TESTS, SECURITY_TESTS, LIMITS_TESTS, SCRIPT_TESTS],
+            exclude: [HEALTH_TESTS, SECURITY_TESTS, LIMITS_TESTS, SCRIPT_TESTS, UNIT_TESTS],
           },
           {},
         ),
+        { test: { name: "unit", include: [UNIT_TESTS], environment: "node" } },
         { test: { name: "scripts", include: [SCRIPT_TESTS], environment: "node" } },
         // Production URL policy (https, no private addresses), a low per-key request limit, and
         // wrangler.toml's limit on refused credentials per address (20 per 10 s).
