@@ -4,9 +4,10 @@ import { defineConfig } from "vitest/config";
 import { type Unstable_Config, unstable_readConfig } from "wrangler";
 
 /**
- * Tests run inside workerd with the bindings of wrangler.toml (real local D1, Queues and Durable
- * Objects). Vars are overridden for speed: short retry schedules and timeouts. The projects differ
- * only in their vars: `health` auto-disables endpoints after a short streak and has a longer last
+ * Integration tests run inside workerd with the bindings of wrangler.toml (real local D1, Queues and
+ * Durable Objects); unit tests of the pure modules and tests of the npm scripts run in plain Node.
+ * Vars are overridden for speed: short retry schedules and timeouts. The workerd projects differ only
+ * in their vars: `health` auto-disables endpoints after a short streak and has a longer last
  * retry step (so Retry-After can be seen); `security` applies the production URL policy and low
  * request limits; `limits` has small endpoint caps and replay quota, to reach them; in `service`
  * endpoints are never auto-disabled, nothing is throttled, and the caps are far off.
@@ -18,6 +19,9 @@ const secrets = {
   SECRETS_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 };
 Object.assign(process.env, secrets);
+// Wrangler says "Using secrets defined in process.env" for every test file it starts a Worker for;
+// warnings and errors still show.
+process.env.WRANGLER_LOG ??= "warn";
 
 const baseVars = {
   ...secrets,
@@ -118,7 +122,9 @@ export default defineConfig(async () => {
   });
   return {
     test: {
-      reporters: ["default", "./test/summary-reporter.ts"],
+      // Only what a developer reads: each failure with its logs (`silent: "passed-only"` above), the
+      // totals, and the summary line CI reads. `--reporter=default` lists every file as it finishes.
+      reporters: ["minimal", "./test/summary-reporter.ts"],
       // Vitest's default is one worker per core but one, so a single file at a time on two cores. The
       // suite mostly waits (on the receiver, on retry delays, on queues), so three files run at once.
       maxWorkers: 3,
@@ -132,7 +138,10 @@ export default defineConfig(async () => {
           {},
         ),
         { test: { name: "unit", include: [UNIT_TESTS], environment: "node" } },
-        { test: { name: "scripts", include: [SCRIPT_TESTS], environment: "node" } },
+        // Each script test starts node several times, which can take seconds on a loaded machine.
+        {
+          test: { name: "scripts", include: [SCRIPT_TESTS], environment: "node", testTimeout: 30_000 },
+        },
         // Production URL policy (https, no private addresses), a low per-key request limit, and
         // wrangler.toml's limit on refused credentials per address (20 per 10 s).
         project("security", { include: [SECURITY_TESTS] }, { ALLOW_INSECURE_URLS: "false" }, 100, 20),
