@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, callOk } from "../../support/api";
+import { tokenHash } from "../../support/secrets";
 
 describe("admin API", () => {
   it("creates and lists organizations", async () => {
@@ -38,8 +39,13 @@ describe("admin API", () => {
       scopes: ["vaults", "cases"],
     });
     const rows = JSON.stringify((await env.DB.prepare("SELECT * FROM api_keys").all()).results);
-    expect(rows).not.toContain(token);
     expect(rows).not.toContain(token.slice(3));
+    const stored = await env.DB.prepare("SELECT token_hash FROM api_keys WHERE id = ?")
+      .bind(apiKey.id)
+      .first<string>("token_hash");
+    expect(stored).toBe(await tokenHash(token));
+    // And the key is found by that hash.
+    await callOk("GET", "/webhooks/v1/endpoints", 200, { token });
   });
 
   it("refuses unknown scopes and unknown organizations", async () => {

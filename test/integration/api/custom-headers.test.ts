@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, callOk, createEndpoint, createOrganization, receiverChannel } from "../../support/api";
+import { OTHER_KEY, openSealed, SECRETS_KEY, tampered } from "../../support/secrets";
 
 type Problem = { status: number; errors?: { path: string; message: string }[] };
 
@@ -122,8 +123,15 @@ describe("custom header values at rest", () => {
       .first<Record<string, unknown>>();
     const stored = JSON.stringify(row);
     for (const secret of [TOKEN, TOKEN.slice(7), "abc123"]) expect(stored).not.toContain(secret);
-    expect(row?.header_values).toMatch(/^v2:[0-9a-f]{8}:/);
     expect(row?.legacy_header_values).toBeNull();
+    const sealed = String(row?.header_values);
+    const context = `endpoint:${created.endpoint.id}:headers`;
+    expect(JSON.parse(await openSealed(sealed, SECRETS_KEY, context))).toEqual({
+      Authorization: TOKEN,
+      "X-Short": "abc123",
+    });
+    await expect(openSealed(sealed, OTHER_KEY, context)).rejects.toThrow();
+    await expect(openSealed(tampered(sealed), SECRETS_KEY, context)).rejects.toThrow();
   });
 
   it("merges a PATCH: a value sets, null removes, a header not named keeps its value", async () => {

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callOk, createEndpoint, createOrganization, receiverChannel } from "../../support/api";
+import { givenEndpoint } from "../../support/fixtures";
+import { keyId, OTHER_KEY, openSealed, SECRETS_KEY, tampered } from "../../support/secrets";
 
 describe("endpoints API", () => {
   it("creates an endpoint with defaults and shows its secret once", async () => {
@@ -34,19 +36,23 @@ describe("endpoints API", () => {
     expect(JSON.stringify(list)).not.toContain(created.signingSecret);
   });
 
-  it("stores the signing secret encrypted, never in plaintext", async () => {
-    const org = await createOrganization();
-    const { endpoint, signingSecret } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-    });
-    const rows = await env.DB.prepare("SELECT * FROM endpoint_secrets WHERE endpoint_id = ?")
+  it("stores the signing secret sealed under SECRETS_KEY for this endpoint alone, never in clear", async () => {
+    const { endpoint, signingSecret } = await givenEndpoint({ filters: ["*"] });
+    const { results } = await env.DB.prepare("SELECT * FROM endpoint_secrets WHERE endpoint_id = ?")
       .bind(endpoint.id)
-      .all();
-    expect(rows.results).toHaveLength(1);
-    const stored = JSON.stringify(rows.results);
-    expect(stored).not.toContain(signingSecret);
-    expect(stored).not.toContain(signingSecret.slice("whsec_".length));
+      .all<{ ciphertext: string }>();
+    expect(results).toHaveLength(1);
+    expect(JSON.stringify(results)).not.toContain(signingSecret.slice("whsec_".length));
+    const [{ ciphertext }] = results as [{ ciphertext: string }];
+    expect(ciphertext.startsWith(`v2:${await keyId(SECRETS_KEY)}:`)).toBe(true);
+    const context = `endpoint:${endpoint.id}:signing-secret`;
+    expect(await openSealed(ciphertext, SECRETS_KEY, context)).toBe(signingSecret);
+    // Another key, another endpoint's context or one bit changed, and it does not open.
+    await expect(openSealed(ciphertext, OTHER_KEY, context)).rejects.toThrow();
+    await expect(
+      openSealed(ciphertext, SECRETS_KEY, "endpoint:evsub_other:signing-secret"),
+    ).rejects.toThrow();
+    await expect(openSealed(tampered(ciphertext), SECRETS_KEY, context)).rejects.toThrow();
   });
 
   it("patches settings, disables and re-enables", async () => {

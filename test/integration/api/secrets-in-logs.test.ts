@@ -8,8 +8,7 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
-
-const SECRETS_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="; // vitest.config.ts
+import { SECRETS_KEY } from "../../support/secrets";
 
 describe("secrets stay out of logs", () => {
   afterEach(() => vi.restoreAllMocks());

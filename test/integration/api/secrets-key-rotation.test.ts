@@ -21,11 +21,8 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { keyId, legacyCiphertext, OLD_KEY, OTHER_KEY, SECRETS_KEY } from "../../support/secrets";
 
-// SECRETS_KEY of vitest.config.ts, and two keys the service is not configured with.
-const CURRENT_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const OLD_KEY = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
-const OTHER_KEY = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=";
 const TOKEN = "Bearer sk_live_0123456789abcdefWXYZ";
 
 /** The Worker as deployed with `SECRETS_KEY_PREVIOUS` set: the same bindings, one more secret. */
@@ -39,26 +36,6 @@ async function callUnder(workerEnv: Env, method: string, path: string, token: st
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return worker.fetch(request as Parameters<typeof worker.fetch>[0], workerEnv, createExecutionContext());
-}
-
-/** The documented key id: the first 4 bytes of the SHA-256 of the raw key, in hex. */
-async function keyId(base64Key: string): Promise<string> {
-  const raw = Uint8Array.from(atob(base64Key), (c) => c.charCodeAt(0));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", raw));
-  return Array.from(digest.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** The form ciphertexts had before key ids: base64(IV ‖ AES-GCM ciphertext), no additional data. */
-async function legacyCiphertext(base64Key: string, plaintext: string): Promise<string> {
-  const raw = Uint8Array.from(atob(base64Key), (c) => c.charCodeAt(0));
-  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt"]);
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv },
-    key,
-    new TextEncoder().encode(plaintext),
-  );
-  return btoa(String.fromCharCode(...iv, ...new Uint8Array(sealed)));
 }
 
 const setSecret = (endpointId: string, ciphertext: string) =>
@@ -126,7 +103,7 @@ describe("SECRETS_KEY rotation", () => {
     const reencrypt = await callUnder(rotated, "POST", "/admin/v1/secrets/reencrypt", ADMIN_TOKEN);
     expect(await reencrypt.json()).toEqual({ reencrypted: 2, remaining: 0, unreadable: [] });
     const stored = await storedForms(endpoint.id);
-    const current = await keyId(CURRENT_KEY);
+    const current = await keyId(SECRETS_KEY);
     expect(stored?.ciphertext.startsWith(`v2:${current}:`)).toBe(true);
     expect(stored?.header_values?.startsWith(`v2:${current}:`)).toBe(true);
     // The old key can go.
@@ -142,7 +119,7 @@ describe("SECRETS_KEY rotation", () => {
       eventTypeFilters: ["matter.*"],
     });
     // As stored before migration 0002: a legacy ciphertext, and header values in clear.
-    await setSecret(endpoint.id, await legacyCiphertext(CURRENT_KEY, signingSecret));
+    await setSecret(endpoint.id, await legacyCiphertext(SECRETS_KEY, signingSecret));
     await env.DB.prepare("UPDATE endpoints SET headers = ?, legacy_header_values = ? WHERE id = ?")
       .bind('{"X-Tenant":"••••••••"}', '{"X-Tenant":"acme-legacy-1234"}', endpoint.id)
       .run();
@@ -177,7 +154,7 @@ describe("SECRETS_KEY rotation", () => {
         url: receiverChannel().url,
         eventTypeFilters: ["*"],
       });
-      await setSecret(endpoint.id, await legacyCiphertext(CURRENT_KEY, signingSecret));
+      await setSecret(endpoint.id, await legacyCiphertext(SECRETS_KEY, signingSecret));
     }
     const first = await callOk("POST", "/admin/v1/secrets/reencrypt", 200, {
       token: ADMIN_TOKEN,
@@ -271,7 +248,7 @@ describe("SECRETS_KEY rotation", () => {
         url: receiverChannel().url,
         eventTypeFilters: ["*"],
       });
-      await setSecret(created.endpoint.id, await legacyCiphertext(CURRENT_KEY, created.signingSecret));
+      await setSecret(created.endpoint.id, await legacyCiphertext(SECRETS_KEY, created.signingSecret));
       endpoints.push(created);
     }
     const run = async () => {

@@ -1,9 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { keyRing, openSecret, sealSecret, UnreadableSecretError } from "../../../src/lib/secret-box";
+import {
+  SECRETS_KEY as KEY_A,
+  OLD_KEY as KEY_B,
+  OTHER_KEY as KEY_C,
+  keyId,
+  legacyCiphertext,
+  openSealed,
+  tampered,
+} from "../../support/secrets";
 
-const KEY_A = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const KEY_B = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
-const KEY_C = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=";
 const CONTEXT = "endpoint:evsub_1:signing-secret";
 
 async function unreadable(promise: Promise<unknown>): Promise<UnreadableSecretError> {
@@ -20,8 +26,11 @@ describe("secret box", () => {
     const ring = await keyRing({ SECRETS_KEY: KEY_A });
     const sealed = await sealSecret(ring, "whsec_abc", CONTEXT);
     expect(sealed).toMatch(new RegExp(`^v2:${ring.current.id}:[A-Za-z0-9+/]+=*$`));
-    expect(ring.current.id).toMatch(/^[0-9a-f]{8}$/);
+    expect(ring.current.id).toBe(await keyId(KEY_A));
     expect(await openSecret(ring, sealed, CONTEXT)).toBe("whsec_abc");
+    // The documented form: AES-256-GCM under the key, the context as additional data.
+    expect(await openSealed(sealed, KEY_A, CONTEXT)).toBe("whsec_abc");
+    await unreadable(openSecret(ring, tampered(sealed), CONTEXT));
     const error = await unreadable(openSecret(ring, sealed, "endpoint:evsub_2:signing-secret"));
     expect(error.context).toBe("endpoint:evsub_2:signing-secret");
     expect(error.message).not.toContain("whsec_abc");
@@ -38,13 +47,7 @@ describe("secret box", () => {
   });
 
   it("opens the legacy form (no key id, no additional data) under any key of the ring", async () => {
-    const raw = Uint8Array.from(atob(KEY_B), (c) => c.charCodeAt(0));
-    const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt"]);
-    const iv = crypto.getRandomValues(new Uint8Array(12));
-    const sealed = new Uint8Array(
-      await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, new TextEncoder().encode("old")),
-    );
-    const legacy = btoa(String.fromCharCode(...iv, ...sealed));
+    const legacy = await legacyCiphertext(KEY_B, "old");
     const ring = await keyRing({ SECRETS_KEY: KEY_A, SECRETS_KEY_PREVIOUS: KEY_B });
     expect(await openSecret(ring, legacy, CONTEXT)).toBe("old");
     await unreadable(openSecret(await keyRing({ SECRETS_KEY: KEY_A }), legacy, CONTEXT));
