@@ -1,3 +1,4 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
   callOk,
@@ -8,6 +9,9 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { consume, publishCaptured } from "../../support/consumers";
+import { batchOf } from "../../support/faults";
+import { givenEndpoint, healthObject, healthOf } from "../../support/fixtures";
 
 // The health project's vars: auto-disable after a streak of 2 s with at least 4 failed attempts.
 const matter = { matterId: "m", name: "n" };
@@ -103,6 +107,40 @@ describe("auto-disable", () => {
       token: org.token,
     });
     expect(recovered.health).toMatchObject({ status: "active", failuresInStreak: 0, disabledReason: null });
+  });
+
+  it("disables, through its health object's alarm, an endpoint whose failures stopped before the streak was long enough", async () => {
+    const { org, receiver, endpoint } = await givenEndpoint({ fallback: { status: 410 } });
+    // Four events in one fan-out run, each delivery failing at once: the streak has its 4 failures
+    // but not its 2 s, and no later attempt will come to re-check it.
+    const published = [];
+    for (let i = 0; i < 4; i++) published.push(await publishCaptured(org.id));
+    await consume(
+      batchOf(
+        "webhook-events",
+        published.map((p) => p.message),
+      ),
+    );
+    expect(await receiver.received()).toHaveLength(4);
+    const health = await healthOf(org, endpoint.id);
+    expect(health).toMatchObject({ status: "active", failuresInStreak: 4 });
+    const stub = healthObject(endpoint.id);
+    const alarmAt = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    expect(alarmAt).toBe(Date.parse(health.failingSince) + 2_000);
+
+    // Once the streak has lasted long enough, the alarm (run here, unless the runtime ran it already)
+    // disables the endpoint with nothing else happening.
+    await eventually(async () => Date.now() >= (alarmAt ?? 0), 5_000);
+    await runDurableObjectAlarm(stub);
+    const disabled = await eventually(async () => {
+      const { endpoint: e } = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+        token: org.token,
+      });
+      return e.status === "auto_disabled" ? e : undefined;
+    });
+    expect(disabled.disabledReason).toEqual({ at: expect.any(String), failures: 4, lastError: "HTTP 410" });
+    expect(Date.parse(disabled.disabledReason.at)).toBeGreaterThanOrEqual(alarmAt ?? 0);
+    expect(await receiver.received()).toHaveLength(4);
   });
 
   it("a single success in the middle resets the streak", async () => {
