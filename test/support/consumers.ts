@@ -32,7 +32,9 @@ export async function publishCaptured(
  */
 export async function consume(batch: MessageBatch, workerEnv: Env = env) {
   const ctx = createExecutionContext();
-  await worker.queue(batch, workerEnv);
+  const handler: ExportedHandler<Env> = worker;
+  await handler.queue?.(batch, workerEnv, ctx);
+  // Waits for what the consumer left to ctx.waitUntil, then reads how it answered each message.
   const result = await getQueueResult(batch, ctx);
   expect(result.ackAll || result.retryBatch.retry, "messages are answered one by one").toBe(false);
   return { acked: result.explicitAcks.length, retried: result.retryMessages.length };

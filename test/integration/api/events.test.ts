@@ -2,7 +2,6 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { EventMessage } from "../../../src/delivery/messages";
 import { publishEvent } from "../../../src/delivery/publish";
-import worker from "../../../src/index";
 import type { OrganizationId } from "../../../src/lib/ids";
 import {
   ADMIN_TOKEN,
@@ -15,6 +14,7 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { consume } from "../../support/consumers";
 import { batchOf, capturingQueue } from "../../support/faults";
 
 const matter = { matterId: "matter_1", name: "Idempotent" };
@@ -84,7 +84,7 @@ describe("publishing with an Idempotency-Key", () => {
     expect(events.sent.length).toBeGreaterThan(1);
 
     // Fan-out takes every message: the losers' events were never stored and are dropped.
-    await worker.queue(batchOf("webhook-events", events.sent), env);
+    await consume(batchOf("webhook-events", events.sent));
     expect(await receiver.received()).toHaveLength(1);
     const [delivered] = await receiver.received();
     expect(delivered?.headers["webhook-id"]).toBe([...ids][0]);

@@ -3,7 +3,6 @@ import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fanOut } from "../../../src/delivery/fan-out";
 import type { DeliveryMessage } from "../../../src/delivery/messages";
-import worker from "../../../src/index";
 import { newEndpointId } from "../../../src/lib/ids";
 import {
   createEndpoint,
@@ -12,7 +11,7 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
-import { publishCaptured } from "../../support/consumers";
+import { consume, publishCaptured } from "../../support/consumers";
 import { recordingDatabase } from "../../support/d1-recorder";
 import { batchOf, capturingQueue } from "../../support/faults";
 
@@ -32,7 +31,7 @@ describe("fan-out", () => {
     expect(deliveries.sent).toHaveLength(2);
     expect(deliveries.sent.every((m) => m.first?.event?.occurredAt === event.occurredAt)).toBe(true);
 
-    await worker.queue(batchOf("webhook-deliveries", deliveries.sent), env);
+    await consume(batchOf("webhook-deliveries", deliveries.sent));
     const settled = await settledDeliveries(org.token, `event_id=${event.id}`, 3);
     expect(settled.map((d: { status: string }) => d.status)).toEqual(["delivered", "delivered", "delivered"]);
     expect(await receiver.received()).toHaveLength(3);
@@ -67,7 +66,7 @@ describe("fan-out", () => {
     const { event, message } = await publishCaptured(org.id, "webhook.test", data);
     expect(message).toEqual({ organizationId: org.id, eventId: event.id });
 
-    await worker.queue(batchOf("webhook-events", [message]), env);
+    await consume(batchOf("webhook-events", [message]));
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
     expect(delivery.status).toBe("delivered");
     const [request] = await receiver.received();
@@ -102,11 +101,13 @@ describe("outgoing connections", () => {
       ...arrivals.map((t) => arrivals.filter((u) => u >= t && u < t + 900).length),
     );
     expect(mostTogether).toBeLessThanOrEqual(6);
-    expect(arrivals.length).toBeGreaterThanOrEqual(6);
+    // At least a second wave started, and the budget stopped the run before all 30 had.
+    expect(arrivals.length).toBeGreaterThan(6);
+    expect(arrivals.length).toBeLessThan(30);
     expect(deliveries.sent).toHaveLength(30 - arrivals.length);
-    expect(deliveries.sent.every((m) => m.first?.event !== undefined)).toBe(true);
+    for (const handedOn of deliveries.sent) expect(handedOn.first?.event).toBeDefined();
 
-    await worker.queue(batchOf("webhook-deliveries", deliveries.sent), env);
+    await consume(batchOf("webhook-deliveries", deliveries.sent));
     const settled = await settledDeliveries(org.token, "", 30);
     expect(settled).toHaveLength(30);
     for (const delivery of settled) {
@@ -128,11 +129,11 @@ describe("outgoing connections", () => {
     await receiver.script([], { status: 200, hangMs: 1_000 });
     const handedOn = capturingQueue<DeliveryMessage>();
     const deliveriesBatch = (bodies: DeliveryMessage[]) => batchOf("webhook-deliveries", bodies);
-    await worker.queue(deliveriesBatch(retries.sent), { ...env, DELIVERIES_QUEUE: handedOn.queue });
+    await consume(deliveriesBatch(retries.sent), { ...env, DELIVERIES_QUEUE: handedOn.queue });
     expect(handedOn.sent.length).toBeGreaterThan(0);
     expect(handedOn.sent.every((m) => m.first === undefined)).toBe(true);
 
-    await worker.queue(deliveriesBatch(handedOn.sent), env);
+    await consume(deliveriesBatch(handedOn.sent));
     const settled = await settledDeliveries(org.token, "", 30);
     expect(settled.map((d: { status: string }) => d.status)).toEqual(Array(30).fill("delivered"));
     for (const delivery of settled) {
