@@ -1,5 +1,7 @@
+import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import type { DeliveryMessage } from "../../../src/delivery/messages";
 import {
   callOk,
   createEndpoint,
@@ -9,6 +11,9 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { consume, publishCaptured } from "../../support/consumers";
+import { batchOf, capturingQueue } from "../../support/faults";
+import { givenEndpoint } from "../../support/fixtures";
 
 const matter = { matterId: "matter_1", name: "Acme v. Globex" };
 
@@ -218,6 +223,35 @@ describe("delivery, end to end", () => {
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
     expect(delivery).toMatchObject({ status: "failed", lastStatusCode: 302 });
     expect(await target.received()).toHaveLength(0);
+  });
+
+  it("ends a queued retry whose endpoint was deleted meanwhile as endpoint_deleted, without a request", async () => {
+    const { org, receiver, endpoint } = await givenEndpoint({ script: [{ status: 500 }, { status: 500 }] });
+    const { event, message } = await publishCaptured(org.id);
+    const retries = capturingQueue<DeliveryMessage>();
+    await consume(batchOf("webhook-events", [message]), { ...env, DELIVERIES_QUEUE: retries.queue });
+    expect(retries.sent).toHaveLength(1);
+
+    await callOk("DELETE", `/webhooks/v1/endpoints/${endpoint.id}`, 204, { token: org.token });
+    expect(await consume(batchOf("webhook-deliveries", retries.sent))).toEqual({ acked: 1, retried: 0 });
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    expect(delivery).toMatchObject({ status: "failed", lastError: "endpoint_deleted", attemptCount: 2 });
+    expect(await receiver.received()).toHaveLength(2);
+  });
+
+  it("waits at most a day (86,400 s, the longest delay Queues accepts) for a retry, whatever the schedule", async () => {
+    const { org } = await givenEndpoint({ fallback: { status: 503 } });
+    const { event, message } = await publishCaptured(org.id);
+    const before = Date.now();
+    await consume(batchOf("webhook-events", [message]), { ...env, RETRY_SCHEDULE_SECONDS: "200000" });
+    const after = Date.now();
+    const [delivery] = (
+      await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, { token: org.token })
+    ).data;
+    expect(delivery).toMatchObject({ status: "pending", attemptCount: 2 });
+    const due = Date.parse(delivery.nextAttemptAt);
+    expect(due).toBeGreaterThanOrEqual(before + 86_400_000);
+    expect(due).toBeLessThanOrEqual(after + 86_400_000);
   });
 
   it("stops delivering to a deleted endpoint but keeps its history", async () => {
