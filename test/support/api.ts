@@ -110,14 +110,6 @@ export function eventually<T>(check: () => Promise<T | undefined | false>, timeo
   return vi.waitUntil(async () => (await check()) || undefined, { timeout, interval: 50 }) as Promise<T>;
 }
 
-/** An endpoint whose receiver refuses every request with 410: each delivery fails at once, without retry. */
-export async function refusingEndpoint(token: string, eventTypeFilters = ["matter.*"]) {
-  const receiver = receiverChannel();
-  await receiver.script([], { status: 410 });
-  const { endpoint } = await createEndpoint(token, { url: receiver.url, eventTypeFilters });
-  return { endpoint, receiver };
-}
-
 /** Waits for a delivery of the organization matching `query` to leave `pending`. */
 export async function settledDeliveries(token: string, query: string, count: number, timeout?: number) {
   return eventually(async () => {

@@ -98,3 +98,23 @@ export function databaseFailingWhen(
     },
   });
 }
+
+/**
+ * Makes D1 refuse to record delivery `deliveryId` as anything but failed (a trigger aborts the
+ * insert), as a database that keeps failing on one row would. Every run of its consumer then fails
+ * after the attempt; marking it failed still works. Returns the way to lift it.
+ */
+export async function refuseDeliveryRow(db: D1Database, deliveryId: string): Promise<() => Promise<void>> {
+  if (!/^\w+$/.test(deliveryId)) throw new Error(`not a delivery id: ${deliveryId}`);
+  const trigger = `refuse_${deliveryId}`;
+  await db
+    .prepare(
+      `CREATE TRIGGER ${trigger} BEFORE INSERT ON deliveries
+       WHEN NEW.id = '${deliveryId}' AND NEW.status <> 'failed'
+       BEGIN SELECT RAISE(ABORT, 'injected: D1 refuses this row'); END`,
+    )
+    .run();
+  return async () => {
+    await db.prepare(`DROP TRIGGER ${trigger}`).run();
+  };
+}

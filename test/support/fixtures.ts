@@ -1,10 +1,10 @@
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { endpointHealth } from "../../src/health/endpoint-health";
 import {
   callOk,
   createEndpoint,
   createOrganization,
+  eventually,
   publish,
   receiverChannel,
   settledDeliveries,
@@ -33,7 +33,7 @@ export type EndpointGiven = {
   [setting: string]: unknown;
 };
 
-/** An endpoint on a receiver channel of its own, created through the API, as `given` describes. */
+/** An endpoint on a receiver channel of its own, created through the API as described. */
 export async function givenEndpoint({
   org,
   filters = ["matter.*"],
@@ -70,10 +70,40 @@ export async function publishSettled(
   return { event, deliveries, delivery: deliveries[0] };
 }
 
+/**
+ * Rotates the endpoint's signing secret; the old one keeps signing for `previousSecretExpiresInSec`
+ * (the API's default, a day, when absent). Returns the new secret and when the old one stops.
+ */
+export async function rotateSecret(
+  org: Organization,
+  endpointId: string,
+  previousSecretExpiresInSec?: number,
+): Promise<{ signingSecret: string; previousSecretExpiresAt: string }> {
+  return callOk("POST", `/webhooks/v1/endpoints/${endpointId}/rotate_secret`, 200, {
+    token: org.token,
+    body: previousSecretExpiresInSec === undefined ? undefined : { previousSecretExpiresInSec },
+  });
+}
+
 /** An endpoint's health view, as its owner reads it. */
 export async function healthOf(org: Organization, endpointId: string) {
   return (await callOk("GET", `/webhooks/v1/endpoints/${endpointId}/health`, 200, { token: org.token }))
     .health;
+}
+
+/** Waits until the endpoint's status is `status`; returns the endpoint as its owner then reads it. */
+export async function endpointBecomes(
+  org: Organization,
+  endpointId: string,
+  status: string,
+  timeout?: number,
+) {
+  return eventually(async () => {
+    const { endpoint } = await callOk("GET", `/webhooks/v1/endpoints/${endpointId}`, 200, {
+      token: org.token,
+    });
+    return endpoint.status === status ? endpoint : undefined;
+  }, timeout);
 }
 
 /** Where an event's fan-out stands, as its owner reads it. */
@@ -83,11 +113,3 @@ export async function fanOutOf(org: Organization, eventId: string) {
 
 /** The endpoint's health object (EndpointHealth), as the delivery consumer reaches it. */
 export const healthObject = (endpointId: string) => endpointHealth(env, endpointId);
-
-/**
- * Damages an endpoint's health object: its stored state becomes one it cannot read, so each outcome
- * reported to it throws, as a Durable Object that keeps failing would.
- */
-export async function breakHealthObject(endpointId: string): Promise<void> {
-  await runInDurableObject(healthObject(endpointId), (_, state) => state.storage.put("state", { hourly: 0 }));
-}

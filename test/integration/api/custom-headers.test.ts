@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, callOk, createEndpoint, createOrganization, receiverChannel } from "../../support/api";
+import { givenEndpoint, rotateSecret } from "../../support/fixtures";
 import { OTHER_KEY, openSealed, SECRETS_KEY, tampered } from "../../support/secrets";
 
 type Problem = { status: number; errors?: { path: string; message: string }[] };
@@ -82,12 +83,7 @@ describe("custom header rules", () => {
   });
 
   it("applies the same rules on PATCH and leaves the endpoint as it was", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-      headers: { "X-Tenant": "acme" },
-    });
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"], headers: { "X-Tenant": "acme" } });
     expect(await refusedPaths(org.token, { "X-Forwarded-For": "10.0.0.1" }, endpoint.id)).toEqual([
       "headers.X-Forwarded-For",
     ]);
@@ -135,10 +131,8 @@ describe("custom header values at rest", () => {
   });
 
   it("merges a PATCH: a value sets, null removes, a header not named keeps its value", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
+    const { org, endpoint } = await givenEndpoint({
+      filters: ["*"],
       headers: { Authorization: TOKEN, "X-Tenant": "acme", "X-Old": "1" },
     });
     const path = `/webhooks/v1/endpoints/${endpoint.id}`;
@@ -162,12 +156,7 @@ describe("custom header values at rest", () => {
   });
 
   it("refuses a masked value sent back, so a mask is never stored as the value", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-      headers: { Authorization: TOKEN },
-    });
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"], headers: { Authorization: TOKEN } });
     expect(await refusedPaths(org.token, endpoint.headers, endpoint.id)).toEqual(["headers.Authorization"]);
     expect(await refusedPaths(org.token, endpoint.headers)).toEqual(["headers.Authorization"]);
   });
@@ -189,13 +178,8 @@ describe("custom header values at rest", () => {
   });
 
   it("purges the signing secrets and header values of a deleted endpoint", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-      headers: { Authorization: TOKEN },
-    });
-    await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`, 200, { token: org.token });
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"], headers: { Authorization: TOKEN } });
+    await rotateSecret(org, endpoint.id);
     await callOk("DELETE", `/webhooks/v1/endpoints/${endpoint.id}`, 204, { token: org.token });
     const secrets = await env.DB.prepare("SELECT COUNT(*) AS n FROM endpoint_secrets WHERE endpoint_id = ?")
       .bind(endpoint.id)

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  callOk,
-  createEndpoint,
-  createOrganization,
-  eventually,
-  publish,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+import { callOk, createEndpoint, createOrganization, eventually, receiverChannel } from "../../support/api";
+import { publishSettled } from "../../support/fixtures";
 
 const ids = (page: { data: { id: string }[] }) => page.data.map((d) => d.id);
 
@@ -26,12 +19,14 @@ describe("listing deliveries", () => {
       eventTypeFilters: ["*"],
     });
 
-    const created = await publish(org.id, "matter.created", { matterId: "m", name: "n" });
-    await settledDeliveries(org.token, `event_id=${created.id}`, 2);
+    const { event: created } = await publishSettled(org, { count: 2 });
     await eventually(async () => Date.now() > Date.parse(created.occurredAt) + 5, 1_000);
     const between = new Date().toISOString();
-    const updated = await publish(org.id, "matter.updated", { matterId: "m", changes: [] });
-    await settledDeliveries(org.token, `event_id=${updated.id}`, 2);
+    const { event: updated } = await publishSettled(org, {
+      type: "matter.updated",
+      data: { matterId: "m", changes: [] },
+      count: 2,
+    });
 
     const list = (query: string) =>
       callOk("GET", `/webhooks/v1/deliveries?${query}`, 200, { token: org.token });

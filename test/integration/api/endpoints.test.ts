@@ -56,11 +56,7 @@ describe("endpoints API", () => {
   });
 
   it("patches settings, disables and re-enables", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-    });
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"] });
 
     const patched = await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
       token: org.token,
@@ -101,11 +97,7 @@ describe("endpoints API", () => {
   });
 
   it("soft-deletes: the endpoint disappears from reads, its row stays", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-    });
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"] });
     await callOk("DELETE", `/webhooks/v1/endpoints/${endpoint.id}`, 204, { token: org.token });
     await callOk("DELETE", `/webhooks/v1/endpoints/${endpoint.id}`, 404, { token: org.token });
     await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 404, {
@@ -123,10 +115,7 @@ describe("endpoints API", () => {
     const org = await createOrganization();
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      ids.push(
-        (await createEndpoint(org.token, { url: receiverChannel().url, eventTypeFilters: ["*"] })).endpoint
-          .id,
-      );
+      ids.push((await givenEndpoint({ org, filters: ["*"] })).endpoint.id);
     }
     const first = await callOk("GET", "/webhooks/v1/endpoints?limit=3", 200, { token: org.token });
     expect(first.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(2).reverse());

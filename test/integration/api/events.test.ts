@@ -7,23 +7,20 @@ import {
   ADMIN_TOKEN,
   call,
   callOk,
-  createEndpoint,
   createOrganization,
   publish,
   publishRpc,
-  receiverChannel,
   settledDeliveries,
 } from "../../support/api";
 import { consume } from "../../support/consumers";
 import { batchOf, capturingQueue } from "../../support/faults";
+import { givenEndpoint } from "../../support/fixtures";
 
 const matter = { matterId: "matter_1", name: "Idempotent" };
 
 describe("publishing with an Idempotency-Key", () => {
   it("returns the first event for the same key and body, and 409 for another body", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { org, receiver } = await givenEndpoint();
     const body = { organizationId: org.id, type: "matter.created", data: matter };
     const headers = { "idempotency-key": "order-42" };
 
@@ -61,9 +58,7 @@ describe("publishing with an Idempotency-Key", () => {
     expect(await receiver.received()).toHaveLength(1);
   });
   it("stores and delivers one event when the same key is published concurrently", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { org, receiver } = await givenEndpoint();
     // Each request sends its message before it stores its event; the losers' messages are kept here.
     const events = capturingQueue<EventMessage>();
     const published = await Promise.all(
@@ -99,7 +94,7 @@ describe("reading events", () => {
   it("lists the organization's events with filters, and reads one with its deliveries", async () => {
     const org = await createOrganization();
     const other = await createOrganization();
-    await createEndpoint(org.token, { url: receiverChannel().url, eventTypeFilters: ["matter.*"] });
+    await givenEndpoint({ org });
     const created = await publish(org.id, "matter.created", matter);
     const updated = await publish(org.id, "matter.updated", { matterId: "matter_1", changes: ["name"] });
     await publish(other.id, "matter.created", matter);
@@ -122,9 +117,7 @@ describe("reading events", () => {
 
 describe("publishing over RPC (service binding)", () => {
   it("publishes through the Publisher entrypoint with the API's validation", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { org, receiver } = await givenEndpoint();
 
     const published = await publishRpc({
       organizationId: org.id,

@@ -1,15 +1,8 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  ADMIN_TOKEN,
-  call,
-  createEndpoint,
-  createOrganization,
-  publish,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+import { ADMIN_TOKEN, call } from "../../support/api";
+import { givenEndpoint, publishSettled } from "../../support/fixtures";
 
 /**
  * Property: whatever body, query string and headers reach whatever route, the answer is never a 5xx,
@@ -77,13 +70,8 @@ const jsonish = fc.oneof(
 
 describe("hostile input", () => {
   it("never answers 5xx, always problem+json for errors, and refused requests write nothing", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["matter.*"],
-    });
-    const event = await publish(org.id, "matter.created", { matterId: "m", name: "n" });
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org, endpoint } = await givenEndpoint();
+    const { event, delivery } = await publishSettled(org);
     const ids: Record<string, string> = {
       org: org.id,
       endpoint: endpoint.id,

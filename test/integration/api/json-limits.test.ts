@@ -1,15 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import {
-  ADMIN_TOKEN,
-  call,
-  createEndpoint,
-  createOrganization,
-  publish,
-  publishRpc,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+import { ADMIN_TOKEN, call, createOrganization, publishRpc } from "../../support/api";
+import { givenEndpoint, publishSettled } from "../../support/fixtures";
 
 /** JSON text of an array nested `depth` deep. */
 const nestedText = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
@@ -33,11 +25,8 @@ async function eventCount(organizationId: string) {
 
 describe("JSON bodies are bounded at every door", () => {
   it("refuses nesting past MAX_JSON_DEPTH (32 here) with 422 naming it, wherever data comes in", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint } = await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["*"] });
-    const event = await publish(org.id, "webhook.test", { hello: "world" });
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org, receiver, endpoint } = await givenEndpoint({ filters: ["*"] });
+    const { delivery } = await publishSettled(org, { type: "webhook.test", data: { hello: "world" } });
     const before = await eventCount(org.id);
 
     // The body is depth 1 and data depth 2, so an array under data.x may nest 30 deep, not 31.

@@ -1,22 +1,18 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { call, callOk } from "../../support/api";
 import {
-  call,
-  callOk,
-  createEndpoint,
-  createOrganization,
-  publish,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+  givenEndpoint,
+  type Organization,
+  publishSettled,
+  type Receiver,
+  rotateSecret,
+} from "../../support/fixtures";
 
-const matter = { matterId: "matter_1", name: "Rotation" };
-
-async function deliverOne(org: { id: string; token: string }, receiver: ReturnType<typeof receiverChannel>) {
+async function deliverOne(org: Organization, receiver: Receiver) {
   const before = (await receiver.received()).length;
-  const event = await publish(org.id, "matter.created", matter);
-  await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+  await publishSettled(org);
   const received = await receiver.received();
   expect(received).toHaveLength(before + 1);
   return received.at(-1) as { body: string; headers: Record<string, string> };
@@ -33,17 +29,9 @@ const verifies = (secret: string, request: { body: string; headers: Record<strin
 
 describe("secret rotation", () => {
   it("signs with both secrets during the grace window, then only with the new one", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint, signingSecret: oldSecret } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
+    const { org, receiver, endpoint, signingSecret: oldSecret } = await givenEndpoint();
 
-    const rotated = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`, 200, {
-      token: org.token,
-      body: { previousSecretExpiresInSec: 3_600 },
-    });
+    const rotated = await rotateSecret(org, endpoint.id, 3_600);
     const newSecret: string = rotated.signingSecret;
     expect(newSecret).toMatch(/^whsec_/);
     expect(newSecret).not.toBe(oldSecret);
@@ -67,29 +55,12 @@ describe("secret rotation", () => {
   });
 
   it("drops the old secret at once with previousSecretExpiresInSec: 0, and signs Convoy deliveries the same way", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-      signatureScheme: "convoy",
-    });
-    await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`, 200, {
-      token: org.token,
-      body: { previousSecretExpiresInSec: 60 },
-    });
+    const { org, receiver, endpoint } = await givenEndpoint({ signatureScheme: "convoy" });
+    await rotateSecret(org, endpoint.id, 60);
     const twoSecrets = await deliverOne(org, receiver);
     expect(twoSecrets.headers["webhooks-signature"]).toMatch(/^t=\d+,v1=[^,]+,v1=[^,]+$/);
 
-    const { signingSecret } = await callOk(
-      "POST",
-      `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`,
-      200,
-      {
-        token: org.token,
-        body: { previousSecretExpiresInSec: 0 },
-      },
-    );
+    const { signingSecret } = await rotateSecret(org, endpoint.id, 0);
     const oneSecret = await deliverOne(org, receiver);
     const header = oneSecret.headers["webhooks-signature"] ?? "";
     expect(header).toMatch(/^t=\d+,v1=[^,]+$/);
@@ -106,15 +77,9 @@ describe("secret rotation", () => {
   });
 
   it("defaults the grace window to a day, validates its range and never shows a secret afterwards", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-    });
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"] });
     const before = Date.now();
-    const rotated = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`, 200, {
-      token: org.token,
-    });
+    const rotated = await rotateSecret(org, endpoint.id);
     const after = Date.now();
     // A day after the request, whenever within it the service read the clock.
     const expiresAt = Date.parse(rotated.previousSecretExpiresAt);

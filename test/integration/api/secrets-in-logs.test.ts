@@ -1,13 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  ADMIN_TOKEN,
-  callOk,
-  createEndpoint,
-  createOrganization,
-  publish,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+import { ADMIN_TOKEN, callOk } from "../../support/api";
+import { givenEndpoint, publishSettled, rotateSecret } from "../../support/fixtures";
 import { SECRETS_KEY } from "../../support/secrets";
 
 describe("secrets stay out of logs", () => {
@@ -20,24 +13,10 @@ describe("secrets stay out of logs", () => {
         logged.push(args);
       });
     }
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([{ status: 500 }]);
-    const { endpoint, signingSecret } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
-    const { signingSecret: rotated } = await callOk(
-      "POST",
-      `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`,
-      200,
-      {
-        token: org.token,
-      },
-    );
+    const { org, endpoint, signingSecret } = await givenEndpoint({ script: [{ status: 500 }] });
+    const { signingSecret: rotated } = await rotateSecret(org, endpoint.id);
     const marker = "payload-marker-5f1c";
-    const event = await publish(org.id, "matter.created", { matterId: "m", name: marker });
-    await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { event } = await publishSettled(org, { data: { matterId: "m", name: marker } });
     await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, 200, { token: org.token });
     await callOk("GET", "/webhooks/v1/endpoints", 401, { token: "sk_wrong" });
 

@@ -21,6 +21,7 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { givenEndpoint, rotateSecret } from "../../support/fixtures";
 import { keyId, legacyCiphertext, OLD_KEY, OTHER_KEY, SECRETS_KEY } from "../../support/secrets";
 
 const TOKEN = "Bearer sk_live_0123456789abcdefWXYZ";
@@ -75,11 +76,8 @@ const verifies = (secret: string, request: { body: string; headers: Record<strin
 
 describe("SECRETS_KEY rotation", () => {
   it("opens what a key in SECRETS_KEY_PREVIOUS sealed, and re-encryption moves it under the current key", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint, signingSecret } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["*"],
+    const { org, receiver, endpoint, signingSecret } = await givenEndpoint({
+      filters: ["*"],
       headers: { Authorization: TOKEN },
     });
     // As sealed while OLD_KEY was SECRETS_KEY.
@@ -112,12 +110,7 @@ describe("SECRETS_KEY rotation", () => {
   });
 
   it("still opens the legacy form, and re-encryption seals it with a key id and its endpoint's additional data", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint, signingSecret } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
+    const { org, receiver, endpoint, signingSecret } = await givenEndpoint();
     // As stored before migration 0002: a legacy ciphertext, and header values in clear.
     await setSecret(endpoint.id, await legacyCiphertext(SECRETS_KEY, signingSecret));
     await env.DB.prepare("UPDATE endpoints SET headers = ?, legacy_header_values = ? WHERE id = ?")
@@ -170,11 +163,8 @@ describe("SECRETS_KEY rotation", () => {
   });
 
   it("answers 409 for a secret no configured key opens, throws a typed error to the delivery run, and lets it be replaced", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint, signingSecret } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["*"],
+    const { org, receiver, endpoint, signingSecret } = await givenEndpoint({
+      filters: ["*"],
       headers: { Authorization: TOKEN, "X-Keep": "kept" },
     });
     const testPath = `/webhooks/v1/endpoints/${endpoint.id}/test`;
@@ -211,10 +201,7 @@ describe("SECRETS_KEY rotation", () => {
     );
     const stuck = await callOk("POST", "/admin/v1/secrets/reencrypt", 200, { token: ADMIN_TOKEN });
     expect(stuck).toEqual({ reencrypted: 0, remaining: 1, unreadable: [endpoint.id] });
-    const { signingSecret: fresh } = await callOk("POST", `${patchPath}/rotate_secret`, 200, {
-      token: org.token,
-      body: { previousSecretExpiresInSec: 0 },
-    });
+    const { signingSecret: fresh } = await rotateSecret(org, endpoint.id, 0);
     expect(await callOk("POST", testPath, 200, { token: org.token })).toMatchObject({ ok: true });
     const request = (await receiver.received()).at(-1);
     expect(verifies(fresh, request)).toMatchObject({ type: "webhook.test" });
@@ -227,8 +214,8 @@ describe("SECRETS_KEY rotation", () => {
 
   it("binds a ciphertext to its endpoint: copied to another endpoint, it does not open", async () => {
     const org = await createOrganization();
-    const a = await createEndpoint(org.token, { url: receiverChannel().url, eventTypeFilters: ["*"] });
-    const b = await createEndpoint(org.token, { url: receiverChannel().url, eventTypeFilters: ["*"] });
+    const a = await givenEndpoint({ org, filters: ["*"] });
+    const b = await givenEndpoint({ org, filters: ["*"] });
     const aSecret = await env.DB.prepare("SELECT ciphertext FROM endpoint_secrets WHERE endpoint_id = ?")
       .bind(a.endpoint.id)
       .first<string>("ciphertext");

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  call,
-  callOk,
-  createEndpoint,
-  createOrganization,
-  publish,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+import { call, callOk, createEndpoint, createOrganization, receiverChannel } from "../../support/api";
+import { publishSettled } from "../../support/fixtures";
 import { snapshotOf } from "../../support/snapshot";
 
 describe("tenant isolation", () => {
@@ -16,8 +9,7 @@ describe("tenant isolation", () => {
     const b = await createOrganization("B");
     const receiver = receiverChannel();
     const { endpoint } = await createEndpoint(a.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
-    const event = await publish(a.id, "matter.created", { matterId: "m", name: "n" });
-    const [delivery] = await settledDeliveries(a.token, `event_id=${event.id}`, 1);
+    const { event, delivery } = await publishSettled(a);
     const before = await snapshotOf(a.id);
     const received = (await receiver.received()).length;
 

@@ -9,6 +9,7 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { givenEndpoint } from "../../support/fixtures";
 
 /**
  * The data part of migrations/0002 (its UPDATE and DELETE statements), run on rows as migration 0001
@@ -31,7 +32,7 @@ describe("migration 0002: secrets at rest", () => {
     const org = await createOrganization();
     const receiver = receiverChannel();
     const live = await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
-    const deleted = await createEndpoint(org.token, { url: receiverChannel().url, eventTypeFilters: ["*"] });
+    const deleted = await givenEndpoint({ org, filters: ["*"] });
     const values = { Authorization: "Bearer before-0002", "X-Tenant": "acme" };
     // As 0001 stored them: values in clear in `headers`, and a deleted endpoint that kept everything.
     await env.DB.batch([

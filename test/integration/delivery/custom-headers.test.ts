@@ -1,28 +1,14 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import {
-  callOk,
-  createEndpoint,
-  createOrganization,
-  deliveryDetail,
-  publish,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
-
-const matter = { matterId: "matter_1", name: "Headers" };
+import { callOk, deliveryDetail } from "../../support/api";
+import { givenEndpoint, healthOf, publishSettled } from "../../support/fixtures";
 
 describe("custom headers on the wire", () => {
   it("sends every RFC 9110 value the API accepts as given", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
+    const { org, receiver } = await givenEndpoint({
       headers: { Authorization: "Bearer abc def", "X-Tabbed": "a\tb", "X-Latin1": "café" },
     });
-    const event = await publish(org.id, "matter.created", matter);
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { delivery } = await publishSettled(org);
     expect(delivery.status).toBe("delivered");
     const [request] = await receiver.received();
     expect(request?.headers.authorization).toBe("Bearer abc def");
@@ -32,11 +18,7 @@ describe("custom headers on the wire", () => {
   });
 
   it("sends the values a PATCH merged, and seals values left in clear before migration 0002 at the next PATCH", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
+    const { org, receiver, endpoint } = await givenEndpoint({
       headers: { Authorization: "Bearer kept-token", "X-Tenant": "acme", "X-Gone": "1" },
     });
     await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
@@ -44,8 +26,7 @@ describe("custom headers on the wire", () => {
       body: { headers: { "X-TENANT": "globex", "X-Gone": null } },
     });
     const deliverOne = async () => {
-      const event = await publish(org.id, "matter.created", matter);
-      await settledDeliveries(org.token, `event_id=${event.id}&status=delivered`, 1);
+      await publishSettled(org);
       return (await receiver.received()).at(-1)?.headers ?? {};
     };
     const merged = await deliverOne();
@@ -73,18 +54,12 @@ describe("custom headers on the wire", () => {
   });
 
   it("fails a delivery whose stored header the runtime refuses after one attempt, with the reason, sending nothing", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
+    const { org, receiver, endpoint } = await givenEndpoint();
     // As stored before the header rules existed (in clear, as migration 0002 leaves such values).
     await env.DB.prepare("UPDATE endpoints SET headers = ?, legacy_header_values = ? WHERE id = ?")
       .bind(JSON.stringify({ "X-Bad": "••••••••" }), JSON.stringify({ "X-Bad": "a\u0000b" }), endpoint.id)
       .run();
-    const event = await publish(org.id, "matter.created", matter);
-    const [settled] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { delivery: settled } = await publishSettled(org);
     const reason = 'invalid_request: header "X-Bad" has a value the runtime refuses';
     expect(settled).toMatchObject({ status: "failed", attemptCount: 1, lastError: reason });
     const detail = await deliveryDetail(org.token, settled.id);
@@ -93,9 +68,10 @@ describe("custom headers on the wire", () => {
     ]);
     expect(await receiver.received()).toEqual([]);
     // Our request, not the endpoint, was at fault: its health hears nothing of it.
-    const { health } = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/health`, 200, {
-      token: org.token,
+    expect(await healthOf(org, endpoint.id)).toMatchObject({
+      status: "active",
+      failuresInStreak: 0,
+      attemptsLast24h: 0,
     });
-    expect(health).toMatchObject({ status: "active", failuresInStreak: 0, attemptsLast24h: 0 });
   });
 });

@@ -2,37 +2,21 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { DeliveryMessage } from "../../../src/delivery/messages";
-import {
-  callOk,
-  createEndpoint,
-  createOrganization,
-  deliveryDetail,
-  publish,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+import { callOk, deliveryDetail, publish, receiverChannel, settledDeliveries } from "../../support/api";
 import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf, capturingQueue } from "../../support/faults";
-import { givenEndpoint } from "../../support/fixtures";
-
-const matter = { matterId: "matter_1", name: "Acme v. Globex" };
+import { givenEndpoint, matter, publishSettled, type Receiver } from "../../support/fixtures";
 
 describe("delivery, end to end", () => {
   it("delivers a published event once per matching endpoint, signed so standardwebhooks verifies it", async () => {
-    const org = await createOrganization();
-    const [a, b] = [receiverChannel(), receiverChannel()];
-    const endpointA = await createEndpoint(org.token, { url: a.url, eventTypeFilters: ["matter.created"] });
-    const endpointB = await createEndpoint(org.token, { url: b.url, eventTypeFilters: ["matter.*"] });
+    const a = await givenEndpoint({ filters: ["matter.created"] });
+    const b = await givenEndpoint({ org: a.org, filters: ["matter.*"] });
 
-    const event = await publish(org.id, "matter.created", matter);
-    const deliveries = await settledDeliveries(org.token, `event_id=${event.id}`, 2);
+    const { event, deliveries } = await publishSettled(a.org, { count: 2 });
     expect(deliveries.map((d: { status: string }) => d.status)).toEqual(["delivered", "delivered"]);
 
-    for (const [receiver, endpoint] of [
-      [a, endpointA],
-      [b, endpointB],
-    ] as const) {
-      const received = await receiver.received();
+    for (const endpoint of [a, b]) {
+      const received = await endpoint.receiver.received();
       expect(received).toHaveLength(1);
       const request = received[0];
       const payload = new Webhook(endpoint.signingSecret).verify(request?.body ?? "", request?.headers ?? {});
@@ -48,7 +32,7 @@ describe("delivery, end to end", () => {
       expect(request?.headers["webhook-attempt"]).toBe("1");
       expect(request?.headers["webhook-delivery-id"]).toMatch(/^dlv_/);
       // Another endpoint's secret does not verify it.
-      const other = endpoint === endpointA ? endpointB : endpointA;
+      const other = endpoint === a ? b : a;
       expect(() =>
         new Webhook(other.signingSecret).verify(request?.body ?? "", request?.headers ?? {}),
       ).toThrow();
@@ -56,20 +40,10 @@ describe("delivery, end to end", () => {
   });
 
   it("delivers exactly the types each filter selects, and nothing to non-matching endpoints", async () => {
-    const org = await createOrganization();
-    const channels = {
-      exact: receiverChannel(),
-      prefix: receiverChannel(),
-      all: receiverChannel(),
-      none: receiverChannel(),
-    };
-    await createEndpoint(org.token, {
-      url: channels.exact.url,
-      eventTypeFilters: ["vault.ingest.completed"],
-    });
-    await createEndpoint(org.token, { url: channels.prefix.url, eventTypeFilters: ["vault.ingest.*"] });
-    await createEndpoint(org.token, { url: channels.all.url, eventTypeFilters: ["*"] });
-    await createEndpoint(org.token, { url: channels.none.url, eventTypeFilters: ["case.*"] });
+    const { org, receiver: exact } = await givenEndpoint({ filters: ["vault.ingest.completed"] });
+    const prefix = (await givenEndpoint({ org, filters: ["vault.ingest.*"] })).receiver;
+    const all = (await givenEndpoint({ org, filters: ["*"] })).receiver;
+    const none = (await givenEndpoint({ org, filters: ["case.*"] })).receiver;
 
     const vault = { vaultId: "vault_1", objectId: "obj_1", filename: "a.pdf" };
     const completed = await publish(org.id, "vault.ingest.completed", vault);
@@ -80,22 +54,17 @@ describe("delivery, end to end", () => {
     const created = await publish(org.id, "matter.created", matter);
     await settledDeliveries(org.token, "", 6);
 
-    const typesAt = async (channel: ReturnType<typeof receiverChannel>) =>
-      (await channel.received()).map((r) => JSON.parse(r.body).id).sort();
-    expect(await typesAt(channels.exact)).toEqual([completed.id]);
-    expect(await typesAt(channels.prefix)).toEqual([completed.id, failed.id].sort());
-    expect(await typesAt(channels.all)).toEqual([completed.id, failed.id, created.id].sort());
-    expect(await typesAt(channels.none)).toEqual([]);
+    const typesAt = async (receiver: Receiver) =>
+      (await receiver.received()).map((r) => JSON.parse(r.body).id).sort();
+    expect(await typesAt(exact)).toEqual([completed.id]);
+    expect(await typesAt(prefix)).toEqual([completed.id, failed.id].sort());
+    expect(await typesAt(all)).toEqual([completed.id, failed.id, created.id].sort());
+    expect(await typesAt(none)).toEqual([]);
   });
 
   it("retries a 500 and ends delivered on the 200 that follows, recording both attempts", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([{ status: 500, body: "try again" }]);
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
-    const event = await publish(org.id, "matter.created", matter);
-
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org, receiver } = await givenEndpoint({ script: [{ status: 500, body: "try again" }] });
+    const { event, delivery } = await publishSettled(org);
     const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail).toMatchObject({
       status: "delivered",
@@ -113,13 +82,8 @@ describe("delivery, end to end", () => {
   });
 
   it("fails a 410 after one attempt, without retrying", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([], { status: 410, body: "gone" });
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
-    const event = await publish(org.id, "matter.created", matter);
-
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org, receiver } = await givenEndpoint({ fallback: { status: 410, body: "gone" } });
+    const { delivery } = await publishSettled(org);
     const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail).toMatchObject({
       status: "failed",
@@ -132,17 +96,12 @@ describe("delivery, end to end", () => {
   });
 
   it("keeps at most 4 KiB of an answer, whether its length is declared or it is streamed", async () => {
-    const org = await createOrganization();
     const long = "x".repeat(10_000);
-    const [declared, streamed] = [receiverChannel(), receiverChannel()];
-    await declared.script([], { status: 410, body: long });
-    await streamed.script([], { status: 410, body: long, headers: { "transfer-encoding": "chunked" } });
-    for (const receiver of [declared, streamed]) {
-      await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
-    }
-    const event = await publish(org.id, "matter.created", matter);
+    const { org } = await givenEndpoint({ fallback: { status: 410, body: long } });
+    const chunked = { "transfer-encoding": "chunked" };
+    await givenEndpoint({ org, fallback: { status: 410, body: long, headers: chunked } });
 
-    const deliveries = await settledDeliveries(org.token, `event_id=${event.id}`, 2);
+    const { deliveries } = await publishSettled(org, { count: 2 });
     for (const delivery of deliveries) {
       const detail = await deliveryDetail(org.token, delivery.id);
       expect(detail.attempts).toMatchObject([{ statusCode: 410, responseBody: long.slice(0, 4096) }]);
@@ -150,13 +109,10 @@ describe("delivery, end to end", () => {
   });
 
   it("settles an answer whose body stops halfway by its status, within the attempt timeout", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([{ status: 200, body: "y".repeat(200), stallBody: true }]);
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
-    const event = await publish(org.id, "matter.created", matter);
-
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org, receiver } = await givenEndpoint({
+      script: [{ status: 200, body: "y".repeat(200), stallBody: true }],
+    });
+    const { delivery } = await publishSettled(org);
     const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail).toMatchObject({ status: "delivered", attemptCount: 1, lastStatusCode: 200 });
     // Waited for the rest of the body until the timeout (1.5 s in tests), not longer.
@@ -165,14 +121,9 @@ describe("delivery, end to end", () => {
   });
 
   it("times out on a receiver that never answers, then retries through the queue", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    // The test timeout is 1.5 s (vitest.config.ts): two hanging answers, then success.
-    await receiver.script([{ hangMs: 5_000 }, { hangMs: 5_000 }]);
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
-    const event = await publish(org.id, "matter.created", matter);
-
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1, 25_000);
+    // The attempt timeout is 1.5 s (vitest.config.ts): two hanging answers, then success.
+    const { org, receiver } = await givenEndpoint({ script: [{ hangMs: 5_000 }, { hangMs: 5_000 }] });
+    const { delivery } = await publishSettled(org, { timeout: 25_000 });
     const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail).toMatchObject({ status: "delivered", attemptCount: 3 });
     expect(detail.attempts).toMatchObject([
@@ -189,13 +140,8 @@ describe("delivery, end to end", () => {
   });
 
   it("fails once the retry schedule is spent, with every attempt recorded", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([], { status: 503 });
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
-    const event = await publish(org.id, "matter.created", matter);
-
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1, 25_000);
+    const { org, receiver } = await givenEndpoint({ fallback: { status: 503 } });
+    const { delivery } = await publishSettled(org, { timeout: 25_000 });
     const detail = await deliveryDetail(org.token, delivery.id);
     // initial + 1 inline retry + 2 queue retries (RETRY_SCHEDULE_SECONDS=1,1 in tests).
     expect(detail).toMatchObject({
@@ -213,14 +159,9 @@ describe("delivery, end to end", () => {
   });
 
   it("does not follow redirects: a 3xx fails the delivery", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
     const target = receiverChannel();
-    await receiver.script([], { status: 302, headers: { location: target.url } });
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.created"] });
-    const event = await publish(org.id, "matter.created", matter);
-
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org } = await givenEndpoint({ fallback: { status: 302, headers: { location: target.url } } });
+    const { delivery } = await publishSettled(org);
     expect(delivery).toMatchObject({ status: "failed", lastStatusCode: 302 });
     expect(await target.received()).toHaveLength(0);
   });
@@ -255,20 +196,13 @@ describe("delivery, end to end", () => {
   });
 
   it("stops delivering to a deleted endpoint but keeps its history", async () => {
-    const org = await createOrganization();
-    const [deleted, live] = [receiverChannel(), receiverChannel()];
-    const { endpoint } = await createEndpoint(org.token, {
-      url: deleted.url,
-      eventTypeFilters: ["matter.*"],
-    });
-    const first = await publish(org.id, "matter.created", matter);
-    await settledDeliveries(org.token, `event_id=${first.id}`, 1);
+    const { org, receiver: deleted, endpoint } = await givenEndpoint();
+    const { event: first } = await publishSettled(org);
 
     await callOk("DELETE", `/webhooks/v1/endpoints/${endpoint.id}`, 204, { token: org.token });
-    await createEndpoint(org.token, { url: live.url, eventTypeFilters: ["matter.*"] });
-    const second = await publish(org.id, "matter.created", matter);
+    await givenEndpoint({ org });
     // Once the live endpoint has the second event, fan-out is done: the deleted one got nothing.
-    const [secondDelivery] = await settledDeliveries(org.token, `event_id=${second.id}`, 1);
+    const { delivery: secondDelivery } = await publishSettled(org);
     expect(secondDelivery.endpointId).not.toBe(endpoint.id);
     expect((await deleted.received()).map((r) => JSON.parse(r.body).id)).toEqual([first.id]);
 

@@ -14,6 +14,7 @@ import {
 import { consume, publishCaptured } from "../../support/consumers";
 import { recordingDatabase } from "../../support/d1-recorder";
 import { batchOf, capturingQueue } from "../../support/faults";
+import { givenEndpoint } from "../../support/fixtures";
 
 describe("fan-out", () => {
   afterEach(() => vi.restoreAllMocks());
@@ -56,12 +57,7 @@ describe("fan-out", () => {
   });
 
   it("reads an event too large to ride in its queue message from D1", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { signingSecret } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["webhook.test"],
-    });
+    const { org, receiver, signingSecret } = await givenEndpoint({ filters: ["webhook.test"] });
     const data = { blob: "x".repeat(130_000) };
     const { event, message } = await publishCaptured(org.id, "webhook.test", data);
     expect(message).toEqual({ organizationId: org.id, eventId: event.id });
@@ -77,9 +73,7 @@ describe("fan-out", () => {
 
 /** An organization with one endpoint and `count` events for it, published but not yet fanned out. */
 async function eventsToOneEndpoint(count: number) {
-  const org = await createOrganization();
-  const receiver = receiverChannel();
-  const { endpoint } = await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+  const { org, receiver, endpoint } = await givenEndpoint();
   const published = [];
   for (let i = 0; i < count; i++) {
     published.push(await publishCaptured(org.id, "matter.created", { matterId: `m${i}`, name: "n" }));

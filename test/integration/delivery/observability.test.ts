@@ -1,20 +1,15 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createEndpoint, createOrganization, receiverChannel, settledDeliveries } from "../../support/api";
+import { settledDeliveries } from "../../support/api";
 import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf } from "../../support/faults";
+import { givenEndpoint } from "../../support/fixtures";
 
 describe("observability", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("writes one Analytics Engine data point per attempt", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([{ status: 503 }]);
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
+    const { org, endpoint } = await givenEndpoint({ script: [{ status: 503 }] });
     // The event is handed to the consumer here (fan-out makes its first attempts), with the dataset
     // swapped for a recorder.
     const { message } = await publishCaptured(org.id);
@@ -40,10 +35,7 @@ describe("observability", () => {
   });
 
   it("logs the attempt after which a delivery failed as `exhausted`, not `retryable`", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([], { status: 503 });
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { org } = await givenEndpoint({ fallback: { status: 503 } });
     const { event, message } = await publishCaptured(org.id);
     const lines: { message?: string; outcome?: string; eventId?: string }[] = [];
     vi.spyOn(console, "log").mockImplementation((line: unknown) => {

@@ -1,39 +1,14 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import {
-  call,
-  callOk,
-  createEndpoint,
-  createOrganization,
-  eventually,
-  publish,
-  receiverChannel,
-  refusingEndpoint,
-  settledDeliveries,
-} from "../../support/api";
-
-const matter = { matterId: "matter_1", name: "Replay" };
+import { call, callOk, createOrganization, eventually, settledDeliveries } from "../../support/api";
+import { givenEndpoint, matter, publishSettled, rotateSecret } from "../../support/fixtures";
 
 describe("replay", () => {
   it("sends the same event again, marked as a replay and signed with the current secret", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
-    const event = await publish(org.id, "matter.created", matter);
-    const [original] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org, receiver, endpoint } = await givenEndpoint();
+    const { event, delivery: original } = await publishSettled(org);
 
-    const { signingSecret } = await callOk(
-      "POST",
-      `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`,
-      200,
-      {
-        token: org.token,
-        body: { previousSecretExpiresInSec: 0 },
-      },
-    );
+    const { signingSecret } = await rotateSecret(org, endpoint.id, 0);
     const { delivery: replay } = await callOk("POST", `/webhooks/v1/deliveries/${original.id}/replay`, 202, {
       token: org.token,
     });
@@ -57,14 +32,8 @@ describe("replay", () => {
   });
 
   it("can replace the payload, which must still match the type's schema, and marks the replay", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { signingSecret } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
-    const event = await publish(org.id, "matter.created", matter);
-    const [original] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org, receiver, signingSecret } = await givenEndpoint();
+    const { event, delivery: original } = await publishSettled(org);
 
     const invalid = await call("POST", `/webhooks/v1/deliveries/${original.id}/replay`, {
       token: org.token,
@@ -106,11 +75,9 @@ describe("replay", () => {
   });
 
   it("is 404 for another organization's delivery", async () => {
-    const a = await createOrganization();
+    const { org: a } = await givenEndpoint();
     const b = await createOrganization();
-    await createEndpoint(a.token, { url: receiverChannel().url, eventTypeFilters: ["matter.*"] });
-    const event = await publish(a.id, "matter.created", matter);
-    const [delivery] = await settledDeliveries(a.token, `event_id=${event.id}`, 1);
+    const { delivery } = await publishSettled(a);
     expect(
       (await call("POST", `/webhooks/v1/deliveries/${delivery.id}/replay`, { token: b.token })).status,
     ).toBe(404);
@@ -122,28 +89,17 @@ describe("replay", () => {
 
 describe("recover", () => {
   it("replays exactly the endpoint's failed deliveries inside the window", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
-    });
-
     // Before the window: one failure (410 fails at once).
-    await receiver.script([{ status: 410 }]);
-    const early = await publish(org.id, "matter.created", matter);
-    await settledDeliveries(org.token, `event_id=${early.id}`, 1);
+    const { org, receiver, endpoint } = await givenEndpoint({ script: [{ status: 410 }] });
+    const { event: early } = await publishSettled(org);
     await eventually(async () => Date.now() > Date.parse(early.occurredAt) + 5, 1_000);
     const since = new Date().toISOString();
 
     // Inside the window: two failures and one success.
     await receiver.script([{ status: 410 }, { status: 410 }]);
-    const failedA = await publish(org.id, "matter.created", matter);
-    await settledDeliveries(org.token, `event_id=${failedA.id}`, 1);
-    const failedB = await publish(org.id, "matter.created", matter);
-    await settledDeliveries(org.token, `event_id=${failedB.id}`, 1);
-    const delivered = await publish(org.id, "matter.created", matter);
-    await settledDeliveries(org.token, `event_id=${delivered.id}`, 1);
+    const { event: failedA } = await publishSettled(org);
+    const { event: failedB } = await publishSettled(org);
+    await publishSettled(org);
     expect((await receiver.received()).length).toBe(4);
 
     const { replayed } = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 202, {
@@ -165,10 +121,8 @@ describe("recover", () => {
   });
 
   it("replays each failed delivery once per call, never a replay of a replay", async () => {
-    const org = await createOrganization();
-    const { endpoint, receiver } = await refusingEndpoint(org.token);
-    const event = await publish(org.id, "matter.created", matter);
-    const [original] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org, endpoint, receiver } = await givenEndpoint({ fallback: { status: 410 } });
+    const { event, delivery: original } = await publishSettled(org);
     const recover = () =>
       callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 202, {
         token: org.token,
@@ -203,11 +157,7 @@ describe("recover", () => {
   });
 
   it("counts an `until` in the future as now", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-    });
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"] });
     const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
     const problem = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 422, {
       token: org.token,
@@ -217,11 +167,7 @@ describe("recover", () => {
   });
 
   it("validates the window", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-    });
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"] });
     const path = `/webhooks/v1/endpoints/${endpoint.id}/recover`;
     expect((await call("POST", path, { token: org.token, body: {} })).status).toBe(422);
     expect((await call("POST", path, { token: org.token, body: { since: "yesterday" } })).status).toBe(422);
@@ -236,12 +182,9 @@ describe("recover", () => {
 
 describe("test send", () => {
   it("makes one signed attempt and reports the answer, without history", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([{ status: 202, body: "thanks" }]);
-    const { endpoint, signingSecret } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["*"],
+    const { org, receiver, endpoint, signingSecret } = await givenEndpoint({
+      filters: ["*"],
+      script: [{ status: 202, body: "thanks" }],
     });
     const result = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, 200, {
       token: org.token,
@@ -269,10 +212,10 @@ describe("test send", () => {
   });
 
   it("reports a failure without retrying, and sends a chosen catalog type", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([], { status: 500, body: "broken" });
-    const { endpoint } = await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["*"] });
+    const { org, receiver, endpoint } = await givenEndpoint({
+      filters: ["*"],
+      fallback: { status: 500, body: "broken" },
+    });
     const payload = { caseId: "case_9", name: "Test case" };
     const result = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, 200, {
       token: org.token,

@@ -10,20 +10,17 @@ import {
   receiverChannel,
   settledDeliveries,
 } from "../../support/api";
+import { givenEndpoint, publishSettled, type Receiver } from "../../support/fixtures";
 
 const vaultEvent = (vaultId: string) => ({ vaultId, objectId: "obj_1", filename: "a.pdf" });
 
 describe("what an endpoint receives, and how", () => {
   it("delivers only events about the resources an endpoint is scoped to", async () => {
-    const org = await createOrganization();
-    const scoped = receiverChannel();
-    const all = receiverChannel();
-    await createEndpoint(org.token, {
-      url: scoped.url,
-      eventTypeFilters: ["*"],
+    const { org, receiver: scoped } = await givenEndpoint({
+      filters: ["*"],
       resourceScopes: { vaultIds: ["vault_A", "vault_B"] },
     });
-    await createEndpoint(org.token, { url: all.url, eventTypeFilters: ["*"] });
+    const all = (await givenEndpoint({ org, filters: ["*"] })).receiver;
 
     const inA = await publish(org.id, "vault.ingest.completed", vaultEvent("vault_A"));
     const inC = await publish(org.id, "vault.ingest.completed", vaultEvent("vault_C"));
@@ -37,22 +34,17 @@ describe("what an endpoint receives, and how", () => {
     );
     await settledDeliveries(org.token, "", 6);
 
-    const ids = async (c: ReturnType<typeof receiverChannel>) =>
-      (await c.received()).map((r) => r.headers["webhook-id"]).sort();
+    const ids = async (c: Receiver) => (await c.received()).map((r) => r.headers["webhook-id"]).sort();
     expect(await ids(scoped)).toEqual([inA.id, explicitB.id].sort());
     expect(await ids(all)).toEqual([inA.id, inC.id, noVault.id, explicitB.id].sort());
   });
 
   it("sends slim payloads with resource ids only", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["vault.*"],
-      payloadFormat: "slim",
+    const { org, receiver } = await givenEndpoint({ filters: ["vault.*"], payloadFormat: "slim" });
+    const { event } = await publishSettled(org, {
+      type: "vault.ingest.completed",
+      data: vaultEvent("vault_9"),
     });
-    const event = await publish(org.id, "vault.ingest.completed", vaultEvent("vault_9"));
-    await settledDeliveries(org.token, `event_id=${event.id}`, 1);
     const [request] = await receiver.received();
     expect(JSON.parse(request?.body ?? "")).toEqual({
       id: event.id,
@@ -63,16 +55,11 @@ describe("what an endpoint receives, and how", () => {
   });
 
   it("sends the endpoint's custom headers and the Convoy idempotency key", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
+    const { org, receiver } = await givenEndpoint({
       signatureScheme: "convoy",
       headers: { "X-Tenant": "acme", Authorization: "Bearer receiver-token" },
     });
-    const event = await publish(org.id, "matter.created", { matterId: "m", name: "n" });
-    await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { event } = await publishSettled(org);
     const [request] = await receiver.received();
     expect(request?.headers).toMatchObject({
       "x-tenant": "acme",
@@ -84,12 +71,8 @@ describe("what an endpoint receives, and how", () => {
   });
 
   it("applies an endpoint's own, shorter timeout", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await receiver.script([{ hangMs: 3_000 }]);
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"], timeoutMs: 300 });
-    const event = await publish(org.id, "matter.created", { matterId: "m", name: "n" });
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const { org } = await givenEndpoint({ script: [{ hangMs: 3_000 }], timeoutMs: 300 });
+    const { delivery } = await publishSettled(org);
     const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail.attempts[0]).toMatchObject({ error: "timeout" });
     // Cut at 300 ms: under the service's timeout (1.5 s in tests), which would have let it run to 1.5 s.
@@ -109,10 +92,12 @@ describe("API-key scopes", () => {
     expect(outside.status).toBe(422);
 
     const receiver = receiverChannel();
-    await createEndpoint(token, { url: receiver.url, eventTypeFilters: ["*"] });
+    await createEndpoint(token, { url: receiver.url, eventTypeFilters: ["*"] }); // with the vaults key
     const caseEvent = await publish(org.id, "case.created", { caseId: "c", name: "n" });
-    const vault = await publish(org.id, "vault.ingest.completed", vaultEvent("vault_1"));
-    await settledDeliveries(org.token, `event_id=${vault.id}`, 1);
+    const { event: vault } = await publishSettled(org, {
+      type: "vault.ingest.completed",
+      data: vaultEvent("vault_1"),
+    });
     // The organization's only endpoint, subscribed by the vaults key, did not get the case event
     // (which the vaults key may not read: api/access.ts).
     expect(

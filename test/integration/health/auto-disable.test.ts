@@ -1,41 +1,27 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import {
-  callOk,
-  createEndpoint,
-  createOrganization,
-  eventually,
-  publish,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+import { callOk, eventually, publish, settledDeliveries } from "../../support/api";
 import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf } from "../../support/faults";
-import { givenEndpoint, healthObject, healthOf } from "../../support/fixtures";
+import {
+  endpointBecomes,
+  givenEndpoint,
+  healthObject,
+  healthOf,
+  matter,
+  publishSettled,
+} from "../../support/fixtures";
 
 // The health project's vars: auto-disable after a streak of 2 s with at least 4 failed attempts.
-const matter = { matterId: "m", name: "n" };
 
 describe("auto-disable", () => {
   it("disables a failing endpoint after exactly the configured streak, tells the org, and stops calling it", async () => {
-    const org = await createOrganization();
-    const failing = receiverChannel();
-    const watcher = receiverChannel();
-    await failing.script([], { status: 500 });
-    const { endpoint } = await createEndpoint(org.token, {
-      url: failing.url,
-      eventTypeFilters: ["matter.*"],
-    });
-    await createEndpoint(org.token, { url: watcher.url, eventTypeFilters: ["*"] });
+    const { org, receiver: failing, endpoint } = await givenEndpoint({ fallback: { status: 500 } });
+    const watcher = (await givenEndpoint({ org, filters: ["*"] })).receiver;
     const started = Date.now();
     const event = await publish(org.id, "matter.created", matter);
 
-    const disabled = await eventually(async () => {
-      const { endpoint: e } = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
-        token: org.token,
-      });
-      return e.status === "auto_disabled" ? e : undefined;
-    }, 20_000);
+    const disabled = await endpointBecomes(org, endpoint.id, "auto_disabled", 20_000);
     // Attempts at ~0 s and ~0.1 s (inline), then ~1.1 s and ~2.2 s (queue): the 4th failure is the
     // first moment both conditions hold.
     expect(disabled.disabledReason).toEqual({ at: expect.any(String), failures: 4, lastError: "HTTP 500" });
@@ -63,18 +49,11 @@ describe("auto-disable", () => {
       15_000,
     );
     expect(delivery).toMatchObject({ status: "failed", lastError: "endpoint_disabled", attemptCount: 4 });
-    const later = await publish(org.id, "matter.created", matter);
-    await settledDeliveries(org.token, `event_id=${later.id}`, 1);
-    const { data } = await callOk("GET", `/webhooks/v1/deliveries?event_id=${later.id}`, 200, {
-      token: org.token,
-    });
-    expect(data.map((d: { endpointId: string }) => d.endpointId)).not.toContain(endpoint.id);
+    const { deliveries: later } = await publishSettled(org);
+    expect(later.map((d: { endpointId: string }) => d.endpointId)).not.toContain(endpoint.id);
     expect(await failing.received()).toHaveLength(4);
 
-    const { health } = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/health`, 200, {
-      token: org.token,
-    });
-    expect(health).toMatchObject({
+    expect(await healthOf(org, endpoint.id)).toMatchObject({
       status: "auto_disabled",
       failuresInStreak: 4,
       lastStatusCode: 500,
@@ -103,10 +82,13 @@ describe("auto-disable", () => {
       const ids = (await failing.received()).slice(4).map((r) => r.headers["webhook-id"]);
       return ids.includes(afterFix.id) && ids.includes(event.id) ? ids : undefined;
     });
-    const recovered = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/health`, 200, {
-      token: org.token,
+    expect(await healthOf(org, endpoint.id)).toMatchObject({
+      status: "active",
+      failuresInStreak: 0,
+      disabledReason: null,
+      lastStatusCode: 200,
+      lastError: null,
     });
-    expect(recovered.health).toMatchObject({ status: "active", failuresInStreak: 0, disabledReason: null });
   });
 
   it("disables, through its health object's alarm, an endpoint whose failures stopped before the streak was long enough", async () => {
@@ -132,53 +114,33 @@ describe("auto-disable", () => {
     // disables the endpoint with nothing else happening.
     await eventually(async () => Date.now() >= (alarmAt ?? 0), 5_000);
     await runDurableObjectAlarm(stub);
-    const disabled = await eventually(async () => {
-      const { endpoint: e } = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
-        token: org.token,
-      });
-      return e.status === "auto_disabled" ? e : undefined;
-    });
+    const disabled = await endpointBecomes(org, endpoint.id, "auto_disabled");
     expect(disabled.disabledReason).toEqual({ at: expect.any(String), failures: 4, lastError: "HTTP 410" });
     expect(Date.parse(disabled.disabledReason.at)).toBeGreaterThanOrEqual(alarmAt ?? 0);
     expect(await receiver.received()).toHaveLength(4);
   });
 
   it("a single success in the middle resets the streak", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
     // Event 1: three failures, then success. Event 2: three failures, then success. Six failures over
     // more than 2 s would disable the endpoint; the success between them means no streak reaches 4.
-    await receiver.script([
-      { status: 500 },
-      { status: 500 },
-      { status: 500 },
-      { status: 200 },
-      { status: 500 },
-      { status: 500 },
-      { status: 500 },
-    ]);
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiver.url,
-      eventTypeFilters: ["matter.*"],
+    const fails = { status: 500 };
+    const { org, endpoint } = await givenEndpoint({
+      script: [fails, fails, fails, { status: 200 }, fails, fails, fails],
     });
-    const first = await publish(org.id, "matter.created", matter);
-    await settledDeliveries(org.token, `event_id=${first.id}`, 1, 15_000);
-    const midway = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/health`, 200, {
-      token: org.token,
-    });
-    expect(midway.health).toMatchObject({
+    await publishSettled(org, { timeout: 15_000 });
+    expect(await healthOf(org, endpoint.id)).toMatchObject({
       failuresInStreak: 0,
       lastStatusCode: 200,
       lastError: null,
       successRateLast24h: 0.25,
     });
 
-    const second = await publish(org.id, "matter.created", matter);
-    const [delivery] = await settledDeliveries(org.token, `event_id=${second.id}`, 1, 15_000);
+    const { delivery } = await publishSettled(org, { timeout: 15_000 });
     expect(delivery).toMatchObject({ status: "delivered", attemptCount: 4 });
-    const end = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/health`, 200, {
-      token: org.token,
+    expect(await healthOf(org, endpoint.id)).toMatchObject({
+      status: "active",
+      failuresInStreak: 0,
+      attemptsLast24h: 8,
     });
-    expect(end.health).toMatchObject({ status: "active", failuresInStreak: 0, attemptsLast24h: 8 });
   });
 });

@@ -1,23 +1,16 @@
 import { describe, expect, it } from "vitest";
-import {
-  call,
-  callOk,
-  createOrganization,
-  eventually,
-  publish,
-  refusingEndpoint,
-  settledDeliveries,
-} from "../../support/api";
+import { call, callOk, createOrganization, eventually, publish, settledDeliveries } from "../../support/api";
+import { givenEndpoint, matter, type Organization } from "../../support/fixtures";
 
 // This project allows 3 deliveries replayed per endpoint per hour (REPLAYS_PER_ENDPOINT_PER_HOUR).
-const matter = { matterId: "matter_1", name: "n" };
 
 /** An endpoint whose receiver refuses everything (410), with `failed` failed deliveries, oldest first. */
-async function failingEndpoint(token: string, organizationId: string, failed: number) {
-  const { endpoint } = await refusingEndpoint(token);
+async function failingEndpoint(org: Organization, failed: number) {
+  const { endpoint } = await givenEndpoint({ org, fallback: { status: 410 } });
+  const { token } = org;
   const deliveries = [];
   for (let i = 0; i < failed; i++) {
-    const event = await publish(organizationId, "matter.created", matter);
+    const event = await publish(org.id, "matter.created", matter);
     // Earlier endpoints of the organization receive the event too: only this one's delivery counts.
     deliveries.push(
       ...(await settledDeliveries(token, `event_id=${event.id}&endpoint_id=${endpoint.id}`, 1)),
@@ -29,7 +22,7 @@ async function failingEndpoint(token: string, organizationId: string, failed: nu
 describe("replay quota per endpoint", () => {
   it("lets recover replay as many as the quota allows, oldest first, then refuses replays with 429 and Retry-After", async () => {
     const org = await createOrganization();
-    const { endpoint, deliveries } = await failingEndpoint(org.token, org.id, 4);
+    const { endpoint, deliveries } = await failingEndpoint(org, 4);
     const recoverPath = `/webhooks/v1/endpoints/${endpoint.id}/recover`;
     const since = "2020-01-01T00:00:00Z";
 
@@ -72,8 +65,8 @@ describe("replay quota per endpoint", () => {
 
   it("keeps each endpoint's quota apart, and counts single replays", async () => {
     const org = await createOrganization();
-    const first = await failingEndpoint(org.token, org.id, 1);
-    const second = await failingEndpoint(org.token, org.id, 1);
+    const first = await failingEndpoint(org, 1);
+    const second = await failingEndpoint(org, 1);
     const replay = (id?: string) =>
       call("POST", `/webhooks/v1/deliveries/${id}/replay`, { token: org.token });
     for (let i = 0; i < 3; i++) expect((await replay(first.deliveries[0]?.id)).status).toBe(202);

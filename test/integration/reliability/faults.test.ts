@@ -6,18 +6,16 @@ import { SWEEP_GRACE_MS, sendAll } from "../../../src/delivery/messages";
 import { publishEvent } from "../../../src/delivery/publish";
 import worker from "../../../src/index";
 import { type EventId, fanOutDeliveryId, type OrganizationId } from "../../../src/lib/ids";
-import {
-  callOk,
-  createEndpoint,
-  createOrganization,
-  deliveryDetail,
-  eventually,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+import { callOk, deliveryDetail, eventually, settledDeliveries } from "../../support/api";
 import { consume, publishCaptured } from "../../support/consumers";
-import { batchOf, capturingQueue, databaseFailingOnBatch, failingQueue } from "../../support/faults";
-import { breakHealthObject, givenEndpoint } from "../../support/fixtures";
+import {
+  batchOf,
+  capturingQueue,
+  databaseFailingOnBatch,
+  failingQueue,
+  refuseDeliveryRow,
+} from "../../support/faults";
+import { givenEndpoint } from "../../support/fixtures";
 
 const matter = { matterId: "m", name: "n" };
 
@@ -40,10 +38,7 @@ async function publishWhileQueueDown(organizationId: string) {
 
 /** A delivery left pending after its first run (two failed inline attempts), whose retry message was lost. */
 async function pendingDeliveryWithLostRetry() {
-  const org = await createOrganization();
-  const receiver = receiverChannel();
-  await receiver.script([{ status: 500 }, { status: 500 }]);
-  await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+  const { org, receiver } = await givenEndpoint({ script: [{ status: 500 }, { status: 500 }] });
   const { event, message } = await publishCaptured(org.id);
   await consume(batchOf("webhook-events", [message]), { ...env, DELIVERIES_QUEUE: failingQueue() });
   const [delivery] = (
@@ -55,9 +50,7 @@ async function pendingDeliveryWithLostRetry() {
 
 describe("nothing lost", () => {
   it("an event whose queue send failed is delivered after the sweep", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { org, receiver } = await givenEndpoint();
     const event = await publishWhileQueueDown(org.id);
     const stored = await env.DB.prepare("SELECT sweep_after FROM events WHERE organization_id = ? AND id = ?")
       .bind(org.id, event.id)
@@ -71,9 +64,7 @@ describe("nothing lost", () => {
   });
 
   it("an event whose message arrives before the publish request stored it is stored by fan-out", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { org, receiver } = await givenEndpoint();
     // The publish request sent its message, then could not write (D1 unavailable).
     const events = capturingQueue<EventMessage>();
     const failingDb = new Proxy(env.DB, {
@@ -101,9 +92,7 @@ describe("nothing lost", () => {
   });
 
   it("an event whose fan-out kept failing is stored and sent again by the sweeper, not dropped", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { org, receiver } = await givenEndpoint();
     const { event, message } = await publishCaptured(org.id);
     // As if the publish request had not stored it either.
     await env.DB.prepare("DELETE FROM events WHERE organization_id = ? AND id = ?")
@@ -167,9 +156,7 @@ describe("nothing lost", () => {
   });
 
   it("a first attempt whose run throws sends its event round again rather than losing it", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { org } = await givenEndpoint();
     const { event, message } = await publishCaptured(org.id);
     const broken = {
       writeDataPoint() {
@@ -190,9 +177,6 @@ describe("nothing lost", () => {
   it("a delivery whose consumer keeps failing is dead-lettered by the queue after max_retries, and ends failed", async () => {
     const { org, receiver, endpoint } = await givenEndpoint();
     const { event } = await publishCaptured(org.id); // not fanned out: the test hands its delivery on
-    // Its health object throws at each report: every run makes its attempt, then fails, and the
-    // message goes round again, through the real local queue.
-    await breakHealthObject(endpoint.id);
     const handedOn: DeliveryMessage = {
       organizationId: org.id as OrganizationId,
       deliveryId: await fanOutDeliveryId(event.id as EventId, endpoint.id),
@@ -200,9 +184,12 @@ describe("nothing lost", () => {
       eventId: event.id as EventId,
       first: { eventType: "matter.created" },
     };
+    // D1 refuses to record it delivered: every run makes its attempt, then fails, and the message
+    // goes round again, through the real local queue.
+    const lift = await refuseDeliveryRow(env.DB, handedOn.deliveryId);
     await sendAll(env.DELIVERIES_QUEUE, [{ body: handedOn }]);
 
-    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
+    const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1).finally(lift);
     expect(delivery).toMatchObject({
       id: handedOn.deliveryId,
       status: "failed",
@@ -232,9 +219,7 @@ describe("nothing lost", () => {
   });
 
   it("attempts a delivery once when its event is in the same batch twice", async () => {
-    const org = await createOrganization();
-    const receiver = receiverChannel();
-    await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
+    const { org, receiver } = await givenEndpoint();
     const { event, message } = await publishCaptured(org.id);
     // The sweeper re-sent an event whose first message was only slow: both in one batch.
     expect(await consume(batchOf("webhook-events", [message, message]))).toEqual({ acked: 2, retried: 0 });

@@ -10,8 +10,8 @@ import {
   publish,
   publishRpc,
   receiverChannel,
-  settledDeliveries,
 } from "../../support/api";
+import { publishSettled } from "../../support/fixtures";
 
 /**
  * Property: whatever one organization sends, through whichever door data comes in, the answer is
@@ -45,8 +45,10 @@ describe("a hostile tenant", () => {
       url: hostileReceiver.url,
       eventTypeFilters: ["*"],
     });
-    const first = await publish(hostile.id, "webhook.test", { hello: "world" });
-    const [delivery] = await settledDeliveries(hostile.token, `event_id=${first.id}`, 1);
+    const { event: first, delivery } = await publishSettled(hostile, {
+      type: "webhook.test",
+      data: { hello: "world" },
+    });
     const others = await Promise.all(
       ["B", "C"].map(async (name) => {
         const org = await createOrganization(name);

@@ -15,21 +15,10 @@ import {
 } from "../../support/api";
 import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf, capturingQueue, databaseFailingWhen } from "../../support/faults";
+import { fanOutOf, givenEndpoint } from "../../support/fixtures";
 
 // One tenant's failure stays its own in the delivery path: a message, an organization or an endpoint
 // that fails fails alone, and an accepted event is never dropped silently.
-
-/** An organization with one endpoint on a fresh receiver channel, subscribed to matter events. */
-async function tenant() {
-  const org = await createOrganization();
-  const receiver = receiverChannel();
-  const { endpoint } = await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
-  return { org, receiver, endpoint };
-}
-
-async function fanOutState(token: string, eventId: string) {
-  return (await callOk("GET", `/webhooks/v1/events/${eventId}`, 200, { token })).event.fanOut;
-}
 
 async function cronAt(scheduledTime: number, workerEnv: Env = env) {
   await worker.scheduled(createScheduledController({ scheduledTime }), workerEnv);
@@ -37,7 +26,7 @@ async function cronAt(scheduledTime: number, workerEnv: Env = env) {
 
 describe("one tenant's message fails alone", () => {
   it("acknowledges an unreadable message and delivers the rest of its batch", async () => {
-    const b = await tenant();
+    const b = await givenEndpoint();
     const { event, message } = await publishCaptured(b.org.id);
     const mixed = batchOf("webhook-events", ["{not json", { organizationId: 42 }, JSON.stringify(message)], {
       asText: false,
@@ -45,11 +34,11 @@ describe("one tenant's message fails alone", () => {
     expect(await consume(mixed)).toEqual({ acked: 3, retried: 0 });
     const [delivery] = await settledDeliveries(b.org.token, `event_id=${event.id}`, 1);
     expect(delivery.status).toBe("delivered");
-    expect(await fanOutState(b.org.token, event.id)).toEqual({ status: "done", error: null });
+    expect(await fanOutOf(b.org, event.id)).toEqual({ status: "done", error: null });
   });
 
   it("reads message bodies an earlier version sent as objects", async () => {
-    const b = await tenant();
+    const b = await givenEndpoint();
     const { event, message } = await publishCaptured(b.org.id);
     expect(await consume(batchOf("webhook-events", [message], { asText: false }))).toEqual({
       acked: 1,
@@ -60,8 +49,8 @@ describe("one tenant's message fails alone", () => {
   });
 
   it("retries only the events of the organization whose fan-out failed", async () => {
-    const a = await tenant();
-    const b = await tenant();
+    const a = await givenEndpoint();
+    const b = await givenEndpoint();
     const failing = await publishCaptured(a.org.id);
     const fine = await publishCaptured(b.org.id);
     // Organization A's endpoints cannot be read (say, a row D1 cannot return).
@@ -74,8 +63,8 @@ describe("one tenant's message fails alone", () => {
     expect(await consume(batch, { ...env, DB: db })).toEqual({ acked: 1, retried: 1 });
     expect(await b.receiver.received()).toHaveLength(1);
     expect(await a.receiver.received()).toHaveLength(0);
-    expect(await fanOutState(b.org.token, fine.event.id)).toEqual({ status: "done", error: null });
-    expect(await fanOutState(a.org.token, failing.event.id)).toEqual({
+    expect(await fanOutOf(b.org, fine.event.id)).toEqual({ status: "done", error: null });
+    expect(await fanOutOf(a.org, failing.event.id)).toEqual({
       status: "pending",
       error: expect.stringContaining("injected"),
     });
@@ -86,7 +75,7 @@ describe("one tenant's message fails alone", () => {
       retried: 0,
     });
     expect(await a.receiver.received()).toHaveLength(1);
-    expect(await fanOutState(a.org.token, failing.event.id)).toEqual({ status: "done", error: null });
+    expect(await fanOutOf(a.org, failing.event.id)).toEqual({ status: "done", error: null });
   });
 
   it("retries only the deliveries of the endpoint whose run failed", async () => {
@@ -175,27 +164,27 @@ describe("an endpoint whose secret cannot be opened", () => {
     });
     expect(await sealedOff.received()).toHaveLength(0);
     expect(await working.received()).toHaveLength(1);
-    expect(await fanOutState(org.token, event.id)).toEqual({ status: "done", error: null });
+    expect(await fanOutOf(org, event.id)).toEqual({ status: "done", error: null });
   });
 });
 
 describe("an accepted event is never dropped silently", () => {
   it("stays pending and due until fan-out completes; the sweeper sends one whose message was lost", async () => {
-    const b = await tenant();
+    const b = await givenEndpoint();
     const { event } = await publishCaptured(b.org.id); // its message is never consumed
-    expect(await fanOutState(b.org.token, event.id)).toEqual({ status: "pending", error: null });
+    expect(await fanOutOf(b.org, event.id)).toEqual({ status: "pending", error: null });
 
     await cronAt(Date.now() + SWEEP_GRACE_MS + 10_000);
     const [delivery] = await settledDeliveries(b.org.token, `event_id=${event.id}`, 1);
     expect(delivery.status).toBe("delivered");
-    await eventually(async () => (await fanOutState(b.org.token, event.id)).status === "done");
+    await eventually(async () => (await fanOutOf(b.org, event.id)).status === "done");
   });
 
   it("keeps a dead-lettered event due and says why; gives it up after MAX_EVENT_SWEEPS re-sends, visibly", async () => {
-    const b = await tenant();
+    const b = await givenEndpoint();
     const { event, message } = await publishCaptured(b.org.id);
     expect(await consume(batchOf("webhook-events-dlq", [message]))).toEqual({ acked: 1, retried: 0 });
-    expect(await fanOutState(b.org.token, event.id)).toEqual({
+    expect(await fanOutOf(b.org, event.id)).toEqual({
       status: "pending",
       error: "dead_lettered: fan-out kept failing",
     });
@@ -208,7 +197,7 @@ describe("an accepted event is never dropped silently", () => {
       at += SWEEP_GRACE_MS * 2 ** (sweep + 1) + 10_000;
     }
     expect(lost.sent.filter((m) => m.eventId === event.id)).toHaveLength(MAX_EVENT_SWEEPS);
-    expect(await fanOutState(b.org.token, event.id)).toEqual({
+    expect(await fanOutOf(b.org, event.id)).toEqual({
       status: "failed",
       error: `fan-out did not complete after ${MAX_EVENT_SWEEPS} re-sends: dead_lettered: fan-out kept failing`,
     });
@@ -220,6 +209,6 @@ describe("an accepted event is never dropped silently", () => {
     // A copy of its message that does get through later still completes it.
     await consume(batchOf("webhook-events", [message]));
     expect(await b.receiver.received()).toHaveLength(1);
-    expect(await fanOutState(b.org.token, event.id)).toEqual({ status: "done", error: null });
+    expect(await fanOutOf(b.org, event.id)).toEqual({ status: "done", error: null });
   });
 });

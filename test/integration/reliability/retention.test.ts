@@ -1,15 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { applyRetention } from "../../../src/sweeper/retention";
-import {
-  callOk,
-  createEndpoint,
-  createOrganization,
-  eventually,
-  publish,
-  receiverChannel,
-  settledDeliveries,
-} from "../../support/api";
+import { callOk, eventually } from "../../support/api";
+import { givenEndpoint, publishSettled, rotateSecret } from "../../support/fixtures";
 
 const count = async (sql: string, ...params: string[]) =>
   (await env.DB.prepare(sql)
@@ -18,17 +11,11 @@ const count = async (sql: string, ...params: string[]) =>
 
 describe("retention", () => {
   it("removes events and deliveries (with their attempts) older than RETENTION_DAYS, and keeps the rest", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-    });
-    const old = await publish(org.id, "matter.created", { matterId: "old", name: "n" });
-    await settledDeliveries(org.token, `event_id=${old.id}`, 1);
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"] });
+    const { event: old } = await publishSettled(org, { data: { matterId: "old", name: "n" } });
     const boundary = Date.now() + 5;
     await eventually(async () => Date.now() > boundary + 5, 1_000);
-    const recent = await publish(org.id, "matter.created", { matterId: "recent", name: "n" });
-    await settledDeliveries(org.token, `event_id=${recent.id}`, 1);
+    const { event: recent } = await publishSettled(org, { data: { matterId: "recent", name: "n" } });
 
     // RETENTION_DAYS is 30: run as if `boundary` were 30 days ago.
     const report = await applyRetention(env, boundary + 30 * 86_400_000);
@@ -48,15 +35,8 @@ describe("retention", () => {
   });
 
   it("drops rotated-out secrets once their grace window is over", async () => {
-    const org = await createOrganization();
-    const { endpoint } = await createEndpoint(org.token, {
-      url: receiverChannel().url,
-      eventTypeFilters: ["*"],
-    });
-    await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/rotate_secret`, 200, {
-      token: org.token,
-      body: { previousSecretExpiresInSec: 0 },
-    });
+    const { org, endpoint } = await givenEndpoint({ filters: ["*"] });
+    await rotateSecret(org, endpoint.id, 0);
     const secrets = "SELECT COUNT(*) AS n FROM endpoint_secrets WHERE endpoint_id = ?";
     expect(await count(secrets, endpoint.id)).toBe(2);
     await applyRetention(env, Date.now() + 1_000);
