@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { checkEventData } from "../catalog/validate";
-import { type Attempt, type Delivery, getDelivery, listDeliveries } from "../db/deliveries";
+import { getDelivery, listDeliveries } from "../db/deliveries/history";
 import { getEndpoint } from "../db/endpoints";
 import { replayDeliveries } from "../delivery/replay";
+import type { Attempt, Delivery } from "../domain/delivery";
 import { notFound, ServiceError } from "../lib/errors";
 import { checkCoverage, mayRead, readableTypes } from "./access";
 import {

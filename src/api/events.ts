@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listDeliveries } from "../db/deliveries";
-import { getEvent, listEvents, type StoredEvent } from "../db/events";
-import { publishEvent } from "../delivery/publish";
+import { listDeliveries } from "../db/deliveries/history";
+import { getEvent, listEvents } from "../db/events";
+import type { StoredEvent } from "../domain/event";
+import { publishEvent } from "../events/publish";
 import { notFound } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
 import { mayRead, readableTypes } from "./access";

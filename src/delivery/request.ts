@@ -1,6 +1,6 @@
 import { version } from "../../package.json";
 import type { Endpoint } from "../db/endpoints";
-import type { EventResources } from "../db/events";
+import type { EventResources } from "../domain/event";
 import { signConvoy } from "../signing/convoy";
 import { signStandardWebhooks } from "../signing/standard-webhooks";
 import type { EndpointCredentials } from "./endpoint-credentials";

@@ -1,5 +1,5 @@
 import { autoDisableEndpoint, type DisabledReason, getEndpointById } from "../db/endpoints";
-import { publishEvent } from "../delivery/publish";
+import { publishEvent } from "../events/publish";
 
 /**
  * Carries out the health object's decision: the endpoint becomes `auto_disabled` with its reason, one
