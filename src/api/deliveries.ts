@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { checkEventData } from "../catalog/validate";
 import { getDelivery, listDeliveries } from "../db/deliveries/history";
-import { getEndpoint } from "../db/endpoints";
+import { getEndpoint } from "../db/endpoints/reads";
 import { replayDeliveries } from "../delivery/replay";
 import type { Attempt, Delivery } from "../domain/delivery";
 import { notFound, ServiceError } from "../lib/errors";

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import type { Endpoint, EndpointToWrite } from "../db/endpoints";
 import { openHeaderValues, sealHeaderValues } from "../delivery/endpoint-credentials";
 import { HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, headerNameProblem } from "../delivery/header-rules";
+import type { Endpoint, EndpointToWrite } from "../domain/endpoint";
 import type { FieldError } from "../lib/errors";
 import { keyRing } from "../lib/secret-box";
 

@@ -4,17 +4,11 @@ import { EVENT_TYPE_FILTER_PATTERN, typesSelectedBy } from "../catalog/filters";
 import type { Config } from "../config";
 import { getConfig } from "../config";
 import { insertEndpointSecret, purgeDeletedEndpointSecrets } from "../db/endpoint-secrets";
-import {
-  type Endpoint,
-  type EndpointToWrite,
-  getEndpoint,
-  insertEndpoint,
-  listEndpoints,
-  softDeleteEndpoint,
-  updateEndpoint,
-} from "../db/endpoints";
+import { getEndpoint, listEndpoints } from "../db/endpoints/reads";
+import { insertEndpoint, softDeleteEndpoint, updateEndpoint } from "../db/endpoints/writes";
 import { sealSigningSecret } from "../delivery/endpoint-credentials";
 import { checkEndpointUrl } from "../delivery/url-policy";
+import type { Endpoint, EndpointToWrite } from "../domain/endpoint";
 import { endpointHealth } from "../health/endpoint-health";
 import { type FieldError, notFound, ServiceError } from "../lib/errors";
 import { newEndpointId } from "../lib/ids";

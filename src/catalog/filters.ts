@@ -1,4 +1,4 @@
-import type { Endpoint, ResourceScopes } from "../db/endpoints";
+import type { Endpoint, ResourceScopes } from "../domain/endpoint";
 import type { EventResources } from "../domain/event";
 import {
   type EventTypeDefinition,

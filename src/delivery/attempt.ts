@@ -1,6 +1,6 @@
 import type { Config } from "../config";
-import type { DeliveryEndpoint } from "../db/endpoints";
 import type { Attempt, AttemptTrigger, DeliveryJob } from "../domain/delivery";
+import type { DeliveryEndpoint } from "../domain/endpoint";
 import type { ConnectionGate } from "./connections";
 import type { EndpointCredentials } from "./endpoint-credentials";
 import { buildSignedRequest } from "./request";

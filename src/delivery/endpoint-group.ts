@@ -1,6 +1,6 @@
 import type { Config } from "../config";
-import type { DeliveryEndpoint } from "../db/endpoints";
 import type { DeliveryJob } from "../domain/delivery";
+import type { DeliveryEndpoint } from "../domain/endpoint";
 import { endpointHealth } from "../health/endpoint-health";
 import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";

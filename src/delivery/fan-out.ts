@@ -1,8 +1,9 @@
 import { endpointReceives } from "../catalog/filters";
 import { getConfig } from "../config";
-import { type DeliveryEndpoint, listDeliveryEndpoints, listSubscriptions } from "../db/endpoints";
+import { listDeliveryEndpoints, listSubscriptions } from "../db/endpoints/reads";
 import { getEvent, insertEvent, markEventsFannedOut, noteFanOutError } from "../db/events";
 import { storedIds } from "../db/stored-ids";
+import type { DeliveryEndpoint } from "../domain/endpoint";
 import type { EventRecord } from "../domain/event";
 import { type EventMessage, isEventMessage } from "../events/message";
 import { type DeliveryId, type EventId, fanOutDeliveryId, type OrganizationId } from "../lib/ids";

@@ -1,4 +1,4 @@
-import type { Endpoint } from "../db/endpoints";
+import type { Endpoint } from "../domain/endpoint";
 import type { AttemptVerdict } from "./retry-policy";
 import type { AttemptResult } from "./send";
 

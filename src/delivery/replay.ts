@@ -1,6 +1,6 @@
 import { insertReplay, listRecoverableDeliveries } from "../db/deliveries/maintenance";
-import type { Endpoint } from "../db/endpoints";
 import type { Delivery } from "../domain/delivery";
+import type { Endpoint } from "../domain/endpoint";
 import { replayDeliveryId } from "../lib/ids";
 import { sendAll, sweepAfter } from "../lib/queue";
 import { storedDeliveryMessage } from "./job";

@@ -1,5 +1,5 @@
 import { version } from "../../package.json";
-import type { Endpoint } from "../db/endpoints";
+import type { Endpoint } from "../domain/endpoint";
 import type { EventResources } from "../domain/event";
 import { signConvoy } from "../signing/convoy";
 import { signStandardWebhooks } from "../signing/standard-webhooks";

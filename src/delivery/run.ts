@@ -1,5 +1,6 @@
 import type { Config } from "../config";
-import { type DeliveryEndpoint, getDeliveryEndpoint } from "../db/endpoints";
+import { getDeliveryEndpoint } from "../db/endpoints/reads";
+import type { DeliveryEndpoint } from "../domain/endpoint";
 import { sendAll } from "../lib/queue";
 import { type ConnectionGate, connectionGate } from "./connections";
 import { deliverToEndpoint } from "./endpoint-group";

@@ -1,4 +1,6 @@
-import { autoDisableEndpoint, type DisabledReason, getEndpointById } from "../db/endpoints";
+import { getEndpointById } from "../db/endpoints/reads";
+import { autoDisableEndpoint } from "../db/endpoints/writes";
+import type { DisabledReason } from "../domain/endpoint";
 import { publishEvent } from "../events/publish";
 
 /**

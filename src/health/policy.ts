@@ -1,4 +1,4 @@
-import type { DisabledReason } from "../db/endpoints";
+import type { DisabledReason } from "../domain/endpoint";
 
 /**
  * Endpoint health, kept pure so it is tested without a Durable Object (DESIGN.md §5): a failure
