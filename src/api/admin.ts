@@ -25,7 +25,7 @@ import {
 import { adminAuth, newApiToken } from "./auth";
 
 /**
- * Operator API (DESIGN.md §3.1), behind `ADMIN_TOKEN`: organizations and their API keys, and the
+ * Operator API (docs/api.md), behind `ADMIN_TOKEN`: organizations and their API keys, and the
  * re-encryption step of a `SECRETS_KEY` rotation.
  */
 const OrganizationIn = z.object({ name: z.string().trim().min(1).max(200) });

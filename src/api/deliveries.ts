@@ -22,7 +22,7 @@ import {
 import { apiKeyAuth } from "./auth";
 import { takeReplayPermits } from "./replay-quota";
 
-/** Delivery history (DESIGN.md §3.5), scoped to the API key's organization. */
+/** Delivery history (docs/architecture.md#delivery-states), scoped to the API key's organization. */
 export const DeliveryOut = z
   .object({
     id: z.string(),

@@ -37,7 +37,7 @@ import {
   mergeHeaders,
 } from "./endpoint-headers";
 
-/** Customer endpoints (DESIGN.md §3.3), scoped to the API key's organization. */
+/** Customer endpoints (docs/api.md#endpoints-and-subscriptions), scoped to the API key's organization. */
 const settingFields = {
   url: z.string().max(2048).openapi({ example: "https://example.com/webhooks" }),
   eventTypeFilters: z

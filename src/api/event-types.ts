@@ -3,7 +3,7 @@ import { describeEventTypes } from "../catalog";
 import { createRouter, errorResponses, jsonContent } from "./app";
 import { apiKeyAuth } from "./auth";
 
-/** The catalog (DESIGN.md §3.4): what an endpoint can subscribe to, with each type's JSON Schema. */
+/** The catalog (docs/architecture.md#catalog): what an endpoint can subscribe to, with each type's JSON Schema. */
 const EventTypeOut = z
   .object({
     type: z.string(),

@@ -21,7 +21,7 @@ import {
 import { adminAuth, apiKeyAuth } from "./auth";
 import { DeliveryOut, toDeliveryOut } from "./deliveries";
 
-/** Publishing (DESIGN.md §3.2): the platform, holding the admin token, reports what happened. */
+/** Publishing (docs/architecture.md#publish): the platform, holding the admin token, reports what happened. */
 export const EventIn = z
   .strictObject({
     organizationId: z.string().min(1).max(64),

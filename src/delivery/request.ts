@@ -33,7 +33,7 @@ export type RequestInput = {
 export const USER_AGENT = `edge-webhooks/${version}`;
 
 /**
- * The envelope receivers get (DESIGN.md §4). Slim payloads carry only the ids of the resources the
+ * The envelope receivers get (docs/receiving.md#the-request). Slim payloads carry only the ids of the resources the
  * event is about, so no personal data leaves; the receiver calls back for details.
  */
 export function webhookBody(content: Envelope, format: Endpoint["payloadFormat"]): string {

@@ -1,5 +1,5 @@
 /**
- * URLs an endpoint must never be allowed to target (DESIGN.md §3.3): this machine, private networks,
+ * URLs an endpoint must never be allowed to target (docs/security.md#where-deliveries-may-go): this machine, private networks,
  * cloud metadata, other reserved ranges in every spelling the URL parser accepts, credentials,
  * other schemes. Shared by the unit test of the policy and the API tests in the security project.
  */
