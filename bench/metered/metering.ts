@@ -1,8 +1,9 @@
 /**
- * Counting of billable operations, for the benchmark's cost per million deliveries. Off unless
- * `METER_OPERATIONS` is "true" (npm run bench sets it): then each invocation runs on an `Env` whose
- * D1 database, queues and Durable Object namespace count what they are asked to do, and ends with one
- * `{"message":"operations",…}` log line. D1 rows come from the query results' own `meta`.
+ * Counting of billable operations, for the benchmark's cost per million deliveries (scripts/bench.mjs).
+ * Only the bench's wrapper Worker (bench/metered/index.ts) uses it; the shipped Worker counts nothing.
+ * Each invocation runs on an `Env` whose D1 database, queues and Durable Object namespace count what
+ * they are asked to do, and ends with one `{"message":"operations",…}` log line. D1 rows come from
+ * the query results' own `meta`.
  */
 export type OperationCounts = {
   d1Queries: number;
@@ -15,16 +16,12 @@ export type OperationCounts = {
   durableObjects: number;
 };
 
-/**
- * Runs `work` with a metered copy of `env` and logs what it cost, tagged with `describe()`; with
- * metering off, runs it on `env` as it is.
- */
+/** Runs `work` with a metered copy of `env` and logs what it cost, tagged with `describe()`. */
 export async function withMetering<T>(
   env: Env,
   describe: () => Record<string, unknown>,
   work: (env: Env) => Promise<T>,
 ): Promise<T> {
-  if (env.METER_OPERATIONS !== "true") return work(env);
   const counts: OperationCounts = {
     d1Queries: 0,
     d1RowsRead: 0,
