@@ -29,7 +29,7 @@ const organizationRequest = () =>
   }) as Parameters<typeof service.fetch>[0];
 
 describe("operation counting (bench/metered, for npm run bench)", () => {
-  it("counts D1 rows from query meta, queue operations per 64 KB and Durable Object calls", async () => {
+  it("counts D1 rows from query meta, queue operations per 64,000 bytes with metadata, and Durable Object calls", async () => {
     const [line] = await operationsLogged(() =>
       withMetering(
         env,
@@ -43,7 +43,12 @@ describe("operation counting (bench/metered, for npm run bench)", () => {
             counted.DB.prepare("SELECT COUNT(*) FROM organizations"),
           ]);
           expect(await counted.DB.prepare("SELECT 7 AS n").first("n")).toBe(7);
-          await counted.DELIVERIES_QUEUE.sendBatch([{ body: { small: true } }, { body: "x".repeat(70_000) }]);
+          // With about 100 bytes of metadata, 63,900 bytes of body fill one 64,000-byte operation.
+          await counted.DELIVERIES_QUEUE.sendBatch([
+            { body: { small: true } },
+            { body: "x".repeat(63_900), contentType: "text" },
+            { body: "x".repeat(63_901), contentType: "text" },
+          ]);
           const health = endpointHealth(counted, "evsub_metering");
           await health.summary();
           await health.summary();
@@ -54,7 +59,7 @@ describe("operation counting (bench/metered, for npm run bench)", () => {
       invocation: "test",
       d1Queries: 4,
       d1RowsWritten: 2, // the row and its primary-key index (organizations is a rowid table)
-      queueWriteOperations: 3, // one for the small message, two for the 70 KB one
+      queueWriteOperations: 4, // one each for the small and the 63,900-byte body, two for 63,901 bytes
       durableObjectCalls: 2,
       durableObjects: 1,
     });
