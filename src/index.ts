@@ -13,7 +13,6 @@ import { deadLetterDeliveries } from "./delivery/dead-letter";
 import { fanOutBatch } from "./delivery/fan-out";
 import { deliverBatch } from "./delivery/intake";
 import { deadLetterEvents } from "./events/dead-letter";
-import { withMetering } from "./lib/metering";
 import { QUEUES } from "./lib/queue";
 import { reencryptSecrets } from "./sweeper/reencrypt-secrets";
 import { applyRetention } from "./sweeper/retention";
@@ -50,51 +49,33 @@ app.notFound(notFoundRoute);
 
 export default {
   fetch(request, env, ctx) {
-    const invocation = () => ({
-      invocation: "fetch",
-      method: request.method,
-      path: new URL(request.url).pathname,
-    });
-    return withMetering(env, invocation, async (env) => app.fetch(request, env, ctx));
+    return app.fetch(request, env, ctx);
   },
 
   queue(batch, env) {
-    const invocation = () => ({
-      invocation: "queue",
-      queue: batch.queue,
-      messages: batch.messages.length,
-    });
-    return withMetering(env, invocation, (env) => {
-      switch (batch.queue) {
-        case QUEUES.events:
-          return fanOutBatch(batch, env);
-        case QUEUES.deliveries:
-          return deliverBatch(batch, env);
-        case QUEUES.eventsDeadLetter:
-          return deadLetterEvents(batch, env);
-        case QUEUES.deliveriesDeadLetter:
-          return deadLetterDeliveries(batch, env);
-        default:
-          throw new Error(`No consumer for queue ${batch.queue}`);
-      }
-    });
+    switch (batch.queue) {
+      case QUEUES.events:
+        return fanOutBatch(batch, env);
+      case QUEUES.deliveries:
+        return deliverBatch(batch, env);
+      case QUEUES.eventsDeadLetter:
+        return deadLetterEvents(batch, env);
+      case QUEUES.deliveriesDeadLetter:
+        return deadLetterDeliveries(batch, env);
+      default:
+        throw new Error(`No consumer for queue ${batch.queue}`);
+    }
   },
 
-  scheduled(controller, env) {
-    return withMetering(
-      env,
-      () => ({ invocation: "scheduled" }),
-      async (env) => {
-        // Each task on its own: one that fails does not keep the others from running. A key rotation
-        // finishes by itself, a batch per run; the script only hurries it (docs/security.md).
-        const tasks = await Promise.allSettled([
-          sweep(env, controller.scheduledTime),
-          applyRetention(env, controller.scheduledTime),
-          reencryptSecrets(env),
-        ]);
-        const failed = tasks.find((task) => task.status === "rejected");
-        if (failed) throw failed.reason;
-      },
-    );
+  async scheduled(controller, env) {
+    // Each task on its own: one that fails does not keep the others from running. A key rotation
+    // finishes by itself, a batch per run; the script only hurries it (docs/security.md).
+    const tasks = await Promise.allSettled([
+      sweep(env, controller.scheduledTime),
+      applyRetention(env, controller.scheduledTime),
+      reencryptSecrets(env),
+    ]);
+    const failed = tasks.find((task) => task.status === "rejected");
+    if (failed) throw failed.reason;
   },
 } satisfies ExportedHandler<Env>;
