@@ -12,9 +12,10 @@ import { notFound } from "../lib/errors";
 import { newApiKeyId, newOrganizationId } from "../lib/ids";
 import { REENCRYPT_BATCH, reencryptSecrets } from "../sweeper/reencrypt-secrets";
 import {
+  bodyResponses,
   createRouter,
-  errorResponses,
   IdParam,
+  inputResponses,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -72,13 +73,14 @@ admin.openapi(
   createRoute({
     method: "post",
     path: "/organizations",
+    operationId: "createOrganization",
     tags: ["Admin"],
     summary: "Create an organization",
     security: [{ adminToken: [] }],
     request: { body: jsonBody(OrganizationIn) },
     responses: {
       201: jsonContent(z.object({ organization: OrganizationOut }), "Created"),
-      ...errorResponses,
+      ...bodyResponses,
     },
   }),
   async (c) => {
@@ -93,13 +95,14 @@ admin.openapi(
   createRoute({
     method: "get",
     path: "/organizations",
+    operationId: "listOrganizations",
     tags: ["Admin"],
     summary: "List organizations, newest first",
     security: [{ adminToken: [] }],
     request: { query: pageQuerySchema("organization") },
     responses: {
       200: jsonContent(pageSchema(OrganizationOut, "OrganizationPage"), "A page"),
-      ...errorResponses,
+      ...inputResponses,
     },
   }),
   async (c) => {
@@ -112,13 +115,14 @@ admin.openapi(
   createRoute({
     method: "post",
     path: "/organizations/{id}/api_keys",
+    operationId: "createApiKey",
     tags: ["Admin"],
     summary: "Create an API key for an organization; the token is shown once",
     security: [{ adminToken: [] }],
     request: { params: IdParam, body: jsonBody(ApiKeyIn) },
     responses: {
       201: jsonContent(z.object({ apiKey: ApiKeyOut, token: z.string() }), "Created"),
-      ...errorResponses,
+      ...bodyResponses,
       ...notFoundResponse,
     },
   }),
@@ -145,11 +149,12 @@ admin.openapi(
   createRoute({
     method: "delete",
     path: "/api_keys/{id}",
+    operationId: "revokeApiKey",
     tags: ["Admin"],
     summary: "Revoke an API key, at once",
     security: [{ adminToken: [] }],
     request: { params: IdParam },
-    responses: { 204: { description: "Revoked" }, ...errorResponses, ...notFoundResponse },
+    responses: { 204: { description: "Revoked" }, ...inputResponses, ...notFoundResponse },
   }),
   async (c) => {
     const { id } = c.req.valid("param");
@@ -162,6 +167,7 @@ admin.openapi(
   createRoute({
     method: "post",
     path: "/secrets/reencrypt",
+    operationId: "reencryptSecrets",
     tags: ["Admin"],
     summary: "Seal up to `limit` secrets not under the current SECRETS_KEY again under it (docs/security.md)",
     security: [{ adminToken: [] }],
@@ -181,7 +187,7 @@ admin.openapi(
         }),
         "What this call did and what is left",
       ),
-      ...errorResponses,
+      ...bodyResponses,
     },
   }),
   async (c) => {

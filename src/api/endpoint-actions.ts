@@ -12,17 +12,19 @@ import { invalid } from "../lib/errors";
 import { generateSigningSecret } from "../signing/secrets";
 import { endpointOf, endpointToChange } from "./access";
 import {
+  bodyResponses,
   createRouter,
-  errorResponses,
   forbiddenResponse,
   IdParam,
   IsoInstant,
   idOf,
+  inputResponses,
   jsonBody,
   jsonContent,
   notFoundResponse,
   optionalJsonBody,
   quotaResponse,
+  unreadableSecretResponse,
 } from "./app";
 import { takeReplayPermits } from "./replay-quota";
 
@@ -38,6 +40,7 @@ endpointActions.openapi(
   createRoute({
     method: "post",
     path: "/{id}/rotate_secret",
+    operationId: "rotateEndpointSecret",
     tags: ["Endpoints"],
     summary: "Rotate the signing secret; the previous one keeps signing through a grace window",
     security: [{ apiKey: [] }],
@@ -54,7 +57,7 @@ endpointActions.openapi(
         z.object({ signingSecret: z.string(), previousSecretExpiresAt: z.string() }),
         "The new secret, shown once",
       ),
-      ...errorResponses,
+      ...bodyResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
     },
@@ -83,6 +86,7 @@ endpointActions.openapi(
   createRoute({
     method: "post",
     path: "/{id}/test",
+    operationId: "testEndpoint",
     tags: ["Endpoints"],
     summary: "Send one signed test message now and report the receiver's answer (no retry, no history)",
     security: [{ apiKey: [] }],
@@ -106,9 +110,10 @@ endpointActions.openapi(
         }),
         "What the receiver answered",
       ),
-      ...errorResponses,
+      ...bodyResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
+      ...unreadableSecretResponse,
     },
   }),
   async (c) => {
@@ -127,6 +132,7 @@ endpointActions.openapi(
   createRoute({
     method: "post",
     path: "/{id}/recover",
+    operationId: "recoverEndpoint",
     tags: ["Endpoints"],
     summary: `Replay once each failed delivery created in [since, until) that no pending or delivered replay covers, oldest first (scans at most ${MAX_RECOVER} per call)`,
     security: [{ apiKey: [] }],
@@ -163,7 +169,7 @@ endpointActions.openapi(
         }),
         "Replays queued",
       ),
-      ...errorResponses,
+      ...bodyResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
       ...quotaResponse,
@@ -189,6 +195,7 @@ endpointActions.openapi(
   createRoute({
     method: "get",
     path: "/{id}/health",
+    operationId: "getEndpointHealth",
     tags: ["Endpoints"],
     summary: "The endpoint's failure streak, last results and 24 h success rate",
     security: [{ apiKey: [] }],
@@ -215,7 +222,7 @@ endpointActions.openapi(
         }),
         "Health",
       ),
-      ...errorResponses,
+      ...inputResponses,
       ...notFoundResponse,
     },
   }),

@@ -21,11 +21,13 @@ import { newEndpointId } from "../lib/ids";
 import { generateSigningSecret } from "../signing/secrets";
 import { endpointToChange } from "./access";
 import {
+  bodyResponses,
+  capOrUnreadableResponse,
   capResponse,
   createRouter,
-  errorResponses,
   forbiddenResponse,
   IdParam,
+  inputResponses,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -173,13 +175,14 @@ endpoints.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "createEndpoint",
     tags: ["Endpoints"],
     summary: "Create an endpoint; its signing secret is returned once",
     security: [{ apiKey: [] }],
     request: { body: jsonBody(EndpointCreateIn) },
     responses: {
       201: jsonContent(z.object({ endpoint: EndpointOut, signingSecret: z.string() }), "Created"),
-      ...errorResponses,
+      ...bodyResponses,
       ...capResponse,
     },
   }),
@@ -215,6 +218,7 @@ endpoints.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listEndpoints",
     tags: ["Endpoints"],
     summary: "List endpoints, newest first",
     security: [{ apiKey: [] }],
@@ -223,7 +227,7 @@ endpoints.openapi(
         status: z.enum(["active", "disabled", "auto_disabled"]).optional(),
       }),
     },
-    responses: { 200: jsonContent(pageSchema(EndpointOut, "EndpointPage"), "A page"), ...errorResponses },
+    responses: { 200: jsonContent(pageSchema(EndpointOut, "EndpointPage"), "A page"), ...inputResponses },
   }),
   async (c) => {
     const page = await listEndpoints(c.env.DB, c.get("organizationId"), c.req.valid("query"));
@@ -235,13 +239,14 @@ endpoints.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getEndpoint",
     tags: ["Endpoints"],
     summary: "Get an endpoint",
     security: [{ apiKey: [] }],
     request: { params: IdParam },
     responses: {
       200: jsonContent(z.object({ endpoint: EndpointOut }), "The endpoint"),
-      ...errorResponses,
+      ...inputResponses,
       ...notFoundResponse,
     },
   }),
@@ -256,6 +261,7 @@ endpoints.openapi(
   createRoute({
     method: "patch",
     path: "/{id}",
+    operationId: "updateEndpoint",
     tags: ["Endpoints"],
     summary:
       "Change an endpoint; `status: active` re-enables an auto-disabled one; `headers` merges (null removes one)",
@@ -263,8 +269,8 @@ endpoints.openapi(
     request: { params: IdParam, body: jsonBody(EndpointPatchIn) },
     responses: {
       200: jsonContent(z.object({ endpoint: EndpointOut }), "Updated"),
-      ...errorResponses,
-      ...capResponse,
+      ...bodyResponses,
+      ...capOrUnreadableResponse,
       ...forbiddenResponse,
       ...notFoundResponse,
     },
@@ -299,13 +305,14 @@ endpoints.openapi(
   createRoute({
     method: "delete",
     path: "/{id}",
+    operationId: "deleteEndpoint",
     tags: ["Endpoints"],
     summary: "Delete an endpoint: deliveries stop, its secrets and header values are purged, history stays",
     security: [{ apiKey: [] }],
     request: { params: IdParam },
     responses: {
       204: { description: "Deleted" },
-      ...errorResponses,
+      ...inputResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
     },

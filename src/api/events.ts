@@ -6,10 +6,11 @@ import { notFound } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
 import { mayRead, readableTypes } from "./access";
 import {
+  bodyResponses,
   createRouter,
-  errorResponses,
   IdParam,
   IsoInstant,
+  inputResponses,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -71,6 +72,7 @@ events.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "publishEvent",
     tags: ["Events"],
     summary: "Publish an event; it is fanned out to every matching endpoint of the organization",
     security: [{ adminToken: [] }],
@@ -89,7 +91,7 @@ events.openapi(
     responses: {
       202: jsonContent(z.object({ event: EventOut }), "Accepted (`Idempotent-Replayed: true` for a repeat)"),
       409: { description: "Idempotency-Key reused with another request", content: problemContent },
-      ...errorResponses,
+      ...bodyResponses,
     },
   }),
   async (c) => {
@@ -109,6 +111,7 @@ events.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listEvents",
     tags: ["Events"],
     summary: "List the organization's events, newest first",
     security: [{ apiKey: [] }],
@@ -120,7 +123,7 @@ events.openapi(
         until: IsoInstant.optional(),
       }),
     },
-    responses: { 200: jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...errorResponses },
+    responses: { 200: jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...inputResponses },
   }),
   async (c) => {
     const q = c.req.valid("query");
@@ -140,6 +143,7 @@ events.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getEvent",
     tags: ["Events"],
     summary: "Get an event with its deliveries",
     security: [{ apiKey: [] }],
@@ -147,7 +151,7 @@ events.openapi(
     request: { params: IdParam },
     responses: {
       200: jsonContent(z.object({ event: EventOut, deliveries: z.array(DeliveryOut) }), "The event"),
-      ...errorResponses,
+      ...inputResponses,
       ...notFoundResponse,
     },
   }),
