@@ -14,6 +14,7 @@ import { REENCRYPT_BATCH, reencryptSecrets } from "../sweeper/reencrypt-secrets"
 import {
   bodyResponses,
   createRouter,
+  defaultsTo,
   IdParam,
   inputResponses,
   jsonBody,
@@ -34,14 +35,19 @@ const OrganizationOut = z
   .object({ id: z.string(), name: z.string(), createdAt: z.string() })
   .openapi("Organization");
 
+/** A key created without `scopes` may subscribe to every type. */
+const DEFAULT_SCOPES = [ALL_SCOPES];
+
 const ApiKeyIn = z.object({
   name: z.string().trim().min(1).max(200),
-  scopes: z
-    .array(z.enum([ALL_SCOPES, ...catalogScopes] as [string, ...string[]]))
-    .min(1)
-    .max(50)
-    .default([ALL_SCOPES])
-    .openapi({ description: "Catalog scopes the key may subscribe to; `*` for all" }),
+  scopes: defaultsTo(
+    z
+      .array(z.enum([ALL_SCOPES, ...catalogScopes] as [string, ...string[]]))
+      .min(1)
+      .max(50),
+    DEFAULT_SCOPES,
+    "Catalog scopes the key may subscribe to; `*` for all",
+  ),
 });
 const ApiKeyOut = z
   .object({
@@ -136,7 +142,7 @@ admin.openapi(
       id: newApiKeyId(),
       organizationId: org.id,
       name: body.name,
-      scopes: [...new Set(body.scopes)],
+      scopes: [...new Set(body.scopes ?? DEFAULT_SCOPES)],
       createdAt: new Date().toISOString(),
       revokedAt: null,
     };
@@ -173,7 +179,7 @@ admin.openapi(
     security: [{ adminToken: [] }],
     request: {
       body: optionalJsonBody(
-        z.strictObject({ limit: z.number().int().min(1).max(500).default(REENCRYPT_BATCH) }),
+        z.strictObject({ limit: defaultsTo(z.number().int().min(1).max(500), REENCRYPT_BATCH) }),
       ),
     },
     responses: {

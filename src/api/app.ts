@@ -175,6 +175,17 @@ export const IsoInstant = z.iso
   .datetime({ offset: true })
   .transform((value) => new Date(value).toISOString());
 
+/**
+ * An optional body field that the handler fills in with `value` when it is left out. The value is
+ * stated in the description rather than as JSON Schema `default`: openapi-typescript, with its default
+ * settings, makes a property that has a `default` required in a named schema, so a client generated
+ * from the document could not leave the field out. The handler applies the same `value`.
+ */
+export const defaultsTo = <T extends z.ZodType>(schema: T, value: z.output<T>, description?: string) =>
+  schema.optional().openapi({
+    description: [description, `Default: \`${JSON.stringify(value)}\``].filter(Boolean).join(". "),
+  });
+
 /** A body the route may also be called without (then `c.req.valid("json")` is undefined). */
 export const optionalJsonBody = <T extends z.ZodType>(schema: T) => ({
   required: false,

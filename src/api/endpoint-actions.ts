@@ -14,6 +14,7 @@ import { endpointOf, endpointToChange } from "./access";
 import {
   bodyResponses,
   createRouter,
+  defaultsTo,
   forbiddenResponse,
   IdParam,
   IsoInstant,
@@ -35,6 +36,9 @@ import { takeReplayPermits } from "./replay-quota";
 export const endpointActions = createRouter();
 
 const MAX_GRACE_SECONDS = 30 * 86_400;
+/** Without a body: the previous secret signs for a day more, and the test message is a `webhook.test`. */
+const DEFAULT_GRACE_SECONDS = 86_400;
+const DEFAULT_TEST_TYPE = "webhook.test";
 
 endpointActions.openapi(
   createRoute({
@@ -48,7 +52,11 @@ endpointActions.openapi(
       params: IdParam,
       body: optionalJsonBody(
         z.strictObject({
-          previousSecretExpiresInSec: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(86_400),
+          previousSecretExpiresInSec: defaultsTo(
+            z.number().int().min(0).max(MAX_GRACE_SECONDS),
+            DEFAULT_GRACE_SECONDS,
+            "How long the previous secret keeps signing, in seconds",
+          ),
         }),
       ),
     },
@@ -67,7 +75,9 @@ endpointActions.openapi(
     const { previousSecretExpiresInSec } =
       (c.req.valid("json") as { previousSecretExpiresInSec?: number }) ?? {};
     const now = new Date();
-    const expiresAt = new Date(now.getTime() + (previousSecretExpiresInSec ?? 86_400) * 1000).toISOString();
+    const expiresAt = new Date(
+      now.getTime() + (previousSecretExpiresInSec ?? DEFAULT_GRACE_SECONDS) * 1000,
+    ).toISOString();
     const signingSecret = generateSigningSecret();
     await c.env.DB.batch([
       expireSigningSecrets(c.env.DB, endpoint.id, expiresAt),
@@ -94,7 +104,7 @@ endpointActions.openapi(
       params: IdParam,
       body: optionalJsonBody(
         z.strictObject({
-          eventType: z.string().min(1).max(200).default("webhook.test"),
+          eventType: defaultsTo(z.string().min(1).max(200), DEFAULT_TEST_TYPE),
           payload: z.record(z.string(), z.unknown()).optional(),
         }),
       ),
@@ -119,7 +129,7 @@ endpointActions.openapi(
   async (c) => {
     const endpoint = await endpointToChange(c, c.req.valid("param").id);
     const body = (c.req.valid("json") as { eventType?: string; payload?: Record<string, unknown> }) ?? {};
-    const eventType = body.eventType ?? "webhook.test";
+    const eventType = body.eventType ?? DEFAULT_TEST_TYPE;
     const payload = body.payload ?? findEventType(eventType)?.example;
     checkEventData(eventType, payload, { type: "eventType", data: "payload" });
     const url = checkEndpointUrl(endpoint.url, getConfig(c.env));

@@ -25,6 +25,7 @@ import {
   capOrUnreadableResponse,
   capResponse,
   createRouter,
+  defaultsTo,
   forbiddenResponse,
   IdParam,
   inputResponses,
@@ -38,6 +39,7 @@ import { apiKeyAuth } from "./auth";
 import { endpointActions } from "./endpoint-actions";
 import { capReached, endpointCaps, updateRefused } from "./endpoint-caps";
 import {
+  HEADERS_DESCRIPTION,
   HeadersIn,
   type HeadersPatch,
   HeadersPatchIn,
@@ -75,16 +77,39 @@ const settingFields = {
   timeoutMs: z.number().int().min(100).max(30_000).nullable(),
 };
 
+/** What an endpoint created without these settings gets. */
+const ENDPOINT_DEFAULTS = {
+  description: "",
+  resourceScopes: {},
+  signatureScheme: "standard",
+  payloadFormat: "full",
+  headers: {},
+  rateLimitPerSecond: null,
+  timeoutMs: null,
+} as const;
+
 const EndpointCreateIn = z
   .strictObject({
     ...settingFields,
-    description: settingFields.description.default(""),
-    resourceScopes: settingFields.resourceScopes.default({}),
-    signatureScheme: settingFields.signatureScheme.default("standard"),
-    payloadFormat: settingFields.payloadFormat.default("full"),
-    headers: settingFields.headers.default({}),
-    rateLimitPerSecond: settingFields.rateLimitPerSecond.default(null),
-    timeoutMs: settingFields.timeoutMs.default(null),
+    description: defaultsTo(settingFields.description, ENDPOINT_DEFAULTS.description),
+    resourceScopes: defaultsTo(
+      settingFields.resourceScopes,
+      ENDPOINT_DEFAULTS.resourceScopes,
+      "Only events about the listed resources are delivered; without it, events about any resource",
+    ),
+    signatureScheme: defaultsTo(settingFields.signatureScheme, ENDPOINT_DEFAULTS.signatureScheme),
+    payloadFormat: defaultsTo(settingFields.payloadFormat, ENDPOINT_DEFAULTS.payloadFormat),
+    headers: defaultsTo(settingFields.headers, ENDPOINT_DEFAULTS.headers, HEADERS_DESCRIPTION),
+    rateLimitPerSecond: defaultsTo(
+      settingFields.rateLimitPerSecond,
+      ENDPOINT_DEFAULTS.rateLimitPerSecond,
+      "Deliveries per second at most; null, no limit",
+    ),
+    timeoutMs: defaultsTo(
+      settingFields.timeoutMs,
+      ENDPOINT_DEFAULTS.timeoutMs,
+      "How long a delivery waits for the receiver, at most DELIVERY_TIMEOUT_MS; null, DELIVERY_TIMEOUT_MS",
+    ),
   })
   .openapi("EndpointCreate");
 
@@ -187,7 +212,7 @@ endpoints.openapi(
     },
   }),
   async (c) => {
-    const { headers, ...body } = c.req.valid("json");
+    const { headers, ...body } = { ...ENDPOINT_DEFAULTS, ...c.req.valid("json") };
     checkSettings({ ...body, maskedHeaders: {} }, headers, getConfig(c.env), c.get("apiKeyScopes"));
     const now = new Date().toISOString();
     const id = newEndpointId();
