@@ -86,6 +86,15 @@ describe("OpenAPI document", () => {
     expect(named).toEqual(OPERATIONS);
   });
 
+  it("is the document committed in test/support/openapi, which the lint and the client types read", async () => {
+    // `npm run lint` lints that file with redocly (recommended rules) and `npm run typecheck` checks the
+    // client types generated from it; after changing the API, `npm run openapi` rewrites both.
+    const doc = await openApiDocument();
+    await expect(`${JSON.stringify(doc, null, 2)}\n`).toMatchFileSnapshot(
+      "../../support/openapi/openapi.json",
+    );
+  });
+
   it("is served by the deployment it describes, under package.json's license", async () => {
     const doc = await openApiDocument();
     expect(doc.servers).toEqual([{ url: "/", description: expect.any(String) }]);
