@@ -24,18 +24,22 @@ function ok<T>({ data, error, response }: { data?: T; error?: unknown; response:
   return data;
 }
 
+/** Through the client: an organization (admin token), an API key for it, and a client with that key. */
+async function organizationWithKey(name: string) {
+  const admin = client(ADMIN_TOKEN);
+  const { organization } = ok(await admin.POST("/admin/v1/organizations", { body: { name } }));
+  const { token } = ok(
+    await admin.POST("/admin/v1/organizations/{id}/api_keys", {
+      params: { path: { id: organization.id } },
+      body: { name: "generated client" },
+    }),
+  );
+  return { admin, organization, api: client(token) };
+}
+
 describe("a client generated from the OpenAPI document", () => {
   it("creates an organization, a key and an endpoint, publishes, and reads the delivery", async () => {
-    const admin = client(ADMIN_TOKEN);
-    const { organization } = ok(await admin.POST("/admin/v1/organizations", { body: { name: "Client Co" } }));
-    const { token } = ok(
-      await admin.POST("/admin/v1/organizations/{id}/api_keys", {
-        params: { path: { id: organization.id } },
-        body: { name: "generated client" },
-      }),
-    );
-
-    const api = client(token);
+    const { admin, organization, api } = await organizationWithKey("Client Co");
     const receiver = receiverChannel();
     // Only the required settings: the others are optional in the generated types, as in the API.
     const { endpoint, signingSecret } = ok(
@@ -73,15 +77,7 @@ describe("a client generated from the OpenAPI document", () => {
   });
 
   it("types what the API refuses, and reads its problem details", async () => {
-    const admin = client(ADMIN_TOKEN);
-    const { organization } = ok(await admin.POST("/admin/v1/organizations", { body: { name: "Strict Co" } }));
-    const { token } = ok(
-      await admin.POST("/admin/v1/organizations/{id}/api_keys", {
-        params: { path: { id: organization.id } },
-        body: { name: "generated client" },
-      }),
-    );
-    const api = client(token);
+    const { api } = await organizationWithKey("Strict Co");
 
     // @ts-expect-error: url and eventTypeFilters are required by the document, so by the types too
     const refused = await api.POST("/webhooks/v1/endpoints", { body: { description: "no URL" } });
