@@ -1,10 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { version } from "../package.json";
 import { admin } from "./api/admin";
 import { jsonBodyOnly } from "./api/app";
 import type { AppEnv } from "./api/auth";
 import { deliveries } from "./api/deliveries";
-import { docsPage } from "./api/docs";
+import { serveApiReference } from "./api/docs";
 import { endpoints } from "./api/endpoints";
 import { eventTypes } from "./api/event-types";
 import { events } from "./api/events";
@@ -31,18 +30,7 @@ app.route("/webhooks/v1/events", events);
 app.route("/webhooks/v1/event_types", eventTypes);
 app.route("/webhooks/v1/deliveries", deliveries);
 
-app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer" });
-app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
-app.doc31("/openapi.json", {
-  openapi: "3.1.0",
-  info: {
-    title: "edge-webhooks",
-    version,
-    description: "Signed, retried webhook delivery on Cloudflare Workers.",
-  },
-});
-
-app.get("/docs", docsPage);
+serveApiReference(app);
 
 app.onError(onError);
 app.notFound(notFoundRoute);

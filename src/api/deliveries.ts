@@ -7,16 +7,18 @@ import type { Attempt, Delivery } from "../domain/delivery";
 import { notFound, ServiceError } from "../lib/errors";
 import { checkCoverage, mayRead, readableTypes } from "./access";
 import {
+  bodyResponses,
   createRouter,
-  errorResponses,
   forbiddenResponse,
   IdParam,
   IsoInstant,
+  inputResponses,
   jsonContent,
   notFoundResponse,
   optionalJsonBody,
   pageQuerySchema,
   pageSchema,
+  problemContent,
   quotaResponse,
 } from "./app";
 import { apiKeyAuth } from "./auth";
@@ -84,6 +86,7 @@ deliveries.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listDeliveries",
     tags: ["Deliveries"],
     summary: "List deliveries, newest first",
     security: [{ apiKey: [] }],
@@ -97,7 +100,7 @@ deliveries.openapi(
         until: IsoInstant.optional(),
       }),
     },
-    responses: { 200: jsonContent(pageSchema(DeliveryOut, "DeliveryPage"), "A page"), ...errorResponses },
+    responses: { 200: jsonContent(pageSchema(DeliveryOut, "DeliveryPage"), "A page"), ...inputResponses },
   }),
   async (c) => {
     const q = c.req.valid("query");
@@ -120,6 +123,7 @@ deliveries.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getDelivery",
     tags: ["Deliveries"],
     summary: "Get a delivery with its attempts",
     security: [{ apiKey: [] }],
@@ -129,7 +133,7 @@ deliveries.openapi(
         z.object({ delivery: DeliveryOut.extend({ attempts: z.array(AttemptOut) }) }),
         "The delivery",
       ),
-      ...errorResponses,
+      ...inputResponses,
       ...notFoundResponse,
     },
   }),
@@ -147,6 +151,7 @@ deliveries.openapi(
   createRoute({
     method: "post",
     path: "/{id}/replay",
+    operationId: "replayDelivery",
     tags: ["Deliveries"],
     summary: "Send the delivery's event again, as a new delivery marked as a replay",
     security: [{ apiKey: [] }],
@@ -163,9 +168,10 @@ deliveries.openapi(
     },
     responses: {
       202: jsonContent(z.object({ delivery: DeliveryOut }), "The replay, queued"),
-      ...errorResponses,
+      ...bodyResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
+      409: { description: "The delivery's endpoint was deleted", content: problemContent },
       ...quotaResponse,
     },
   }),

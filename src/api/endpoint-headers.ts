@@ -19,8 +19,10 @@ const headerValue = z
     "must hold visible characters, with spaces and tabs only between them (RFC 9110 field value)",
   );
 
+export const HEADERS_DESCRIPTION = "Sent with every delivery. Stored encrypted; read back with masked values";
+
 export const HeadersIn = z.record(headerName, headerValue).openapi({
-  description: "Sent with every delivery. Stored encrypted; read back with masked values",
+  description: HEADERS_DESCRIPTION,
   example: { Authorization: "Bearer 3x4mpl3-t0k3n-abcd" },
 });
 export const HeadersPatchIn = z.record(headerName, headerValue.nullable()).openapi({

@@ -7,10 +7,11 @@ import { notFound } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
 import { mayRead, readableTypes } from "./access";
 import {
+  bodyResponses,
   createRouter,
-  errorResponses,
   IdParam,
   IsoInstant,
+  inputResponses,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -72,6 +73,7 @@ events.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "publishEvent",
     tags: ["Events"],
     summary: "Publish an event; it is fanned out to every matching endpoint of the organization",
     security: [{ adminToken: [] }],
@@ -90,7 +92,7 @@ events.openapi(
     responses: {
       202: jsonContent(z.object({ event: EventOut }), "Accepted (`Idempotent-Replayed: true` for a repeat)"),
       409: { description: "Idempotency-Key reused with another request", content: problemContent },
-      ...errorResponses,
+      ...bodyResponses,
     },
   }),
   async (c) => {
@@ -110,6 +112,7 @@ events.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listEvents",
     tags: ["Events"],
     summary: "List the organization's events, newest first",
     security: [{ apiKey: [] }],
@@ -121,7 +124,7 @@ events.openapi(
         until: IsoInstant.optional(),
       }),
     },
-    responses: { 200: jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...errorResponses },
+    responses: { 200: jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...inputResponses },
   }),
   async (c) => {
     const q = c.req.valid("query");
@@ -141,6 +144,7 @@ events.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getEvent",
     tags: ["Events"],
     summary: "Get an event with its deliveries",
     security: [{ apiKey: [] }],
@@ -148,7 +152,7 @@ events.openapi(
     request: { params: IdParam },
     responses: {
       200: jsonContent(z.object({ event: EventOut, deliveries: z.array(DeliveryOut) }), "The event"),
-      ...errorResponses,
+      ...inputResponses,
       ...notFoundResponse,
     },
   }),
