@@ -15,7 +15,7 @@ export const PRICES_PER_MILLION = {
   workersLogsEvents: 0.6,
   d1RowsRead: 0.001,
   d1RowsWritten: 1.0,
-  /** Each 64 KB of a message written, read or deleted is one operation. */
+  /** Each 64,000 bytes of a message (about 100 of them metadata) written, read or deleted is one operation. */
   queueOperations: 0.4,
   durableObjectRequests: 0.15,
   durableObjectRowsWritten: 1.0,

@@ -7,14 +7,14 @@ import { readFileSync } from "node:fs";
 //   2. the same load through bench/baseline (a consumer that only POSTs a precomputed signed body),
 //      and our throughput as a ratio of it;
 //   3. publish latency with 1, 100 and 1,000 matching endpoints (publishing must not grow with fan-out);
-//   4. the cost per million delivered events at the prices of bench/prices.mjs, from the operations the
-//      service counts itself (METER_OPERATIONS: D1 rows from query meta, queue messages, Durable
-//      Object calls) and the CPU time of the local runtime.
+//   4. the cost per million delivered events at the prices of bench/prices.mjs, from the operations
+//      counted by bench/metered (the service wrapped in bindings that count D1 rows from query meta,
+//      queue operations and Durable Object calls) and the CPU time of the local runtime.
 // Counting costs CPU (a log line per invocation, about 15% more per delivery here), so throughput,
-// latency and CPU come from runs as deployed, and the operations from a separate, metered run of the
-// same load. Each load starts with an unmeasured warm-up of 5% of it, on both sides. Ours and the
-// baseline are measured in turn, `--rounds` times each, the baseline first in every other round, so a
-// machine that slows down or speeds up during the run weighs on both alike.
+// latency and CPU come from runs of the service as deployed, and the operations from a separate run of
+// the same load through bench/metered. Each load starts with an unmeasured warm-up of 5% of it, on both
+// sides. Ours and the baseline are measured in turn, `--rounds` times each, the baseline first in every
+// other round, so a machine that slows down or speeds up during the run weighs on both alike.
 // Loopback only; stops by itself.
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
@@ -110,7 +110,7 @@ function combined(rounds) {
 
 /**
  * The JSON lines the service logged from `offset` on in its log file, read once the last invocations
- * have had time to finish: `operations` (METER_OPERATIONS, one per invocation) and `logged`, the
+ * have had time to finish: `operations` (bench/metered, one per invocation) and `logged`, the
  * Worker's own lines (each a billed log event in production).
  */
 async function linesSince(logFile, offset) {
@@ -161,10 +161,10 @@ function durableObjectCallsPerEndpointBatch(lines) {
 
 /**
  * Our service: an organization with `fanOut` endpoints, `events` published through the API. With
- * `meter`, also what the invocations logged they did (METER_OPERATIONS).
+ * `meter`, run through bench/metered, also what the invocations logged they did.
  */
 async function ours(events, fanOut, { meter }) {
-  const service = await startLocalService({ METER_OPERATIONS: String(meter) });
+  const service = await startLocalService({}, { metered: meter });
   try {
     const { base, adminToken } = service;
     const { organization, token } = await organizationWithKey(service, "bench");

@@ -32,9 +32,10 @@ export function freePort() {
 /**
  * Starts `wrangler dev` for the Worker in `dir` from a copy of its `files` (wrangler dev reloads on
  * every change to the files it serves, which would drop its in-memory queues in the middle of a long
- * run), on a fresh state directory, with `vars`. Resolves once it answers HTTP.
+ * run), on a fresh state directory, with `vars`; `entry`, when given, is served instead of the config's
+ * `main`. Resolves once it answers HTTP.
  */
-async function startWranglerDev({ dir, files, vars, migrate }) {
+async function startWranglerDev({ dir, files, vars, migrate, entry }) {
   const work = mkdtempSync(join(tmpdir(), "edge-webhooks-"));
   const project = join(work, "project");
   const state = join(work, "state");
@@ -51,6 +52,7 @@ async function startWranglerDev({ dir, files, vars, migrate }) {
   const port = await freePort();
   const args = [
     "dev",
+    ...(entry ? [entry] : []),
     "--port",
     String(port),
     "--ip",
@@ -88,16 +90,22 @@ async function startWranglerDev({ dir, files, vars, migrate }) {
 
 /**
  * The service, as `wrangler dev` runs it, with `vars` on top of wrangler.toml's and fresh secrets.
- * `triggerCron()` runs the cron trigger as the platform would.
+ * With `metered`, the bench's wrapper Worker (bench/metered/index.ts) runs instead, logging each
+ * invocation's operations. `triggerCron()` runs the cron trigger as the platform would.
  */
-export async function startLocalService(vars) {
+export async function startLocalService(vars, { metered = false } = {}) {
   const adminToken = `local_${randomBytes(16).toString("hex")}`;
   const secretsKey = randomBytes(32).toString("base64");
+  const files = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"];
   const dev = await startWranglerDev({
     dir: root,
-    files: ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"],
+    files: metered ? [...files, "bench/metered"] : files,
     vars: { ALLOW_INSECURE_URLS: "true", ...vars, ADMIN_TOKEN: adminToken, SECRETS_KEY: secretsKey },
     migrate: true,
+    // The wrapper as the entry of the service's own wrangler.toml (`wrangler dev <entry>` overrides
+    // `main`), not a config of its own: wrangler.toml stays the one place bindings, queue settings and
+    // vars are declared, and the metered run gets exactly the shipped ones.
+    entry: metered ? "bench/metered/index.ts" : undefined,
   });
   return {
     ...dev,

@@ -1,19 +1,18 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { version } from "../package.json";
 import { admin } from "./api/admin";
 import { jsonBodyOnly } from "./api/app";
 import type { AppEnv } from "./api/auth";
 import { deliveries } from "./api/deliveries";
-import { docsPage } from "./api/docs";
+import { serveApiReference } from "./api/docs";
 import { endpoints } from "./api/endpoints";
 import { eventTypes } from "./api/event-types";
 import { events } from "./api/events";
 import { notFoundRoute, onError } from "./api/problem";
-import { deadLetterDeliveries, deadLetterEvents } from "./delivery/dead-letter";
-import { deliverBatch } from "./delivery/deliver";
+import { deadLetterDeliveries } from "./delivery/dead-letter";
 import { fanOutBatch } from "./delivery/fan-out";
-import { QUEUES } from "./delivery/messages";
-import { withMetering } from "./lib/metering";
+import { deliverBatch } from "./delivery/intake";
+import { deadLetterEvents } from "./events/dead-letter";
+import { QUEUES } from "./lib/queue";
 import { reencryptSecrets } from "./sweeper/reencrypt-secrets";
 import { applyRetention } from "./sweeper/retention";
 import { sweep } from "./sweeper/sweep";
@@ -31,69 +30,40 @@ app.route("/webhooks/v1/events", events);
 app.route("/webhooks/v1/event_types", eventTypes);
 app.route("/webhooks/v1/deliveries", deliveries);
 
-app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer" });
-app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
-app.doc31("/openapi.json", {
-  openapi: "3.1.0",
-  info: {
-    title: "edge-webhooks",
-    version,
-    description: "Signed, retried webhook delivery on Cloudflare Workers.",
-  },
-});
-
-app.get("/docs", docsPage);
+serveApiReference(app);
 
 app.onError(onError);
 app.notFound(notFoundRoute);
 
 export default {
   fetch(request, env, ctx) {
-    const invocation = () => ({
-      invocation: "fetch",
-      method: request.method,
-      path: new URL(request.url).pathname,
-    });
-    return withMetering(env, invocation, async (env) => app.fetch(request, env, ctx));
+    return app.fetch(request, env, ctx);
   },
 
   queue(batch, env) {
-    const invocation = () => ({
-      invocation: "queue",
-      queue: batch.queue,
-      messages: batch.messages.length,
-    });
-    return withMetering(env, invocation, (env) => {
-      switch (batch.queue) {
-        case QUEUES.events:
-          return fanOutBatch(batch, env);
-        case QUEUES.deliveries:
-          return deliverBatch(batch, env);
-        case QUEUES.eventsDeadLetter:
-          return deadLetterEvents(batch, env);
-        case QUEUES.deliveriesDeadLetter:
-          return deadLetterDeliveries(batch, env);
-        default:
-          throw new Error(`No consumer for queue ${batch.queue}`);
-      }
-    });
+    switch (batch.queue) {
+      case QUEUES.events:
+        return fanOutBatch(batch, env);
+      case QUEUES.deliveries:
+        return deliverBatch(batch, env);
+      case QUEUES.eventsDeadLetter:
+        return deadLetterEvents(batch, env);
+      case QUEUES.deliveriesDeadLetter:
+        return deadLetterDeliveries(batch, env);
+      default:
+        throw new Error(`No consumer for queue ${batch.queue}`);
+    }
   },
 
-  scheduled(controller, env) {
-    return withMetering(
-      env,
-      () => ({ invocation: "scheduled" }),
-      async (env) => {
-        // Each task on its own: one that fails does not keep the others from running. A key rotation
-        // finishes by itself, a batch per run; the script only hurries it (docs/security.md).
-        const tasks = await Promise.allSettled([
-          sweep(env, controller.scheduledTime),
-          applyRetention(env, controller.scheduledTime),
-          reencryptSecrets(env),
-        ]);
-        const failed = tasks.find((task) => task.status === "rejected");
-        if (failed) throw failed.reason;
-      },
-    );
+  async scheduled(controller, env) {
+    // Each task on its own: one that fails does not keep the others from running. A key rotation
+    // finishes by itself, a batch per run; the script only hurries it (docs/security.md).
+    const tasks = await Promise.allSettled([
+      sweep(env, controller.scheduledTime),
+      applyRetention(env, controller.scheduledTime),
+      reencryptSecrets(env),
+    ]);
+    const failed = tasks.find((task) => task.status === "rejected");
+    if (failed) throw failed.reason;
   },
 } satisfies ExportedHandler<Env>;

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { scopesCoverType, scopesMissingFor, typesCoveredBy } from "../catalog/filters";
-import { type Endpoint, getEndpoint } from "../db/endpoints";
+import { getEndpoint } from "../db/endpoints/reads";
+import type { Endpoint } from "../domain/endpoint";
 import { notFound, ServiceError } from "../lib/errors";
 import type { AppEnv } from "./auth";
 

@@ -12,9 +12,11 @@ import { notFound } from "../lib/errors";
 import { newApiKeyId, newOrganizationId } from "../lib/ids";
 import { REENCRYPT_BATCH, reencryptSecrets } from "../sweeper/reencrypt-secrets";
 import {
+  bodyResponses,
   createRouter,
-  errorResponses,
+  defaultsTo,
   IdParam,
+  inputResponses,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -25,7 +27,7 @@ import {
 import { adminAuth, newApiToken } from "./auth";
 
 /**
- * Operator API (DESIGN.md §3.1), behind `ADMIN_TOKEN`: organizations and their API keys, and the
+ * Operator API (docs/api.md), behind `ADMIN_TOKEN`: organizations and their API keys, and the
  * re-encryption step of a `SECRETS_KEY` rotation.
  */
 const OrganizationIn = z.object({ name: z.string().trim().min(1).max(200) });
@@ -33,14 +35,19 @@ const OrganizationOut = z
   .object({ id: z.string(), name: z.string(), createdAt: z.string() })
   .openapi("Organization");
 
+/** A key created without `scopes` may subscribe to every type. */
+const DEFAULT_SCOPES = [ALL_SCOPES];
+
 const ApiKeyIn = z.object({
   name: z.string().trim().min(1).max(200),
-  scopes: z
-    .array(z.enum([ALL_SCOPES, ...catalogScopes] as [string, ...string[]]))
-    .min(1)
-    .max(50)
-    .default([ALL_SCOPES])
-    .openapi({ description: "Catalog scopes the key may subscribe to; `*` for all" }),
+  scopes: defaultsTo(
+    z
+      .array(z.enum([ALL_SCOPES, ...catalogScopes] as [string, ...string[]]))
+      .min(1)
+      .max(50),
+    DEFAULT_SCOPES,
+    "Catalog scopes the key may subscribe to; `*` for all",
+  ),
 });
 const ApiKeyOut = z
   .object({
@@ -72,13 +79,14 @@ admin.openapi(
   createRoute({
     method: "post",
     path: "/organizations",
+    operationId: "createOrganization",
     tags: ["Admin"],
     summary: "Create an organization",
     security: [{ adminToken: [] }],
     request: { body: jsonBody(OrganizationIn) },
     responses: {
       201: jsonContent(z.object({ organization: OrganizationOut }), "Created"),
-      ...errorResponses,
+      ...bodyResponses,
     },
   }),
   async (c) => {
@@ -93,13 +101,14 @@ admin.openapi(
   createRoute({
     method: "get",
     path: "/organizations",
+    operationId: "listOrganizations",
     tags: ["Admin"],
     summary: "List organizations, newest first",
     security: [{ adminToken: [] }],
     request: { query: pageQuerySchema("organization") },
     responses: {
       200: jsonContent(pageSchema(OrganizationOut, "OrganizationPage"), "A page"),
-      ...errorResponses,
+      ...inputResponses,
     },
   }),
   async (c) => {
@@ -112,13 +121,14 @@ admin.openapi(
   createRoute({
     method: "post",
     path: "/organizations/{id}/api_keys",
+    operationId: "createApiKey",
     tags: ["Admin"],
     summary: "Create an API key for an organization; the token is shown once",
     security: [{ adminToken: [] }],
     request: { params: IdParam, body: jsonBody(ApiKeyIn) },
     responses: {
       201: jsonContent(z.object({ apiKey: ApiKeyOut, token: z.string() }), "Created"),
-      ...errorResponses,
+      ...bodyResponses,
       ...notFoundResponse,
     },
   }),
@@ -132,7 +142,7 @@ admin.openapi(
       id: newApiKeyId(),
       organizationId: org.id,
       name: body.name,
-      scopes: [...new Set(body.scopes)],
+      scopes: [...new Set(body.scopes ?? DEFAULT_SCOPES)],
       createdAt: new Date().toISOString(),
       revokedAt: null,
     };
@@ -145,11 +155,12 @@ admin.openapi(
   createRoute({
     method: "delete",
     path: "/api_keys/{id}",
+    operationId: "revokeApiKey",
     tags: ["Admin"],
     summary: "Revoke an API key, at once",
     security: [{ adminToken: [] }],
     request: { params: IdParam },
-    responses: { 204: { description: "Revoked" }, ...errorResponses, ...notFoundResponse },
+    responses: { 204: { description: "Revoked" }, ...inputResponses, ...notFoundResponse },
   }),
   async (c) => {
     const { id } = c.req.valid("param");
@@ -162,12 +173,13 @@ admin.openapi(
   createRoute({
     method: "post",
     path: "/secrets/reencrypt",
+    operationId: "reencryptSecrets",
     tags: ["Admin"],
     summary: "Seal up to `limit` secrets not under the current SECRETS_KEY again under it (docs/security.md)",
     security: [{ adminToken: [] }],
     request: {
       body: optionalJsonBody(
-        z.strictObject({ limit: z.number().int().min(1).max(500).default(REENCRYPT_BATCH) }),
+        z.strictObject({ limit: defaultsTo(z.number().int().min(1).max(500), REENCRYPT_BATCH) }),
       ),
     },
     responses: {
@@ -181,7 +193,7 @@ admin.openapi(
         }),
         "What this call did and what is left",
       ),
-      ...errorResponses,
+      ...bodyResponses,
     },
   }),
   async (c) => {

@@ -75,17 +75,45 @@ export const ProblemSchema = z
 
 export const problemContent = { "application/problem+json": { schema: ProblemSchema } } as const;
 
-/** Responses every authenticated route can give besides its own. */
-export const errorResponses = {
-  401: { description: "Missing, unknown or revoked token", content: problemContent },
-  413: { description: "Body larger than MAX_PAYLOAD_BYTES", content: problemContent },
-  415: { description: "Body is not application/json", content: problemContent },
-  422: { description: "Invalid input", content: problemContent },
-  429: {
-    description:
-      "Too many requests with this credential, or refused credentials from this address; see Retry-After",
+/** `Retry-After` on every 429: api/problem.ts sends the ServiceError's `retryAfterSeconds`. */
+const retryAfter = {
+  "Retry-After": {
+    description: "Seconds to wait before trying again",
+    schema: { type: "integer", minimum: 1 },
+  },
+} as const;
+
+const throttledResponse = (description: string) =>
+  ({
+    429: { description: `${description}; see Retry-After`, headers: retryAfter, content: problemContent },
+  }) as const;
+
+/**
+ * What every route can answer: each is behind a credential (api/auth.ts), refused with 401, and
+ * throttled with 429: organization keys and the admin token per credential (api/throttle.ts), refused
+ * credentials per client address (api/auth-failures.ts). A route lists one of these three sets, the
+ * one that matches what it takes (test/integration/api/openapi.test.ts checks the choice).
+ */
+export const authResponses = {
+  401: {
+    description: "Missing, unknown or revoked token",
+    headers: { "WWW-Authenticate": { description: "`Bearer`", schema: { type: "string" } } },
     content: problemContent,
   },
+  ...throttledResponse("Too many requests with this credential, or refused credentials from this address"),
+} as const;
+
+/** …and, for a route with path, query or header parameters, 422 naming the fields (createRouter). */
+export const inputResponses = {
+  ...authResponses,
+  422: { description: "Invalid input", content: problemContent },
+} as const;
+
+/** …and, for a route that takes a JSON body, the bounds jsonBodyOnly enforces before any validator. */
+export const bodyResponses = {
+  ...inputResponses,
+  413: { description: "Body larger than MAX_PAYLOAD_BYTES", content: problemContent },
+  415: { description: "Body is not application/json", content: problemContent },
 } as const;
 
 /** Routes that change an endpoint or act for it: the key's scopes must cover its subscription (api/access.ts). */
@@ -96,22 +124,26 @@ export const forbiddenResponse = {
   },
 } as const;
 
-/** Creating an endpoint, or moving it to another URL, past a cap on live endpoints (api/endpoint-caps.ts). */
-export const capResponse = {
-  409: {
-    description: "At MAX_ENDPOINTS_PER_ORGANIZATION live endpoints, or MAX_ENDPOINTS_PER_URL for this URL",
-    content: problemContent,
-  },
-} as const;
+const conflictResponse = (...reasons: string[]) =>
+  ({ 409: { description: reasons.join("; or "), content: problemContent } }) as const;
+
+const CAP_REACHED = "At MAX_ENDPOINTS_PER_ORGANIZATION live endpoints, or MAX_ENDPOINTS_PER_URL for this URL";
+const UNREADABLE_SECRET =
+  "A secret of the endpoint that no configured SECRETS_KEY opens; the detail says how to replace it (docs/security.md)";
+
+/** Creating an endpoint past a cap on live endpoints (api/endpoint-caps.ts). */
+export const capResponse = conflictResponse(CAP_REACHED);
+
+/** Changing an endpoint: a new URL past its cap, or header values kept that no key opens (api/endpoint-headers.ts). */
+export const capOrUnreadableResponse = conflictResponse(CAP_REACHED, UNREADABLE_SECRET);
+
+/** Acting with the endpoint's signing secret (api/problem.ts renders UnreadableSecretError). */
+export const unreadableSecretResponse = conflictResponse(UNREADABLE_SECRET);
 
 /** Replay and recover: each delivery replayed takes a permit of the endpoint's quota (api/replay-quota.ts). */
-export const quotaResponse = {
-  429: {
-    description:
-      "The endpoint's replay quota (REPLAYS_PER_ENDPOINT_PER_HOUR) is spent, or the credential or address is throttled; see Retry-After",
-    content: problemContent,
-  },
-} as const;
+export const quotaResponse = throttledResponse(
+  "The endpoint's replay quota (REPLAYS_PER_ENDPOINT_PER_HOUR) is spent, or the credential or address is throttled",
+);
 
 export const notFoundResponse = {
   404: { description: "No such object in this organization", content: problemContent },
@@ -142,6 +174,17 @@ export const jsonContent = <T extends z.ZodType>(schema: T, description: string)
 export const IsoInstant = z.iso
   .datetime({ offset: true })
   .transform((value) => new Date(value).toISOString());
+
+/**
+ * An optional body field that the handler fills in with `value` when it is left out. The value is
+ * stated in the description rather than as JSON Schema `default`: openapi-typescript, with its default
+ * settings, makes a property that has a `default` required in a named schema, so a client generated
+ * from the document could not leave the field out. The handler applies the same `value`.
+ */
+export const defaultsTo = <T extends z.ZodType>(schema: T, value: z.output<T>, description?: string) =>
+  schema.optional().openapi({
+    description: [description, `Default: \`${JSON.stringify(value)}\``].filter(Boolean).join(". "),
+  });
 
 /** A body the route may also be called without (then `c.req.valid("json")` is undefined). */
 export const optionalJsonBody = <T extends z.ZodType>(schema: T) => ({

@@ -1,27 +1,30 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { checkEventData } from "../catalog/validate";
-import { type Attempt, type Delivery, getDelivery, listDeliveries } from "../db/deliveries";
-import { getEndpoint } from "../db/endpoints";
+import { getDelivery, listDeliveries } from "../db/deliveries/history";
+import { getEndpoint } from "../db/endpoints/reads";
 import { replayDeliveries } from "../delivery/replay";
+import type { Attempt, Delivery } from "../domain/delivery";
 import { notFound, ServiceError } from "../lib/errors";
 import { checkCoverage, mayRead, readableTypes } from "./access";
 import {
+  bodyResponses,
   createRouter,
-  errorResponses,
   forbiddenResponse,
   IdParam,
   IsoInstant,
+  inputResponses,
   jsonContent,
   notFoundResponse,
   optionalJsonBody,
   pageQuerySchema,
   pageSchema,
+  problemContent,
   quotaResponse,
 } from "./app";
 import { apiKeyAuth } from "./auth";
 import { takeReplayPermits } from "./replay-quota";
 
-/** Delivery history (DESIGN.md §3.5), scoped to the API key's organization. */
+/** Delivery history (docs/architecture.md#delivery-states), scoped to the API key's organization. */
 export const DeliveryOut = z
   .object({
     id: z.string(),
@@ -83,6 +86,7 @@ deliveries.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listDeliveries",
     tags: ["Deliveries"],
     summary: "List deliveries, newest first",
     security: [{ apiKey: [] }],
@@ -96,7 +100,7 @@ deliveries.openapi(
         until: IsoInstant.optional(),
       }),
     },
-    responses: { 200: jsonContent(pageSchema(DeliveryOut, "DeliveryPage"), "A page"), ...errorResponses },
+    responses: { 200: jsonContent(pageSchema(DeliveryOut, "DeliveryPage"), "A page"), ...inputResponses },
   }),
   async (c) => {
     const q = c.req.valid("query");
@@ -119,6 +123,7 @@ deliveries.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getDelivery",
     tags: ["Deliveries"],
     summary: "Get a delivery with its attempts",
     security: [{ apiKey: [] }],
@@ -128,7 +133,7 @@ deliveries.openapi(
         z.object({ delivery: DeliveryOut.extend({ attempts: z.array(AttemptOut) }) }),
         "The delivery",
       ),
-      ...errorResponses,
+      ...inputResponses,
       ...notFoundResponse,
     },
   }),
@@ -146,6 +151,7 @@ deliveries.openapi(
   createRoute({
     method: "post",
     path: "/{id}/replay",
+    operationId: "replayDelivery",
     tags: ["Deliveries"],
     summary: "Send the delivery's event again, as a new delivery marked as a replay",
     security: [{ apiKey: [] }],
@@ -162,9 +168,10 @@ deliveries.openapi(
     },
     responses: {
       202: jsonContent(z.object({ delivery: DeliveryOut }), "The replay, queued"),
-      ...errorResponses,
+      ...bodyResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
+      409: { description: "The delivery's endpoint was deleted", content: problemContent },
       ...quotaResponse,
     },
   }),

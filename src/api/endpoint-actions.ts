@@ -12,17 +12,20 @@ import { invalid } from "../lib/errors";
 import { generateSigningSecret } from "../signing/secrets";
 import { endpointOf, endpointToChange } from "./access";
 import {
+  bodyResponses,
   createRouter,
-  errorResponses,
+  defaultsTo,
   forbiddenResponse,
   IdParam,
   IsoInstant,
   idOf,
+  inputResponses,
   jsonBody,
   jsonContent,
   notFoundResponse,
   optionalJsonBody,
   quotaResponse,
+  unreadableSecretResponse,
 } from "./app";
 import { takeReplayPermits } from "./replay-quota";
 
@@ -33,11 +36,15 @@ import { takeReplayPermits } from "./replay-quota";
 export const endpointActions = createRouter();
 
 const MAX_GRACE_SECONDS = 30 * 86_400;
+/** Without a body: the previous secret signs for a day more, and the test message is a `webhook.test`. */
+const DEFAULT_GRACE_SECONDS = 86_400;
+const DEFAULT_TEST_TYPE = "webhook.test";
 
 endpointActions.openapi(
   createRoute({
     method: "post",
     path: "/{id}/rotate_secret",
+    operationId: "rotateEndpointSecret",
     tags: ["Endpoints"],
     summary: "Rotate the signing secret; the previous one keeps signing through a grace window",
     security: [{ apiKey: [] }],
@@ -45,7 +52,11 @@ endpointActions.openapi(
       params: IdParam,
       body: optionalJsonBody(
         z.strictObject({
-          previousSecretExpiresInSec: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(86_400),
+          previousSecretExpiresInSec: defaultsTo(
+            z.number().int().min(0).max(MAX_GRACE_SECONDS),
+            DEFAULT_GRACE_SECONDS,
+            "How long the previous secret keeps signing, in seconds",
+          ),
         }),
       ),
     },
@@ -54,7 +65,7 @@ endpointActions.openapi(
         z.object({ signingSecret: z.string(), previousSecretExpiresAt: z.string() }),
         "The new secret, shown once",
       ),
-      ...errorResponses,
+      ...bodyResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
     },
@@ -64,7 +75,9 @@ endpointActions.openapi(
     const { previousSecretExpiresInSec } =
       (c.req.valid("json") as { previousSecretExpiresInSec?: number }) ?? {};
     const now = new Date();
-    const expiresAt = new Date(now.getTime() + (previousSecretExpiresInSec ?? 86_400) * 1000).toISOString();
+    const expiresAt = new Date(
+      now.getTime() + (previousSecretExpiresInSec ?? DEFAULT_GRACE_SECONDS) * 1000,
+    ).toISOString();
     const signingSecret = generateSigningSecret();
     await c.env.DB.batch([
       expireSigningSecrets(c.env.DB, endpoint.id, expiresAt),
@@ -83,6 +96,7 @@ endpointActions.openapi(
   createRoute({
     method: "post",
     path: "/{id}/test",
+    operationId: "testEndpoint",
     tags: ["Endpoints"],
     summary: "Send one signed test message now and report the receiver's answer (no retry, no history)",
     security: [{ apiKey: [] }],
@@ -90,7 +104,7 @@ endpointActions.openapi(
       params: IdParam,
       body: optionalJsonBody(
         z.strictObject({
-          eventType: z.string().min(1).max(200).default("webhook.test"),
+          eventType: defaultsTo(z.string().min(1).max(200), DEFAULT_TEST_TYPE),
           payload: z.record(z.string(), z.unknown()).optional(),
         }),
       ),
@@ -106,15 +120,16 @@ endpointActions.openapi(
         }),
         "What the receiver answered",
       ),
-      ...errorResponses,
+      ...bodyResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
+      ...unreadableSecretResponse,
     },
   }),
   async (c) => {
     const endpoint = await endpointToChange(c, c.req.valid("param").id);
     const body = (c.req.valid("json") as { eventType?: string; payload?: Record<string, unknown> }) ?? {};
-    const eventType = body.eventType ?? "webhook.test";
+    const eventType = body.eventType ?? DEFAULT_TEST_TYPE;
     const payload = body.payload ?? findEventType(eventType)?.example;
     checkEventData(eventType, payload, { type: "eventType", data: "payload" });
     const url = checkEndpointUrl(endpoint.url, getConfig(c.env));
@@ -127,6 +142,7 @@ endpointActions.openapi(
   createRoute({
     method: "post",
     path: "/{id}/recover",
+    operationId: "recoverEndpoint",
     tags: ["Endpoints"],
     summary: `Replay once each failed delivery created in [since, until) that no pending or delivered replay covers, oldest first (scans at most ${MAX_RECOVER} per call)`,
     security: [{ apiKey: [] }],
@@ -163,7 +179,7 @@ endpointActions.openapi(
         }),
         "Replays queued",
       ),
-      ...errorResponses,
+      ...bodyResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
       ...quotaResponse,
@@ -189,6 +205,7 @@ endpointActions.openapi(
   createRoute({
     method: "get",
     path: "/{id}/health",
+    operationId: "getEndpointHealth",
     tags: ["Endpoints"],
     summary: "The endpoint's failure streak, last results and 24 h success rate",
     security: [{ apiKey: [] }],
@@ -215,7 +232,7 @@ endpointActions.openapi(
         }),
         "Health",
       ),
-      ...errorResponses,
+      ...inputResponses,
       ...notFoundResponse,
     },
   }),

@@ -1,5 +1,7 @@
 import { getConfig } from "../config";
-import { countLiveEndpoints, type Endpoint, type EndpointCaps, getEndpoint } from "../db/endpoints";
+import { countLiveEndpoints, getEndpoint } from "../db/endpoints/reads";
+import type { EndpointCaps } from "../db/endpoints/writes";
+import type { Endpoint } from "../domain/endpoint";
 import { notFound, ServiceError } from "../lib/errors";
 
 /**

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import type { Endpoint, EndpointToWrite } from "../db/endpoints";
 import { openHeaderValues, sealHeaderValues } from "../delivery/endpoint-credentials";
 import { HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, headerNameProblem } from "../delivery/header-rules";
+import type { Endpoint, EndpointToWrite } from "../domain/endpoint";
 import type { FieldError } from "../lib/errors";
 import { keyRing } from "../lib/secret-box";
 
@@ -19,8 +19,10 @@ const headerValue = z
     "must hold visible characters, with spaces and tabs only between them (RFC 9110 field value)",
   );
 
+export const HEADERS_DESCRIPTION = "Sent with every delivery. Stored encrypted; read back with masked values";
+
 export const HeadersIn = z.record(headerName, headerValue).openapi({
-  description: "Sent with every delivery. Stored encrypted; read back with masked values",
+  description: HEADERS_DESCRIPTION,
   example: { Authorization: "Bearer 3x4mpl3-t0k3n-abcd" },
 });
 export const HeadersPatchIn = z.record(headerName, headerValue.nullable()).openapi({

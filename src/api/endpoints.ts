@@ -4,28 +4,25 @@ import { EVENT_TYPE_FILTER_PATTERN, typesSelectedBy } from "../catalog/filters";
 import type { Config } from "../config";
 import { getConfig } from "../config";
 import { insertEndpointSecret, purgeDeletedEndpointSecrets } from "../db/endpoint-secrets";
-import {
-  type Endpoint,
-  type EndpointToWrite,
-  getEndpoint,
-  insertEndpoint,
-  listEndpoints,
-  softDeleteEndpoint,
-  updateEndpoint,
-} from "../db/endpoints";
+import { getEndpoint, listEndpoints } from "../db/endpoints/reads";
+import { insertEndpoint, softDeleteEndpoint, updateEndpoint } from "../db/endpoints/writes";
 import { sealSigningSecret } from "../delivery/endpoint-credentials";
 import { checkEndpointUrl } from "../delivery/url-policy";
+import type { Endpoint, EndpointToWrite } from "../domain/endpoint";
 import { endpointHealth } from "../health/endpoint-health";
 import { type FieldError, notFound, ServiceError } from "../lib/errors";
 import { newEndpointId } from "../lib/ids";
 import { generateSigningSecret } from "../signing/secrets";
 import { endpointToChange } from "./access";
 import {
+  bodyResponses,
+  capOrUnreadableResponse,
   capResponse,
   createRouter,
-  errorResponses,
+  defaultsTo,
   forbiddenResponse,
   IdParam,
+  inputResponses,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -36,6 +33,7 @@ import { apiKeyAuth } from "./auth";
 import { endpointActions } from "./endpoint-actions";
 import { capReached, endpointCaps, updateRefused } from "./endpoint-caps";
 import {
+  HEADERS_DESCRIPTION,
   HeadersIn,
   type HeadersPatch,
   HeadersPatchIn,
@@ -43,7 +41,7 @@ import {
   mergeHeaders,
 } from "./endpoint-headers";
 
-/** Customer endpoints (DESIGN.md §3.3), scoped to the API key's organization. */
+/** Customer endpoints (docs/api.md#endpoints-and-subscriptions), scoped to the API key's organization. */
 const settingFields = {
   url: z.string().max(2048).openapi({ example: "https://example.com/webhooks" }),
   eventTypeFilters: z
@@ -73,16 +71,39 @@ const settingFields = {
   timeoutMs: z.number().int().min(100).max(30_000).nullable(),
 };
 
+/** What an endpoint created without these settings gets. */
+const ENDPOINT_DEFAULTS = {
+  description: "",
+  resourceScopes: {},
+  signatureScheme: "standard",
+  payloadFormat: "full",
+  headers: {},
+  rateLimitPerSecond: null,
+  timeoutMs: null,
+} as const;
+
 const EndpointCreateIn = z
   .strictObject({
     ...settingFields,
-    description: settingFields.description.default(""),
-    resourceScopes: settingFields.resourceScopes.default({}),
-    signatureScheme: settingFields.signatureScheme.default("standard"),
-    payloadFormat: settingFields.payloadFormat.default("full"),
-    headers: settingFields.headers.default({}),
-    rateLimitPerSecond: settingFields.rateLimitPerSecond.default(null),
-    timeoutMs: settingFields.timeoutMs.default(null),
+    description: defaultsTo(settingFields.description, ENDPOINT_DEFAULTS.description),
+    resourceScopes: defaultsTo(
+      settingFields.resourceScopes,
+      ENDPOINT_DEFAULTS.resourceScopes,
+      "Only events about the listed resources are delivered; without it, events about any resource",
+    ),
+    signatureScheme: defaultsTo(settingFields.signatureScheme, ENDPOINT_DEFAULTS.signatureScheme),
+    payloadFormat: defaultsTo(settingFields.payloadFormat, ENDPOINT_DEFAULTS.payloadFormat),
+    headers: defaultsTo(settingFields.headers, ENDPOINT_DEFAULTS.headers, HEADERS_DESCRIPTION),
+    rateLimitPerSecond: defaultsTo(
+      settingFields.rateLimitPerSecond,
+      ENDPOINT_DEFAULTS.rateLimitPerSecond,
+      "Deliveries per second at most; null, no limit",
+    ),
+    timeoutMs: defaultsTo(
+      settingFields.timeoutMs,
+      ENDPOINT_DEFAULTS.timeoutMs,
+      "How long a delivery waits for the receiver, at most DELIVERY_TIMEOUT_MS; null, DELIVERY_TIMEOUT_MS",
+    ),
   })
   .openapi("EndpointCreate");
 
@@ -173,18 +194,19 @@ endpoints.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "createEndpoint",
     tags: ["Endpoints"],
     summary: "Create an endpoint; its signing secret is returned once",
     security: [{ apiKey: [] }],
     request: { body: jsonBody(EndpointCreateIn) },
     responses: {
       201: jsonContent(z.object({ endpoint: EndpointOut, signingSecret: z.string() }), "Created"),
-      ...errorResponses,
+      ...bodyResponses,
       ...capResponse,
     },
   }),
   async (c) => {
-    const { headers, ...body } = c.req.valid("json");
+    const { headers, ...body } = { ...ENDPOINT_DEFAULTS, ...c.req.valid("json") };
     checkSettings({ ...body, maskedHeaders: {} }, headers, getConfig(c.env), c.get("apiKeyScopes"));
     const now = new Date().toISOString();
     const id = newEndpointId();
@@ -215,6 +237,7 @@ endpoints.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listEndpoints",
     tags: ["Endpoints"],
     summary: "List endpoints, newest first",
     security: [{ apiKey: [] }],
@@ -223,7 +246,7 @@ endpoints.openapi(
         status: z.enum(["active", "disabled", "auto_disabled"]).optional(),
       }),
     },
-    responses: { 200: jsonContent(pageSchema(EndpointOut, "EndpointPage"), "A page"), ...errorResponses },
+    responses: { 200: jsonContent(pageSchema(EndpointOut, "EndpointPage"), "A page"), ...inputResponses },
   }),
   async (c) => {
     const page = await listEndpoints(c.env.DB, c.get("organizationId"), c.req.valid("query"));
@@ -235,13 +258,14 @@ endpoints.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getEndpoint",
     tags: ["Endpoints"],
     summary: "Get an endpoint",
     security: [{ apiKey: [] }],
     request: { params: IdParam },
     responses: {
       200: jsonContent(z.object({ endpoint: EndpointOut }), "The endpoint"),
-      ...errorResponses,
+      ...inputResponses,
       ...notFoundResponse,
     },
   }),
@@ -256,6 +280,7 @@ endpoints.openapi(
   createRoute({
     method: "patch",
     path: "/{id}",
+    operationId: "updateEndpoint",
     tags: ["Endpoints"],
     summary:
       "Change an endpoint; `status: active` re-enables an auto-disabled one; `headers` merges (null removes one)",
@@ -263,8 +288,8 @@ endpoints.openapi(
     request: { params: IdParam, body: jsonBody(EndpointPatchIn) },
     responses: {
       200: jsonContent(z.object({ endpoint: EndpointOut }), "Updated"),
-      ...errorResponses,
-      ...capResponse,
+      ...bodyResponses,
+      ...capOrUnreadableResponse,
       ...forbiddenResponse,
       ...notFoundResponse,
     },
@@ -299,13 +324,14 @@ endpoints.openapi(
   createRoute({
     method: "delete",
     path: "/{id}",
+    operationId: "deleteEndpoint",
     tags: ["Endpoints"],
     summary: "Delete an endpoint: deliveries stop, its secrets and header values are purged, history stays",
     security: [{ apiKey: [] }],
     request: { params: IdParam },
     responses: {
       204: { description: "Deleted" },
-      ...errorResponses,
+      ...inputResponses,
       ...forbiddenResponse,
       ...notFoundResponse,
     },

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { describeEventTypes } from "../catalog";
-import { createRouter, errorResponses, jsonContent } from "./app";
+import { authResponses, createRouter, jsonContent } from "./app";
 import { apiKeyAuth } from "./auth";
 
-/** The catalog (DESIGN.md §3.4): what an endpoint can subscribe to, with each type's JSON Schema. */
+/** The catalog (docs/architecture.md#catalog): what an endpoint can subscribe to, with each type's JSON Schema. */
 const EventTypeOut = z
   .object({
     type: z.string(),
@@ -23,12 +23,13 @@ eventTypes.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listEventTypes",
     tags: ["Event types"],
     summary: "List the event catalog",
     security: [{ apiKey: [] }],
     responses: {
       200: jsonContent(z.object({ data: z.array(EventTypeOut) }), "The catalog"),
-      ...errorResponses,
+      ...authResponses,
     },
   }),
   (c) => c.json({ data: describeEventTypes() }, 200),

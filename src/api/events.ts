@@ -1,15 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listDeliveries } from "../db/deliveries";
-import { getEvent, listEvents, type StoredEvent } from "../db/events";
-import { publishEvent } from "../delivery/publish";
+import { listDeliveries } from "../db/deliveries/history";
+import { getEvent, listEvents } from "../db/events";
+import type { StoredEvent } from "../domain/event";
+import { publishEvent } from "../events/publish";
 import { notFound } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
 import { mayRead, readableTypes } from "./access";
 import {
+  bodyResponses,
   createRouter,
-  errorResponses,
   IdParam,
   IsoInstant,
+  inputResponses,
   jsonBody,
   jsonContent,
   notFoundResponse,
@@ -20,7 +22,7 @@ import {
 import { adminAuth, apiKeyAuth } from "./auth";
 import { DeliveryOut, toDeliveryOut } from "./deliveries";
 
-/** Publishing (DESIGN.md §3.2): the platform, holding the admin token, reports what happened. */
+/** Publishing (docs/architecture.md#publish): the platform, holding the admin token, reports what happened. */
 export const EventIn = z
   .strictObject({
     organizationId: z.string().min(1).max(64),
@@ -71,6 +73,7 @@ events.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "publishEvent",
     tags: ["Events"],
     summary: "Publish an event; it is fanned out to every matching endpoint of the organization",
     security: [{ adminToken: [] }],
@@ -89,7 +92,7 @@ events.openapi(
     responses: {
       202: jsonContent(z.object({ event: EventOut }), "Accepted (`Idempotent-Replayed: true` for a repeat)"),
       409: { description: "Idempotency-Key reused with another request", content: problemContent },
-      ...errorResponses,
+      ...bodyResponses,
     },
   }),
   async (c) => {
@@ -109,6 +112,7 @@ events.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listEvents",
     tags: ["Events"],
     summary: "List the organization's events, newest first",
     security: [{ apiKey: [] }],
@@ -120,7 +124,7 @@ events.openapi(
         until: IsoInstant.optional(),
       }),
     },
-    responses: { 200: jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...errorResponses },
+    responses: { 200: jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...inputResponses },
   }),
   async (c) => {
     const q = c.req.valid("query");
@@ -140,6 +144,7 @@ events.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getEvent",
     tags: ["Events"],
     summary: "Get an event with its deliveries",
     security: [{ apiKey: [] }],
@@ -147,7 +152,7 @@ events.openapi(
     request: { params: IdParam },
     responses: {
       200: jsonContent(z.object({ event: EventOut, deliveries: z.array(DeliveryOut) }), "The event"),
-      ...errorResponses,
+      ...inputResponses,
       ...notFoundResponse,
     },
   }),

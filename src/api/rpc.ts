@@ -1,7 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
 import { getConfig } from "../config";
-import { publishEvent } from "../delivery/publish";
+import { publishEvent } from "../events/publish";
 import { type FieldError, ServiceError } from "../lib/errors";
 import type { OrganizationId } from "../lib/ids";
 import { checkJsonLimits } from "./app";

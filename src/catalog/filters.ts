@@ -1,5 +1,5 @@
-import type { Endpoint, ResourceScopes } from "../db/endpoints";
-import type { EventResources } from "../db/events";
+import type { Endpoint, ResourceScopes } from "../domain/endpoint";
+import type { EventResources } from "../domain/event";
 import {
   type EventTypeDefinition,
   eventTypes,

@@ -1,29 +1,6 @@
+import type { EventRecord, FanOutStatus, IdempotencyRecord, StoredEvent } from "../domain/event";
 import { type EventId, ID_PREFIX, idAt, type OrganizationId } from "../lib/ids";
 import { IN_ID_LIST, idList, type Page, type PageQuery, scanPage } from "./page";
-
-/** `{ vault: "vault_123", matter: "matter_9" }`: the resources an event is about, by catalog name. */
-export type EventResources = Record<string, string>;
-
-export type EventRecord = {
-  id: EventId;
-  organizationId: OrganizationId;
-  type: string;
-  data: unknown;
-  resources: EventResources;
-  occurredAt: string;
-  createdAt: string;
-};
-
-/**
- * Whether the event has been fanned out: `pending` until a fan-out run has recorded or handed on a
- * first attempt to every matching endpoint; `failed` once the sweeper gave up (sweeper/sweep.ts).
- * `error` says what went wrong last, while pending, or why it was given up.
- */
-export type FanOutStatus = "pending" | "done" | "failed";
-export type FanOut = { status: FanOutStatus; error: string | null };
-
-/** An event as read back, with where its fan-out stands. */
-export type StoredEvent = EventRecord & { fanOut: FanOut };
 
 type EventRow = {
   id: string;
@@ -47,9 +24,6 @@ const toEvent = (row: EventRow): StoredEvent => ({
   createdAt: row.created_at,
   fanOut: { status: row.fan_out_status, error: row.fan_out_error },
 });
-
-/** The publisher's Idempotency-Key and the hash of what it published under it. */
-export type IdempotencyRecord = { key: string; requestHash: string };
 
 /**
  * Stores an event, its fan-out pending: one row, nothing else on the hot path. It is due for the
@@ -139,20 +113,6 @@ export async function listEvents(
     limit: query.limit,
   });
   return { data: page.data.map(toEvent), nextCursor: page.nextCursor };
-}
-
-/** Which of an organization's `ids` are stored. */
-export async function storedEventIds(
-  db: D1Database,
-  organizationId: string,
-  ids: readonly string[],
-): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const { results } = await db
-    .prepare(`SELECT id FROM events WHERE organization_id = ? AND id ${IN_ID_LIST}`)
-    .bind(organizationId, idList(ids))
-    .all<{ id: string }>();
-  return new Set(results.map((r) => r.id));
 }
 
 /**

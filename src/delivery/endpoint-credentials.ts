@@ -1,5 +1,5 @@
 import { listSigningSecretCiphertexts } from "../db/endpoint-secrets";
-import type { Endpoint, HeaderValues } from "../db/endpoints";
+import type { Endpoint, HeaderValues } from "../domain/endpoint";
 import { type KeyRing, keyRing, openSecret, type SecretKeys, sealSecret } from "../lib/secret-box";
 
 /**

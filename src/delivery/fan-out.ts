@@ -1,18 +1,16 @@
 import { endpointReceives } from "../catalog/filters";
 import { getConfig } from "../config";
-import { storedDeliveryIds } from "../db/deliveries";
-import { type DeliveryEndpoint, listDeliveryEndpoints, listSubscriptions } from "../db/endpoints";
-import {
-  type EventRecord,
-  getEvent,
-  insertEvent,
-  markEventsFannedOut,
-  noteFanOutError,
-  storedEventIds,
-} from "../db/events";
-import { type DeliveryId, type EventId, fanOutDeliveryId } from "../lib/ids";
-import { firstAttemptJob, type Job, messageFor, runDeliveries, type UnsettledEvents } from "./deliver";
-import { type EventMessage, isEventMessage, readMessages, sendAll, sweepAfter } from "./messages";
+import { listDeliveryEndpoints, listSubscriptions } from "../db/endpoints/reads";
+import { getEvent, insertEvent, markEventsFannedOut, noteFanOutError } from "../db/events";
+import { storedIds } from "../db/stored-ids";
+import type { DeliveryEndpoint } from "../domain/endpoint";
+import type { EventRecord } from "../domain/event";
+import { type EventMessage, isEventMessage } from "../events/message";
+import { type DeliveryId, type EventId, fanOutDeliveryId, type OrganizationId } from "../lib/ids";
+import { readMessages, sendAll, sweepAfter } from "../lib/queue";
+import { firstAttemptJob, type Job, messageFor } from "./job";
+import type { UnsettledEvents } from "./outcome";
+import { runDeliveries } from "./run";
 
 /**
  * First attempts made inside one fan-out run (a batch of 100 events to 10 endpoints each); beyond it
@@ -113,7 +111,11 @@ export const SUBSCRIPTIONS_PAGE = 500;
  * are matched a page at a time; only the endpoints some event matched are then read for delivery.
  * Whatever fails here fails for this organization's events alone.
  */
-async function planOrganization(env: Env, organizationId: string, group: EventMessage[]): Promise<Plan> {
+async function planOrganization(
+  env: Env,
+  organizationId: OrganizationId,
+  group: EventMessage[],
+): Promise<Plan> {
   try {
     const events = await eventsOf(env, organizationId, group);
     const matches: { event: EventRecord; endpointId: string }[] = [];
@@ -141,8 +143,9 @@ async function planOrganization(env: Env, organizationId: string, group: EventMe
         return [fanOutDeliveryId(event.id, endpoint.id).then((id) => ({ event, endpoint, id }))];
       }),
     );
-    const done = await storedDeliveryIds(
+    const done = await storedIds(
       env.DB,
+      "deliveries",
       organizationId,
       pairs.map((p) => p.id),
     );
@@ -205,11 +208,16 @@ async function recordFanOut(env: Env, plans: Plan[], unsettled: UnsettledEvents)
  * store it; one that is not stored after that lost an Idempotency-Key race to another event and is
  * dropped. One that did not fit in its message is read (gone: removed by retention meanwhile).
  */
-async function eventsOf(env: Env, organizationId: string, group: EventMessage[]): Promise<EventRecord[]> {
+async function eventsOf(
+  env: Env,
+  organizationId: OrganizationId,
+  group: EventMessage[],
+): Promise<EventRecord[]> {
   const carried = group.flatMap((m) => (m.event ? [m.event] : []));
   const isStored = async () =>
-    storedEventIds(
+    storedIds(
       env.DB,
+      "events",
       organizationId,
       carried.map((e) => e.id),
     );

@@ -1,5 +1,5 @@
-import type { Endpoint } from "../db/endpoints";
-import { type AttemptVerdict, classifyAttempt, type NextStep } from "./retry-policy";
+import type { Endpoint } from "../domain/endpoint";
+import { type AttemptVerdict, classifyAttempt, type FinalStep } from "./retry-policy";
 import type { AttemptResult } from "./send";
 
 /** What an attempt was about, for the log line; never secrets, never payloads. */
@@ -23,8 +23,8 @@ export type DeliveredAttempt = Pick<AttemptContext, "deliveryId" | "eventId" | "
  */
 export type LoggedOutcome = AttemptVerdict | "exhausted";
 
-function loggedOutcome(verdict: AttemptVerdict, next: NextStep): LoggedOutcome {
-  return verdict === "retryable" && next.kind === "failed" ? "exhausted" : verdict;
+function loggedOutcome(verdict: AttemptVerdict, final: FinalStep | null): LoggedOutcome {
+  return verdict === "retryable" && final?.kind === "failed" ? "exhausted" : verdict;
 }
 
 /** `invalid_request`, `timeout`, `network`, `http_4xx`, `http_5xx`, `redirect`, or null for a success. */
@@ -37,21 +37,22 @@ export function errorClass(result: AttemptResult, verdict: AttemptVerdict): stri
 }
 
 /**
- * Makes an attempt observable once `next`, what follows it, is decided: one Analytics Engine data
- * point (blobs: organization, endpoint, event type, LoggedOutcome, error class; doubles: duration ms,
- * status code, attempt number, 1 if delivered; index: endpoint, so per-endpoint queries sample well)
- * and, for an attempt that did not deliver, its own structured line for Workers Logs. Successes are
- * logged together per run (logDelivered): a line is a billed log event, and the failures are what an
- * operator looks for.
+ * Makes an attempt observable once what follows it is decided: `final`, what the delivery came to in
+ * this run when the attempt was the run's last, null when an inline retry followed. One Analytics
+ * Engine data point (blobs: organization, endpoint, event type, LoggedOutcome, error class; doubles:
+ * duration ms, status code, attempt number, 1 if delivered; index: endpoint, so per-endpoint queries
+ * sample well) and, for an attempt that did not deliver, its own structured line for Workers Logs.
+ * Successes are logged together per run (logDelivered): a line is a billed log event, and the
+ * failures are what an operator looks for.
  */
 export function observeAttempt(
   analytics: AnalyticsEngineDataset,
   context: AttemptContext,
   result: AttemptResult,
-  next: NextStep,
+  final: FinalStep | null,
 ): void {
   const verdict = classifyAttempt(result);
-  const outcome = loggedOutcome(verdict, next);
+  const outcome = loggedOutcome(verdict, final);
   const error = errorClass(result, verdict);
   analytics.writeDataPoint({
     indexes: [context.endpoint.id],

@@ -1,7 +1,9 @@
-import { type Delivery, insertReplay, listRecoverableDeliveries } from "../db/deliveries";
-import type { Endpoint } from "../db/endpoints";
+import { insertReplay, listRecoverableDeliveries } from "../db/deliveries/maintenance";
+import type { Delivery } from "../domain/delivery";
+import type { Endpoint } from "../domain/endpoint";
 import { replayDeliveryId } from "../lib/ids";
-import { type DeliveryMessage, sendAll, sweepAfter } from "./messages";
+import { sendAll, sweepAfter } from "../lib/queue";
+import { storedDeliveryMessage } from "./job";
 
 /**
  * Replays: each original gets a new pending delivery of the same event (same id, type and
@@ -41,14 +43,7 @@ export async function replayDeliveries(
   try {
     await sendAll(
       env.DELIVERIES_QUEUE,
-      replays.map((r) => ({
-        body: {
-          organizationId: r.organizationId,
-          deliveryId: r.id,
-          endpointId: r.endpointId,
-          eventId: r.eventId,
-        } satisfies DeliveryMessage,
-      })),
+      replays.map((replay) => ({ body: storedDeliveryMessage(replay) })),
     );
   } catch (error) {
     console.error(

@@ -1,6 +1,6 @@
 import { version } from "../../package.json";
-import type { Endpoint } from "../db/endpoints";
-import type { EventResources } from "../db/events";
+import type { Endpoint } from "../domain/endpoint";
+import type { EventContent } from "../domain/event";
 import { signConvoy } from "../signing/convoy";
 import { signStandardWebhooks } from "../signing/standard-webhooks";
 import type { EndpointCredentials } from "./endpoint-credentials";
@@ -9,19 +9,14 @@ import { headerNameProblem } from "./header-rules";
 /** What one attempt sends: everything is decided here, the consumer only passes it to `fetch`. */
 export type SignedRequest = { url: string; headers: Record<string, string>; body: string };
 
-export type EventContent = {
-  eventId: string;
-  eventType: string;
-  occurredAt: string;
-  data: unknown;
-  resources: EventResources;
-};
+/** What a delivery's envelope says: its event's id and type, and the content it is built from. */
+export type Envelope = EventContent & { eventId: string; eventType: string };
 
 export type RequestInput = {
   endpoint: Pick<Endpoint, "url" | "signatureScheme" | "payloadFormat">;
   /** Its secrets that sign now and its custom headers, in clear (endpoint-credentials.ts). */
   credentials: EndpointCredentials;
-  content: EventContent;
+  content: Envelope;
   deliveryId: string;
   attemptNumber: number;
   replayOf: string | null;
@@ -38,10 +33,10 @@ export type RequestInput = {
 export const USER_AGENT = `edge-webhooks/${version}`;
 
 /**
- * The envelope receivers get (DESIGN.md §4). Slim payloads carry only the ids of the resources the
+ * The envelope receivers get (docs/receiving.md#the-request). Slim payloads carry only the ids of the resources the
  * event is about, so no personal data leaves; the receiver calls back for details.
  */
-export function webhookBody(content: EventContent, format: Endpoint["payloadFormat"]): string {
+export function webhookBody(content: Envelope, format: Endpoint["payloadFormat"]): string {
   const envelope = { id: content.eventId, type: content.eventType, occurred_at: content.occurredAt };
   if (format === "slim") {
     const refs = Object.fromEntries(Object.entries(content.resources).map(([name, id]) => [name, { id }]));

@@ -3,7 +3,7 @@ import type { AttemptResult } from "./send";
 
 /**
  * The delivery decision, kept pure: from what an attempt came to and how many retries were spent,
- * what happens next (DESIGN.md §5). The consumer carries the decision out.
+ * what happens next. The delivery run carries the decision out (docs/architecture.md).
  */
 export type AttemptVerdict = "delivered" | "retryable" | "permanent";
 
@@ -33,6 +33,18 @@ export function classifyAttempt(result: AttemptResult): AttemptVerdict {
   return "permanent";
 }
 
+/**
+ * The wait a receiver asked for: a `Retry-After` on a 429 or a 503, the answers that mean "later".
+ * It sets the next retry's delay, and such an answer counts toward auto-disable only if the delivery
+ * fails in the end (health/policy.ts).
+ */
+export function retryAfterOf(result: AttemptResult): number | undefined {
+  return result.statusCode === 429 || result.statusCode === 503 ? result.retryAfterSeconds : undefined;
+}
+
+/** The step a delivery's attempts in one run end on: anything but another inline retry. */
+export type FinalStep = Exclude<NextStep, { kind: "retry_inline" }>;
+
 /** How an attempt is described in history and in `lastError`. */
 export function describeAttempt(result: AttemptResult): string {
   return result.statusCode === undefined ? (result.error ?? "no response") : `HTTP ${result.statusCode}`;
@@ -52,8 +64,7 @@ export function nextStep(
   if (verdict === "delivered") return { kind: "delivered" };
   if (verdict === "permanent") return { kind: "failed", reason: describeAttempt(result) };
 
-  const retryAfter =
-    result.statusCode === 429 || result.statusCode === 503 ? result.retryAfterSeconds : undefined;
+  const retryAfter = retryAfterOf(result);
   const inlineDelay =
     position.queueRetriesSpent === 0 ? config.inlineRetryDelaysMs[position.attemptsThisRun - 1] : undefined;
   if (inlineDelay !== undefined && (retryAfter === undefined || retryAfter * 1000 <= inlineDelay)) {

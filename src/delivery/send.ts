@@ -24,7 +24,7 @@ export function attemptTimeoutMs(endpointTimeoutMs: number | null, serviceTimeou
   return Math.min(endpointTimeoutMs ?? serviceTimeoutMs, serviceTimeoutMs);
 }
 
-/** Response bodies kept in attempts are cut to this many bytes (DESIGN.md §3.5). */
+/** Response bodies kept in attempts are cut to this many bytes (docs/architecture.md#attempts-in-the-delivery-row). */
 export const MAX_RESPONSE_BODY_BYTES = 4096;
 
 /** POSTs once, never following redirects (a 3xx is the receiver's answer), within `timeoutMs`. */

@@ -1,5 +1,5 @@
 import { getConfig } from "../config";
-import type { Endpoint } from "../db/endpoints";
+import type { Endpoint } from "../domain/endpoint";
 import { newTestDeliveryId, newTestEventId } from "../lib/ids";
 import { loadEndpointCredentials } from "./endpoint-credentials";
 import { buildSignedRequest } from "./request";

@@ -1,7 +1,7 @@
 import type { Config } from "../config";
 
 /**
- * Where deliveries may go (DESIGN.md §3.3, docs/security.md): `https://` only, on an allowed port
+ * Where deliveries may go (docs/security.md#where-deliveries-may-go): `https://` only, on an allowed port
  * (443 unless `ALLOWED_PORTS` lists more), no credentials, and no host that names this machine, a
  * private network or any other reserved address, so an endpoint cannot turn the service into a proxy
  * into someone's internal network. Checked when an endpoint is created or changed and again before

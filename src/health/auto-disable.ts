@@ -1,5 +1,7 @@
-import { autoDisableEndpoint, type DisabledReason, getEndpointById } from "../db/endpoints";
-import { publishEvent } from "../delivery/publish";
+import { getEndpointById } from "../db/endpoints/reads";
+import { autoDisableEndpoint } from "../db/endpoints/writes";
+import type { DisabledReason } from "../domain/endpoint";
+import { publishEvent } from "../events/publish";
 
 /**
  * Carries out the health object's decision: the endpoint becomes `auto_disabled` with its reason, one

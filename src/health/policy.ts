@@ -1,7 +1,7 @@
-import type { DisabledReason } from "../db/endpoints";
+import type { DisabledReason } from "../domain/endpoint";
 
 /**
- * Endpoint health, kept pure so it is tested without a Durable Object (DESIGN.md §5): a failure
+ * Endpoint health, kept pure so it is tested without a Durable Object (docs/architecture.md#endpoint-health): a failure
  * streak that any success resets, the auto-disable rule, and hourly counts for a 24 h success rate.
  * Times are epoch milliseconds.
  */

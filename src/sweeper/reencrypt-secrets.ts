@@ -9,7 +9,7 @@ import {
   type HeaderValuesToReseal,
   listHeaderValuesToReseal,
   resealHeaderValues,
-} from "../db/endpoints";
+} from "../db/endpoints/reseal";
 import { openHeaderValues, sealHeaderValues, signingSecretContext } from "../delivery/endpoint-credentials";
 import {
   type KeyRing,

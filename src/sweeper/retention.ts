@@ -1,6 +1,6 @@
 import { getConfig } from "../config";
 import { getCronCursor, setCronCursor } from "../db/cron-cursors";
-import { deleteDeliveriesBefore } from "../db/deliveries";
+import { deleteDeliveriesBefore } from "../db/deliveries/maintenance";
 import { deleteExpiredSecrets } from "../db/endpoint-secrets";
 import { deleteEventsBefore } from "../db/events";
 import { organizationIdsAfter } from "../db/organizations";

@@ -1,13 +1,8 @@
-import { type DeliveryToSweep, listDeliveriesToSweep, postponeDeliverySweep } from "../db/deliveries";
+import { listDeliveriesToSweep, postponeDeliverySweep } from "../db/deliveries/maintenance";
 import { type EventToSweep, failEventFanOut, listEventsToSweep, postponeEventSweep } from "../db/events";
-import {
-  type DeliveryMessage,
-  type EventMessage,
-  QUEUE_SEND_BATCH_LIMIT,
-  SWEEP_GRACE_MS,
-  sendAll,
-  sweepAfter,
-} from "../delivery/messages";
+import { storedDeliveryMessage } from "../delivery/job";
+import type { EventMessage } from "../events/message";
+import { QUEUE_SEND_BATCH_LIMIT, SWEEP_GRACE_MS, sendAll, sweepAfter } from "../lib/queue";
 
 /** Per cron run and kind; a bigger backlog drains over the following runs. */
 const SWEEP_LIMIT = 10 * QUEUE_SEND_BATCH_LIMIT;
@@ -52,7 +47,7 @@ export async function sweep(env: Env, now: number): Promise<SweepReport> {
   if (deliveries.length > 0) {
     await sendAll(
       env.DELIVERIES_QUEUE,
-      deliveries.map((d) => ({ body: retryMessage(d) })),
+      deliveries.map((d) => ({ body: storedDeliveryMessage(d) })),
     );
     // Consuming the message clears the mark; if this one is lost too, the next sweep after this one tries again.
     const again = sweepAfter(now);
@@ -67,13 +62,6 @@ export async function sweep(env: Env, now: number): Promise<SweepReport> {
     console.log(JSON.stringify({ message: "sweeper re-enqueued", ...report }));
   return report;
 }
-
-const retryMessage = (d: DeliveryToSweep): DeliveryMessage => ({
-  organizationId: d.organizationId,
-  deliveryId: d.id,
-  endpointId: d.endpointId,
-  eventId: d.eventId,
-});
 
 /** The re-sent event is due again after twice the wait before this re-send. */
 const nextEventSweep = (e: EventToSweep, now: number) =>

@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { expect, inject, vi } from "vitest";
 import type { PublishRequest, PublishResult } from "../../src/api/rpc";
+import type { OrganizationId } from "../../src/lib/ids";
 import type { ReceivedRequest, ScriptedAnswer } from "./receiver";
 
 /** Drives the Worker through its real fetch handler, as a client would. */
@@ -35,7 +36,7 @@ export async function callOk(
   return text ? JSON.parse(text) : null;
 }
 
-export async function createOrganization(name = "Acme"): Promise<{ id: string; token: string }> {
+export async function createOrganization(name = "Acme"): Promise<{ id: OrganizationId; token: string }> {
   const { organization } = await callOk("POST", "/admin/v1/organizations", 201, {
     token: ADMIN_TOKEN,
     body: { name },

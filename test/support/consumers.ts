@@ -1,8 +1,8 @@
 import { createExecutionContext, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { EventMessage } from "../../src/delivery/messages";
-import { publishEvent } from "../../src/delivery/publish";
+import type { EventMessage } from "../../src/events/message";
+import { publishEvent } from "../../src/events/publish";
 import worker from "../../src/index";
 import type { OrganizationId } from "../../src/lib/ids";
 import { capturingQueue } from "./faults";

@@ -1,8 +1,9 @@
 /**
- * URLs an endpoint must never be allowed to target (docs/security.md): this machine, private networks,
- * cloud metadata, other reserved ranges in every spelling the URL parser accepts, credentials, other
- * schemes, other ports; each under the reason the production policy gives for refusing it. Shared by
- * the unit test of the policy and the API tests in the security project.
+ * URLs an endpoint must never be allowed to target (docs/security.md#where-deliveries-may-go):
+ * this machine, private networks, cloud metadata, other reserved ranges in every spelling the URL
+ * parser accepts, credentials, other schemes, other ports; each under the reason the production
+ * policy gives for refusing it. Shared by the unit test of the policy and the API tests in the
+ * security project.
  */
 export const HOSTILE_URLS_BY_REASON: Record<string, readonly string[]> = {
   "must use https": [

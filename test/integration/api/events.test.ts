@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { EventMessage } from "../../../src/delivery/messages";
-import { publishEvent } from "../../../src/delivery/publish";
+import type { EventMessage } from "../../../src/events/message";
+import { publishEvent } from "../../../src/events/publish";
 import type { OrganizationId } from "../../../src/lib/ids";
 import {
   ADMIN_TOKEN,

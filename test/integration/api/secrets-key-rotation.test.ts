@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { reencryptUntilDone } from "../../../scripts/rotate-secrets-key.mjs";
-import { getEndpointById } from "../../../src/db/endpoints";
+import { getEndpointById } from "../../../src/db/endpoints/reads";
 import {
   headerValuesContext,
   loadEndpointCredentials,

@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type DeliveryOutcome, insertDeliveryOutcomes, storedDeliveryIds } from "../../../src/db/deliveries";
-import { storedEventIds } from "../../../src/db/events";
+import { insertDeliveryOutcomes } from "../../../src/db/deliveries/consumer";
 import { IN_ID_LIST, idList } from "../../../src/db/page";
-import { firstAttemptJob } from "../../../src/delivery/deliver";
+import { storedIds } from "../../../src/db/stored-ids";
+import { firstAttemptJob } from "../../../src/delivery/job";
+import type { DeliveryOutcome } from "../../../src/domain/delivery";
 import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../../../src/lib/ids";
 import { createOrganization } from "../../support/api";
 
@@ -77,8 +78,9 @@ describe("rows written and looked up many at a time", () => {
     }
     // Written again (a run that raced another), nothing changes.
     await env.DB.batch(insertDeliveryOutcomes(env.DB, outcomes));
-    const ids = await storedDeliveryIds(
+    const ids = await storedIds(
       env.DB,
+      "deliveries",
       org.id,
       outcomes.map((o) => o.job.id),
     );
@@ -91,7 +93,9 @@ describe("rows written and looked up many at a time", () => {
     const statements = insertDeliveryOutcomes(env.DB, outcomes);
     expect(statements.length).toBe(3);
     await env.DB.batch(statements);
-    expect((await storedDeliveryIds(env.DB, org.id, ["dlv_test000000", "dlv_test000002"])).size).toBe(2);
+    expect((await storedIds(env.DB, "deliveries", org.id, ["dlv_test000000", "dlv_test000002"])).size).toBe(
+      2,
+    );
   });
 
   it("finds ids past D1's hundred bound parameters, only the organization's, through the primary key", async () => {
@@ -104,9 +108,9 @@ describe("rows written and looked up many at a time", () => {
       ),
     );
     const asked = Array.from({ length: 240 }, (_, n) => `dlv_test${String(n).padStart(6, "0")}`);
-    expect((await storedDeliveryIds(env.DB, org.id, asked)).size).toBe(120);
-    expect((await storedDeliveryIds(env.DB, other.id, asked)).size).toBe(0);
-    expect((await storedEventIds(env.DB, org.id, [])).size).toBe(0);
+    expect((await storedIds(env.DB, "deliveries", org.id, asked)).size).toBe(120);
+    expect((await storedIds(env.DB, "deliveries", other.id, asked)).size).toBe(0);
+    expect((await storedIds(env.DB, "events", org.id, [])).size).toBe(0);
 
     const { results: plan } = await env.DB.prepare(
       `EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE organization_id = ? AND id ${IN_ID_LIST}`,

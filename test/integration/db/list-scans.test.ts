@@ -1,9 +1,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { listDeliveries, listRecoverableDeliveries } from "../../../src/db/deliveries";
-import { type EndpointToWrite, insertEndpoint, updateEndpoint } from "../../../src/db/endpoints";
+import { listDeliveries } from "../../../src/db/deliveries/history";
+import { listRecoverableDeliveries } from "../../../src/db/deliveries/maintenance";
+import { insertEndpoint, updateEndpoint } from "../../../src/db/endpoints/writes";
 import { listEvents } from "../../../src/db/events";
 import { MAX_SCANNED_ROWS } from "../../../src/db/page";
+import type { EndpointToWrite } from "../../../src/domain/endpoint";
 import { type EndpointId, ID_PREFIX, idAt, type OrganizationId } from "../../../src/lib/ids";
 import { createOrganization } from "../../support/api";
 import { recordingDatabase } from "../../support/d1-recorder";
@@ -73,7 +75,12 @@ describe("recover's scan", () => {
       { id: dlv("6", "A"), status: "failed", createdAt: at(9) },
     ]);
     const scan = (after?: string, limit = 10) =>
-      listRecoverableDeliveries(env.DB, org.id, "evsub_A", { since: at(0), until: at(9), after, limit });
+      listRecoverableDeliveries(env.DB, org.id, "evsub_A" as EndpointId, {
+        since: at(0),
+        until: at(9),
+        after,
+        limit,
+      });
     const summary = (rows: Awaited<ReturnType<typeof scan>>) =>
       rows.map((r) => [r.id.slice(4, 5), r.recoverable]);
     // The replays themselves, the other endpoint's, the delivered one and the one after `until` are left out.
@@ -93,7 +100,7 @@ describe("recover's scan", () => {
   it("reads only the partial index of failed originals, and each one's own id range for its replays", async () => {
     const org = await createOrganization();
     const plan = await plansOf((db) =>
-      listRecoverableDeliveries(db, org.id, "evsub_A", {
+      listRecoverableDeliveries(db, org.id, "evsub_A" as EndpointId, {
         since: "2026-01-01T00:00:00Z",
         until: "2026-02-01T00:00:00Z",
         after: dlv("1", "A"),

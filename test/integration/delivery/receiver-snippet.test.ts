@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
+import receivingDoc from "../../../docs/receiving.md?raw";
 import { createWebhookHandler } from "../../../examples/receivers/node.mjs";
 import snippet from "../../../examples/receivers/node.mjs?raw";
-import readme from "../../../README.md?raw";
 import { givenEndpoint, matter, publishSettled } from "../../support/fixtures";
 
-describe("the README's Node receiver", () => {
-  it("is shown in the README exactly as tested", () => {
-    expect(readme).toContain(snippet.trim());
+describe("the Node receiver of docs/receiving.md", () => {
+  it("is shown in docs/receiving.md exactly as tested", () => {
+    expect(receivingDoc).toContain(snippet.trim());
   });
 
   it("accepts a real delivery and refuses a tampered one", async () => {

@@ -1,11 +1,12 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import type { DeliveryMessage, EventMessage } from "../../../src/delivery/messages";
-import { SWEEP_GRACE_MS, sendAll } from "../../../src/delivery/messages";
-import { publishEvent } from "../../../src/delivery/publish";
+import type { DeliveryMessage } from "../../../src/delivery/job";
+import type { EventMessage } from "../../../src/events/message";
+import { publishEvent } from "../../../src/events/publish";
 import worker from "../../../src/index";
 import { type EventId, fanOutDeliveryId, type OrganizationId } from "../../../src/lib/ids";
+import { SWEEP_GRACE_MS, sendAll } from "../../../src/lib/queue";
 import { callOk, deliveryDetail, eventually, settledDeliveries } from "../../support/api";
 import { consume, publishCaptured } from "../../support/consumers";
 import {

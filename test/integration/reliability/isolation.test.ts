@@ -1,9 +1,10 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { DeliveryMessage, EventMessage } from "../../../src/delivery/messages";
-import { SWEEP_GRACE_MS } from "../../../src/delivery/messages";
+import type { DeliveryMessage } from "../../../src/delivery/job";
+import type { EventMessage } from "../../../src/events/message";
 import worker from "../../../src/index";
+import { SWEEP_GRACE_MS } from "../../../src/lib/queue";
 import { MAX_EVENT_SWEEPS } from "../../../src/sweeper/sweep";
 import {
   callOk,

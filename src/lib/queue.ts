@@ -1,9 +1,7 @@
-import type { EventRecord, EventResources, IdempotencyRecord } from "../db/events";
-import { type DeliveryId, type EndpointId, type EventId, ID_PREFIX, type OrganizationId } from "../lib/ids";
-
 /**
- * Queue message bodies, and the queue names as wrangler.toml declares them: the queue handler
- * dispatches on `batch.queue`.
+ * Cloudflare Queues plumbing every stage shares: the queue names as wrangler.toml declares them (the
+ * queue handler dispatches on `batch.queue`), how bodies are written and read, sending within the
+ * platform's limits, and how long a message may be late before the work it stands for is swept.
  */
 export const QUEUES = {
   events: "webhook-events",
@@ -11,33 +9,6 @@ export const QUEUES = {
   deliveries: "webhook-deliveries",
   deliveriesDeadLetter: "webhook-deliveries-dlq",
 } as const;
-
-/**
- * One per published event. It carries the event itself when that fits in a message, so fan-out reads
- * nothing and the event is safe from the moment the send returns (fan-out stores it if the publish
- * request could not). A larger event is stored first and read by fan-out.
- */
-export type EventMessage = {
-  organizationId: OrganizationId;
-  eventId: EventId;
-  event?: EventRecord & { idempotency?: IdempotencyRecord };
-};
-
-/** What a delivery's body is built from. */
-export type EventContent = { data: unknown; resources: EventResources; occurredAt: string };
-
-/**
- * One per delivery sent through the deliveries queue. A retry or a replay has a row, which the
- * consumer leases and reads. A first attempt that fan-out handed on (`first`) has no row yet; it
- * carries its event when that fits in a message.
- */
-export type DeliveryMessage = {
-  organizationId: OrganizationId;
-  deliveryId: DeliveryId;
-  endpointId: EndpointId;
-  eventId: EventId;
-  first?: { eventType: string; event?: EventContent };
-};
 
 /**
  * Work whose queue message was not consumed this long after it was due is presumed lost: rows that
@@ -135,26 +106,35 @@ function parseBody(body: unknown): unknown {
   }
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
+/** For the checks of message bodies: a JSON object. */
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
-const isId = (value: unknown, prefix: string) => typeof value === "string" && value.startsWith(prefix);
 
-export function isEventMessage(value: unknown): value is EventMessage {
-  return (
-    isRecord(value) &&
-    isId(value.organizationId, ID_PREFIX.organization) &&
-    isId(value.eventId, ID_PREFIX.event) &&
-    (value.event === undefined || (isRecord(value.event) && value.event.id === value.eventId))
-  );
-}
+/** For the checks of message bodies: a string that starts with `prefix`. */
+export const isIdOf = (value: unknown, prefix: string) =>
+  typeof value === "string" && value.startsWith(prefix);
 
-export function isDeliveryMessage(value: unknown): value is DeliveryMessage {
-  return (
-    isRecord(value) &&
-    isId(value.organizationId, ID_PREFIX.organization) &&
-    isId(value.deliveryId, ID_PREFIX.delivery) &&
-    isId(value.endpointId, ID_PREFIX.endpoint) &&
-    isId(value.eventId, ID_PREFIX.event) &&
-    (value.first === undefined || (isRecord(value.first) && typeof value.first.eventType === "string"))
-  );
+/**
+ * For consumers of few messages (the dead-letter queues): each message written on its own,
+ * acknowledged once written, else retried alone.
+ */
+export async function answerEach<T>(
+  received: Received<T>[],
+  write: (body: T) => Promise<void>,
+): Promise<void> {
+  for (const { message, body } of received) {
+    try {
+      await write(body);
+      message.ack();
+    } catch (error) {
+      console.error(
+        JSON.stringify({
+          message: "queue message not processed",
+          messageId: message.id,
+          error: String(error),
+        }),
+      );
+      message.retry();
+    }
+  }
 }

@@ -1,11 +1,12 @@
 import { checkEventData } from "../catalog/validate";
-import type { EventRecord, EventResources, StoredEvent } from "../db/events";
-import { findEventByIdempotencyKey, getEvent, type IdempotencyRecord, insertEvent } from "../db/events";
+import { findEventByIdempotencyKey, getEvent, insertEvent } from "../db/events";
 import { getOrganization } from "../db/organizations";
+import type { EventRecord, EventResources, IdempotencyRecord, StoredEvent } from "../domain/event";
 import { ServiceError } from "../lib/errors";
 import { sha256Hex } from "../lib/hash";
 import { newEventId, type OrganizationId } from "../lib/ids";
-import { type EventMessage, sendAll, sweepAfter, withIfFits } from "./messages";
+import { sendAll, sweepAfter, withIfFits } from "../lib/queue";
+import type { EventMessage } from "./message";
 
 export type PublishInput = {
   organizationId: OrganizationId;

@@ -1,0 +1,36 @@
+/**
+ * The service as `npm run bench` runs it to count operations: its own handlers, each invocation on
+ * bindings that count D1 rows and queries, queue write operations and Durable Object calls, and log
+ * them in one line (bench/metered/metering.ts). Started with `wrangler dev bench/metered/index.ts` on
+ * the service's own wrangler.toml (scripts/local-stack.mjs), so the bindings are the shipped ones; the
+ * Durable Object class and the RPC entrypoint are the service's, re-exported for them to resolve.
+ * Calls through the `Publisher` entrypoint and inside the Durable Object are not counted.
+ */
+import service from "../../src/index";
+import { withMetering } from "./metering";
+
+export { EndpointHealth, Publisher } from "../../src/index";
+
+/** The service's handlers, all three present, callable with the arguments the runtime passes. */
+const handlers: Required<Pick<ExportedHandler<Env>, "fetch" | "queue" | "scheduled">> = service;
+
+export default {
+  fetch(request, env, ctx) {
+    const invocation = () => ({
+      invocation: "fetch",
+      method: request.method,
+      path: new URL(request.url).pathname,
+    });
+    return withMetering(env, invocation, async (metered) => handlers.fetch(request, metered, ctx));
+  },
+
+  queue(batch, env, ctx) {
+    const invocation = () => ({ invocation: "queue", queue: batch.queue, messages: batch.messages.length });
+    return withMetering(env, invocation, async (metered) => handlers.queue(batch, metered, ctx));
+  },
+
+  scheduled(controller, env, ctx) {
+    const invocation = () => ({ invocation: "scheduled" });
+    return withMetering(env, invocation, async (metered) => handlers.scheduled(controller, metered, ctx));
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,78 @@
+import type { DeliveryJob } from "../domain/delivery";
+import type { EventContent } from "../domain/event";
+import { type DeliveryId, type EndpointId, type EventId, ID_PREFIX, type OrganizationId } from "../lib/ids";
+import { isIdOf, isRecord, withIfFits } from "../lib/queue";
+
+/**
+ * A delivery to attempt now, and the one place its queue message is built. A job knows where it came
+ * from, which decides how it is answered for: a message of its own on the deliveries queue, or
+ * fan-out, whose event message answers for it.
+ */
+export type Job = { job: DeliveryJob } & ({ source: "queue"; message: Message } | { source: "fan-out" });
+
+/**
+ * One per delivery sent through the deliveries queue. A retry or a replay has a row, which the
+ * consumer leases and reads. A first attempt that fan-out handed on (`first`) has no row yet; it
+ * carries its event when that fits in a message.
+ */
+export type DeliveryMessage = {
+  organizationId: OrganizationId;
+  deliveryId: DeliveryId;
+  endpointId: EndpointId;
+  eventId: EventId;
+  first?: { eventType: string; event?: EventContent };
+};
+
+export function isDeliveryMessage(value: unknown): value is DeliveryMessage {
+  return (
+    isRecord(value) &&
+    isIdOf(value.organizationId, ID_PREFIX.organization) &&
+    isIdOf(value.deliveryId, ID_PREFIX.delivery) &&
+    isIdOf(value.endpointId, ID_PREFIX.endpoint) &&
+    isIdOf(value.eventId, ID_PREFIX.event) &&
+    (value.first === undefined || (isRecord(value.first) && typeof value.first.eventType === "string"))
+  );
+}
+
+/** A first attempt: no row yet, nothing of the retry schedule spent. */
+export function firstAttemptJob(
+  ids: Pick<DeliveryMessage, "organizationId" | "deliveryId" | "endpointId" | "eventId">,
+  eventType: string,
+  content: EventContent | null,
+): DeliveryJob {
+  return {
+    id: ids.deliveryId,
+    organizationId: ids.organizationId,
+    eventId: ids.eventId,
+    endpointId: ids.endpointId,
+    eventType,
+    content,
+    attemptCount: 0,
+    queueRetries: 0,
+    replayOf: null,
+    payloadOverridden: false,
+    createdAt: new Date().toISOString(),
+    stored: false,
+    attempts: [],
+  };
+}
+
+/** The message of a delivery that has a row (a retry, a replay, a swept one): its ids, nothing else. */
+export const storedDeliveryMessage = (
+  d: Pick<DeliveryJob, "organizationId" | "id" | "endpointId" | "eventId">,
+): DeliveryMessage => ({
+  organizationId: d.organizationId,
+  deliveryId: d.id,
+  endpointId: d.endpointId,
+  eventId: d.eventId,
+});
+
+/** The message that carries `job` on: a retry of a stored delivery, or a first attempt handed on or put off. */
+export function messageFor(job: DeliveryJob): DeliveryMessage {
+  const body = storedDeliveryMessage(job);
+  if (job.stored) return body;
+  return withIfFits<DeliveryMessage>(
+    { ...body, first: { eventType: job.eventType } },
+    { first: { eventType: job.eventType, event: job.content ?? undefined } },
+  );
+}

@@ -1,0 +1,70 @@
+import {
+  failDelivery,
+  insertDeliveryOutcomes,
+  releaseDelivery,
+  updateDeliveryProgress,
+} from "../db/deliveries/consumer";
+import type { Attempt, DeliveryOutcome, DeliveryProgress } from "../domain/delivery";
+import { sweepAfter } from "../lib/queue";
+import type { AttemptsMade } from "./attempt";
+import type { Settled } from "./outcome";
+
+/**
+ * The one place that turns what a run did into D1 statements, written in one batch per endpoint
+ * before anything is acknowledged or sent: a stored delivery's progress is updated (only while it is
+ * still pending, so a late duplicate cannot undo it), a first attempt gets its row with its outcome,
+ * a delivery that ended without an attempt is closed with its reason, and a lease this run will not
+ * use is given back.
+ */
+export function recordStatements(
+  db: D1Database,
+  settled: readonly Settled[],
+  now = new Date(),
+): D1PreparedStatement[] {
+  const writes: D1PreparedStatement[] = [];
+  const outcomes: DeliveryOutcome[] = [];
+  for (const s of settled) {
+    const { job } = s;
+    if (s.kind === "attempted") {
+      const progress = progressAfter(s.made, job.queueRetries, now);
+      if (job.stored)
+        writes.push(updateDeliveryProgress(db, job, progress, [...job.attempts, ...s.made.attempts]));
+      else outcomes.push({ job, progress, attempts: s.made.attempts });
+    } else if (s.kind === "ended") {
+      writes.push(...failDelivery(db, job, s.reason));
+    } else if ((s.kind === "handed-on" || s.kind === "crashed") && job.stored) {
+      writes.push(releaseDelivery(db, job));
+    }
+  }
+  return [...writes, ...insertDeliveryOutcomes(db, outcomes)];
+}
+
+/** Where a run's attempts leave a delivery. */
+function progressAfter({ attempts, step }: AttemptsMade, queueRetries: number, now: Date): DeliveryProgress {
+  const last = attempts[attempts.length - 1] as Attempt;
+  const base = {
+    attemptCount: last.number,
+    queueRetries,
+    lastStatusCode: last.statusCode,
+    nextAttemptAt: null,
+    deliveredAt: null,
+    sweepAfter: null,
+  };
+  switch (step.kind) {
+    case "delivered":
+      return { ...base, status: "delivered", lastError: null, deliveredAt: now.toISOString() };
+    case "failed":
+      return { ...base, status: "failed", lastError: step.reason };
+    case "retry_queue": {
+      const due = now.getTime() + step.delaySeconds * 1000;
+      return {
+        ...base,
+        status: "pending",
+        queueRetries: queueRetries + 1,
+        lastError: last.error ?? `HTTP ${last.statusCode}`,
+        nextAttemptAt: new Date(due).toISOString(),
+        sweepAfter: sweepAfter(due),
+      };
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import type { Config } from "../config";
+import { getDeliveryEndpoint } from "../db/endpoints/reads";
+import type { DeliveryEndpoint } from "../domain/endpoint";
+import { sendAll } from "../lib/queue";
+import { type ConnectionGate, connectionGate } from "./connections";
+import { deliverToEndpoint } from "./endpoint-group";
+import { type DeliveryMessage, type Job, messageFor } from "./job";
+import type { Settled, UnsettledEvents } from "./outcome";
+import { recordStatements } from "./record";
+
+/**
+ * A delivery run: `jobs` grouped by endpoint, each group delivered (endpoint-group.ts) and recorded in
+ * one D1 batch (record.ts); only after that are its messages acknowledged, retried or sent on.
+ * Attempts go six at a time across the run (connections.ts); a delivery not started within the run's
+ * time is handed on to a new message. Whatever goes wrong for one group — its D1 batch, its endpoint's
+ * secrets, its health object — goes wrong for it alone: its messages go round again (a first attempt
+ * finds no row), the other groups are answered as usual. Returns the events of fan-out's jobs that
+ * could not be settled, for fan-out to retry.
+ */
+export async function runDeliveries(
+  env: Env,
+  config: Config,
+  jobs: Job[],
+  knownEndpoints: ReadonlyMap<string, DeliveryEndpoint> = new Map(),
+): Promise<UnsettledEvents> {
+  const connections = connectionGate(Date.now() + startBudgetMs(config));
+  const settled = await Promise.all(
+    [...Map.groupBy(jobs, ({ job }) => job.endpointId)].map(([endpointId, group]) =>
+      settleEndpointGroup(env, config, knownEndpoints.get(endpointId), endpointId, group, connections),
+    ),
+  );
+  return followUp(env, settled.flat());
+}
+
+async function settleEndpointGroup(
+  env: Env,
+  config: Config,
+  known: DeliveryEndpoint | undefined,
+  endpointId: string,
+  jobs: Job[],
+  connections: ConnectionGate,
+): Promise<Settled[]> {
+  try {
+    const endpoint = known ?? (await getDeliveryEndpoint(env.DB, endpointId));
+    const settled = await deliverToEndpoint(env, config, endpoint, jobs, connections);
+    const writes = recordStatements(env.DB, settled);
+    if (writes.length > 0) await env.DB.batch(writes);
+    return settled;
+  } catch (error) {
+    console.error(JSON.stringify({ message: "delivery run failed", endpointId, error: String(error) }));
+    return jobs.map((j) => ({ ...j, kind: "crashed", error: `delivery run failed: ${String(error)}` }));
+  }
+}
+
+/**
+ * After the run is recorded: acknowledge, retry through the queue, or send on as a later message.
+ * Returns the events whose fan-out jobs could not be settled.
+ */
+async function followUp(env: Env, settled: Settled[]): Promise<UnsettledEvents> {
+  const unsettled: UnsettledEvents = new Map();
+  const later: { body: DeliveryMessage; delaySeconds: number }[] = [];
+  const sentOn: Settled[] = [];
+  for (const s of settled) {
+    const { job } = s;
+    const retryIn =
+      s.kind === "attempted" && s.made.step.kind === "retry_queue" ? s.made.step.delaySeconds : null;
+    if (s.kind === "crashed") {
+      if (s.source === "queue") s.message.retry();
+      else unsettled.set(job.eventId, s.error);
+    } else if (retryIn !== null) {
+      // A queue job's own message comes back; a fan-out job's row is written now, so what comes back
+      // is a retry of a stored delivery.
+      if (s.source === "queue") s.message.retry({ delaySeconds: retryIn });
+      else later.push({ body: messageFor({ ...job, stored: true }), delaySeconds: retryIn });
+    } else if (s.kind === "deferred" || s.kind === "handed-on") {
+      later.push({ body: messageFor(job), delaySeconds: s.kind === "deferred" ? s.delaySeconds : 0 });
+      sentOn.push(s);
+    } else if (s.source === "queue") {
+      s.message.ack(); // delivered, failed, or ended without an attempt
+    }
+  }
+  try {
+    await sendAll(env.DELIVERIES_QUEUE, later);
+  } catch (error) {
+    // A message still held goes back to the queue; a written pending row is swept later.
+    for (const s of sentOn) {
+      if (s.source === "queue") s.message.retry({ delaySeconds: 1 });
+      else unsettled.set(s.job.eventId, `deliveries could not be queued: ${String(error)}`);
+    }
+    return unsettled;
+  }
+  for (const s of sentOn) if (s.source === "queue") s.message.ack();
+  return unsettled;
+}
+
+/** How long a run keeps starting deliveries (two attempt timeouts); later ones go on to another run. */
+function startBudgetMs(config: Config): number {
+  return 2 * config.deliveryTimeoutMs;
+}
+
+/**
+ * How long a run leases the deliveries it reads: long enough for a whole run: the start budget, a
+ * started delivery's inline retries waiting behind those of the others started with it (about twice
+ * the budget at most, six connections at a time), its own attempts all timing out with the delays
+ * between them, and a margin.
+ */
+export function leaseSeconds(config: Config): number {
+  const inlineMs = config.inlineRetryDelaysMs.reduce((sum, ms) => sum + ms, 0);
+  const ownMs = (config.inlineRetryDelaysMs.length + 1) * config.deliveryTimeoutMs + inlineMs;
+  return Math.ceil((3 * startBudgetMs(config) + ownMs) / 1000) + 30;
+}

@@ -1,0 +1,72 @@
+import type { EndpointId, OrganizationId } from "../lib/ids";
+
+/**
+ * What an endpoint is, for every module that handles one (the API, fan-out, the delivery run,
+ * health, storage). Types and the value lists of its enums only; it imports none of those modules.
+ */
+
+export const ENDPOINT_STATUSES = ["active", "disabled", "auto_disabled"] as const;
+export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
+export const SIGNATURE_SCHEMES = ["standard", "convoy"] as const;
+export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
+export const PAYLOAD_FORMATS = ["full", "slim"] as const;
+export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
+/** `{ vaultIds: [...], matterIds: [...] }`: one list per catalog resource, absent means "any". */
+export type ResourceScopes = Record<string, string[]>;
+export type DisabledReason = { at: string; failures: number; lastError: string | null };
+/**
+ * Where an endpoint's custom header values are (docs/security.md): none; one JSON object sealed like
+ * signing secrets (delivery/endpoint-credentials.ts); or, on a row stored before migration 0002 that
+ * re-encryption has not reached yet, in clear. Nothing writes the clear state any more.
+ */
+export type HeaderValues =
+  | { state: "none" }
+  | { state: "sealed"; ciphertext: string }
+  | { state: "clear"; values: Record<string, string> };
+
+/** An endpoint's settings as stored. Its signing secrets live apart (db/endpoint-secrets.ts). */
+export type Endpoint = {
+  id: EndpointId;
+  organizationId: OrganizationId;
+  url: string;
+  description: string;
+  eventTypeFilters: string[];
+  /** The API-key scopes the filters were set under: `*` means every type these scopes allow. */
+  allowedScopes: string[];
+  resourceScopes: ResourceScopes;
+  status: EndpointStatus;
+  disabledReason: DisabledReason | null;
+  signatureScheme: SignatureScheme;
+  payloadFormat: PayloadFormat;
+  /** Custom header names, each with its value masked: all the API ever shows of them. */
+  maskedHeaders: Record<string, string>;
+  headerValues: HeaderValues;
+  rateLimitPerSecond: number | null;
+  timeoutMs: number | null;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+};
+
+/** What fan-out matches an event against: an active endpoint's subscription, and nothing else of it. */
+export type Subscription = Pick<Endpoint, "id" | "eventTypeFilters" | "allowedScopes" | "resourceScopes">;
+
+/** What the delivery run needs of an endpoint: where and how to send, whether it still may, and as whom. */
+export type DeliveryEndpoint = Pick<
+  Endpoint,
+  | "id"
+  | "organizationId"
+  | "url"
+  | "status"
+  | "deletedAt"
+  | "signatureScheme"
+  | "payloadFormat"
+  | "headerValues"
+  | "rateLimitPerSecond"
+  | "timeoutMs"
+>;
+
+/** An endpoint as a create or an update writes it: header values are never written in clear. */
+export type EndpointToWrite = Omit<Endpoint, "headerValues"> & {
+  headerValues: Exclude<HeaderValues, { state: "clear" }>;
+};

@@ -1,0 +1,34 @@
+import type { EventId, OrganizationId } from "../lib/ids";
+
+/**
+ * What an event is, for every stage that handles one (publishing, fan-out, the API, storage). Types
+ * only: the modules that act on events import this, and it imports none of them.
+ */
+
+/** `{ vault: "vault_123", matter: "matter_9" }`: the resources an event is about, by catalog name. */
+export type EventResources = Record<string, string>;
+
+/** What a delivery's body is built from: the event's data (or a replay's own), resources and time. */
+export type EventContent = { data: unknown; resources: EventResources; occurredAt: string };
+
+export type EventRecord = EventContent & {
+  id: EventId;
+  organizationId: OrganizationId;
+  type: string;
+  createdAt: string;
+};
+
+/**
+ * Whether the event has been fanned out: `pending` until a fan-out run has recorded or handed on a
+ * first attempt to every matching endpoint; `failed` once the sweeper gave up (sweeper/sweep.ts).
+ * `error` says what went wrong last, while pending, or why it was given up.
+ */
+export const FAN_OUT_STATUSES = ["pending", "done", "failed"] as const;
+export type FanOutStatus = (typeof FAN_OUT_STATUSES)[number];
+export type FanOut = { status: FanOutStatus; error: string | null };
+
+/** An event as read back, with where its fan-out stands. */
+export type StoredEvent = EventRecord & { fanOut: FanOut };
+
+/** The publisher's Idempotency-Key and the hash of what it published under it. */
+export type IdempotencyRecord = { key: string; requestHash: string };

@@ -1,0 +1,102 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import metered from "../../bench/metered/index";
+import { withMetering } from "../../bench/metered/metering";
+import { endpointHealth } from "../../src/health/endpoint-health";
+import service from "../../src/index";
+import { ADMIN_TOKEN, createOrganization } from "../support/api";
+import { publishCaptured } from "../support/consumers";
+import { batchOf } from "../support/faults";
+
+afterEach(() => vi.restoreAllMocks());
+
+/** The `operations` lines logged while `work` runs. */
+async function operationsLogged(work: () => Promise<unknown>) {
+  const log = vi.spyOn(console, "log").mockImplementation(() => {});
+  await work();
+  const lines = log.mock.calls.map(([line]) => JSON.parse(String(line)));
+  log.mockRestore();
+  return lines.filter((line) => line.message === "operations");
+}
+
+/** A request as the runtime hands it to a fetch handler. */
+const organizationRequest = () =>
+  new Request("https://webhooks.test/admin/v1/organizations", {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "metered" }),
+  }) as Parameters<typeof service.fetch>[0];
+
+describe("operation counting (bench/metered, for npm run bench)", () => {
+  it("counts D1 rows from query meta, queue operations per 64,000 bytes with metadata, and Durable Object calls", async () => {
+    const [line] = await operationsLogged(() =>
+      withMetering(
+        env,
+        () => ({ invocation: "test" }),
+        async (counted) => {
+          await counted.DB.prepare("INSERT INTO organizations (id, name, created_at) VALUES (?, 'm', 'now')")
+            .bind(`org_meter${Math.random()}`)
+            .run();
+          await counted.DB.batch([
+            counted.DB.prepare("SELECT 1"),
+            counted.DB.prepare("SELECT COUNT(*) FROM organizations"),
+          ]);
+          expect(await counted.DB.prepare("SELECT 7 AS n").first("n")).toBe(7);
+          // With about 100 bytes of metadata, 63,900 bytes of body fill one 64,000-byte operation.
+          await counted.DELIVERIES_QUEUE.sendBatch([
+            { body: { small: true } },
+            { body: "x".repeat(63_900), contentType: "text" },
+            { body: "x".repeat(63_901), contentType: "text" },
+          ]);
+          const health = endpointHealth(counted, "evsub_metering");
+          await health.summary();
+          await health.summary();
+        },
+      ),
+    );
+    expect(line).toMatchObject({
+      invocation: "test",
+      d1Queries: 4,
+      d1RowsWritten: 2, // the row and its primary-key index (organizations is a rowid table)
+      queueWriteOperations: 4, // one each for the small and the 63,900-byte body, two for 63,901 bytes
+      durableObjectCalls: 2,
+      durableObjects: 1,
+    });
+    expect(line.d1RowsRead).toBeGreaterThan(0);
+  });
+
+  it("wraps the service's fetch, queue and scheduled handlers, a line per invocation", async () => {
+    const ctx = createExecutionContext();
+    const { message } = await publishCaptured((await createOrganization()).id);
+    const lines = await operationsLogged(async () => {
+      expect((await metered.fetch(organizationRequest(), env, ctx)).status).toBe(201);
+      await metered.queue(batchOf("webhook-events", [message]), env, ctx);
+      await metered.scheduled(createScheduledController({ scheduledTime: Date.now() }), env, ctx);
+      await waitOnExecutionContext(ctx);
+    });
+    expect(lines).toMatchObject([
+      { invocation: "fetch", method: "POST", path: "/admin/v1/organizations" },
+      { invocation: "queue", queue: "webhook-events", messages: 1 },
+      { invocation: "scheduled" },
+    ]);
+    for (const line of lines) expect(line.d1Queries, JSON.stringify(line)).toBeGreaterThan(0);
+    expect(lines[0].d1RowsWritten).toBeGreaterThan(0);
+  });
+
+  it("re-exports the service's Durable Object class and RPC entrypoint, so the bindings resolve", async () => {
+    const bench = await import("../../bench/metered/index");
+    const shipped = await import("../../src/index");
+    expect(bench.EndpointHealth).toBe(shipped.EndpointHealth);
+    expect(bench.Publisher).toBe(shipped.Publisher);
+  });
+
+  it("leaves the shipped Worker uncounted: its own handlers log no operations", async () => {
+    const ctx = createExecutionContext();
+    const lines = await operationsLogged(async () => {
+      expect((await service.fetch(organizationRequest(), env, ctx)).status).toBe(201);
+      await waitOnExecutionContext(ctx);
+    });
+    expect(lines).toEqual([]);
+  });
+});
