@@ -3,6 +3,7 @@ import { scopesCoverType, scopesMissingFor, typesCoveredBy } from "../catalog/fi
 import { getEndpoint } from "../db/endpoints/reads";
 import type { Endpoint } from "../domain/endpoint";
 import { notFound, ServiceError } from "../lib/errors";
+import type { EndpointId } from "../lib/ids";
 import type { AppEnv } from "./auth";
 
 /**
@@ -12,7 +13,7 @@ import type { AppEnv } from "./auth";
  */
 
 /** The organization's live endpoint `id`, or 404. */
-export async function endpointOf(c: Context<AppEnv>, id: string): Promise<Endpoint> {
+export async function endpointOf(c: Context<AppEnv>, id: EndpointId): Promise<Endpoint> {
   const endpoint = await getEndpoint(c.env.DB, c.get("organizationId"), id);
   if (!endpoint) throw notFound("Endpoint");
   return endpoint;
@@ -30,7 +31,7 @@ export function checkCoverage(c: Context<AppEnv>, endpoint: Endpoint): void {
 }
 
 /** The endpoint `id`, which the key's scopes must cover, to change or to act for. */
-export async function endpointToChange(c: Context<AppEnv>, id: string): Promise<Endpoint> {
+export async function endpointToChange(c: Context<AppEnv>, id: EndpointId): Promise<Endpoint> {
   const endpoint = await endpointOf(c, id);
   checkCoverage(c, endpoint);
   return endpoint;

@@ -15,7 +15,7 @@ import {
   bodyResponses,
   createRouter,
   defaultsTo,
-  IdParam,
+  idParam,
   inputResponses,
   jsonBody,
   jsonContent,
@@ -125,7 +125,7 @@ admin.openapi(
     tags: ["Admin"],
     summary: "Create an API key for an organization; the token is shown once",
     security: [{ adminToken: [] }],
-    request: { params: IdParam, body: jsonBody(ApiKeyIn) },
+    request: { params: idParam("organization"), body: jsonBody(ApiKeyIn) },
     responses: {
       201: jsonContent(z.object({ apiKey: ApiKeyOut, token: z.string() }), "Created"),
       ...bodyResponses,
@@ -159,7 +159,7 @@ admin.openapi(
     tags: ["Admin"],
     summary: "Revoke an API key, at once",
     security: [{ adminToken: [] }],
-    request: { params: IdParam },
+    request: { params: idParam("apiKey") },
     responses: { 204: { description: "Revoked" }, ...inputResponses, ...notFoundResponse },
   }),
   async (c) => {
@@ -197,7 +197,7 @@ admin.openapi(
     },
   }),
   async (c) => {
-    const { limit } = (c.req.valid("json") as { limit?: number }) ?? {};
+    const { limit } = c.req.valid("json") ?? {};
     return c.json(await reencryptSecrets(c.env, limit), 200);
   },
 );

@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getConfig } from "../config";
 import { ServiceError } from "../lib/errors";
-import { ID_PREFIX, type IdKind, idPattern } from "../lib/ids";
+import { ID_PREFIX, type IdKind, type IdOfKind, idPattern } from "../lib/ids";
 import { findJsonViolation } from "../lib/json-limits";
 import type { AppEnv } from "./auth";
 import { fieldErrors, problemResponse } from "./problem";
@@ -15,10 +15,11 @@ import { fieldErrors, problemResponse } from "./problem";
 export function createRouter() {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) {
-        const prefix = result.target === "json" ? [] : [result.target];
-        throw new ServiceError("validation", "The request is not valid", fieldErrors(result.error, prefix));
-      }
+      if (result.success) return;
+      // A path that names no object of its kind (`/endpoints/nope`) is a missing object, not bad input.
+      if (result.target === "param") throw new ServiceError("not_found", "No such object");
+      const prefix = result.target === "json" ? [] : [result.target];
+      throw new ServiceError("validation", "The request is not valid", fieldErrors(result.error, prefix));
     },
   });
 }
@@ -149,9 +150,16 @@ export const notFoundResponse = {
   404: { description: "No such object in this organization", content: problemContent },
 } as const;
 
-/** An id of `kind` (`evt_…`, `dlv_…`), as the service makes them; anything else is a 422. */
-export const idOf = (kind: IdKind) =>
-  z.string().regex(idPattern(kind), `must be an id of the form ${ID_PREFIX[kind]}<ULID>`);
+/**
+ * An id of `kind` (`evt_…`, `dlv_…`), as the service makes them, branded from here on (lib/ids.ts):
+ * the one place a client's string becomes an id the rest of the code may pass where that kind is
+ * expected. Anything else is refused (422 in a body or query, 404 in a path).
+ */
+export const idOf = <K extends IdKind>(kind: K) =>
+  z
+    .string()
+    .regex(idPattern(kind), `must be an id of the form ${ID_PREFIX[kind]}<ULID>`)
+    .transform((id) => id as IdOfKind<K>);
 
 /** Every list's paging: `limit`, and a `cursor` that is an id of the kind the list holds. */
 export const pageQuerySchema = (kind: IdKind) =>
@@ -197,11 +205,6 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
 });
 
-/** The `{id}` path parameter every object route takes. */
-export const IdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "id", in: "path" } }),
-});
+/** The `{id}` path parameter of an object route: an id of the object's kind. */
+export const idParam = <K extends IdKind>(kind: K) =>
+  z.object({ id: idOf(kind).openapi({ param: { name: "id", in: "path" } }) });

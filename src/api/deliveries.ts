@@ -3,15 +3,15 @@ import { checkEventData } from "../catalog/validate";
 import { getDelivery, listDeliveries } from "../db/deliveries/history";
 import { getEndpoint } from "../db/endpoints/reads";
 import { replayDeliveries } from "../delivery/replay";
-import type { Attempt, Delivery } from "../domain/delivery";
+import { ATTEMPT_TRIGGERS, type Attempt, DELIVERY_STATUSES, type Delivery } from "../domain/delivery";
 import { notFound, ServiceError } from "../lib/errors";
 import { checkCoverage, mayRead, readableTypes } from "./access";
 import {
   bodyResponses,
   createRouter,
   forbiddenResponse,
-  IdParam,
   IsoInstant,
+  idParam,
   inputResponses,
   jsonContent,
   notFoundResponse,
@@ -31,7 +31,7 @@ export const DeliveryOut = z
     eventId: z.string(),
     eventType: z.string(),
     endpointId: z.string(),
-    status: z.enum(["pending", "delivered", "failed"]),
+    status: z.enum(DELIVERY_STATUSES),
     attemptCount: z.number().int(),
     nextAttemptAt: z.string().nullable(),
     lastStatusCode: z.number().int().nullable(),
@@ -45,7 +45,7 @@ export const DeliveryOut = z
 const AttemptOut = z
   .object({
     number: z.number().int(),
-    trigger: z.enum(["initial", "inline_retry", "queue_retry"]),
+    trigger: z.enum(ATTEMPT_TRIGGERS),
     startedAt: z.string(),
     durationMs: z.number().int(),
     statusCode: z.number().int().nullable(),
@@ -95,7 +95,7 @@ deliveries.openapi(
         endpoint_id: z.string().max(64).optional(),
         event_id: z.string().max(64).optional(),
         event_type: z.string().max(200).optional(),
-        status: z.enum(["pending", "delivered", "failed"]).optional(),
+        status: z.enum(DELIVERY_STATUSES).optional(),
         since: IsoInstant.optional(),
         until: IsoInstant.optional(),
       }),
@@ -127,7 +127,7 @@ deliveries.openapi(
     tags: ["Deliveries"],
     summary: "Get a delivery with its attempts",
     security: [{ apiKey: [] }],
-    request: { params: IdParam },
+    request: { params: idParam("delivery") },
     responses: {
       200: jsonContent(
         z.object({ delivery: DeliveryOut.extend({ attempts: z.array(AttemptOut) }) }),
@@ -156,7 +156,7 @@ deliveries.openapi(
     summary: "Send the delivery's event again, as a new delivery marked as a replay",
     security: [{ apiKey: [] }],
     request: {
-      params: IdParam,
+      params: idParam("delivery"),
       body: optionalJsonBody(
         z.strictObject({
           payload: z
@@ -181,7 +181,7 @@ deliveries.openapi(
     const endpoint = await getEndpoint(c.env.DB, original.organizationId, original.endpointId);
     if (!endpoint) throw new ServiceError("conflict", "The delivery's endpoint was deleted");
     checkCoverage(c, endpoint);
-    const body = (c.req.valid("json") as { payload?: Record<string, unknown> } | undefined) ?? {};
+    const body = c.req.valid("json") ?? {};
     if (body.payload)
       checkEventData(original.eventType, body.payload, { type: "eventType", data: "payload" });
     await takeReplayPermits(c.env, endpoint.id, 1);

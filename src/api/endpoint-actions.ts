@@ -2,23 +2,22 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { findEventType } from "../catalog";
 import { checkEventData } from "../catalog/validate";
 import { getConfig } from "../config";
-import { expireSigningSecrets, insertEndpointSecret } from "../db/endpoint-secrets";
-import { sealSigningSecret } from "../delivery/endpoint-credentials";
+import { expireSigningSecrets } from "../db/endpoint-secrets";
+import { newSigningSecret } from "../delivery/endpoint-credentials";
 import { MAX_RECOVER, recoverDeliveries } from "../delivery/replay";
 import { sendTestMessage } from "../delivery/test-send";
 import { checkEndpointUrl } from "../delivery/url-policy";
 import { endpointHealth } from "../health/endpoint-health";
 import { invalid } from "../lib/errors";
-import { generateSigningSecret } from "../signing/secrets";
 import { endpointOf, endpointToChange } from "./access";
 import {
   bodyResponses,
   createRouter,
   defaultsTo,
   forbiddenResponse,
-  IdParam,
   IsoInstant,
   idOf,
+  idParam,
   inputResponses,
   jsonBody,
   jsonContent,
@@ -27,6 +26,7 @@ import {
   quotaResponse,
   unreadableSecretResponse,
 } from "./app";
+import { DisabledReasonOut, EndpointStatusOut } from "./endpoint-schemas";
 import { takeReplayPermits } from "./replay-quota";
 
 /**
@@ -49,7 +49,7 @@ endpointActions.openapi(
     summary: "Rotate the signing secret; the previous one keeps signing through a grace window",
     security: [{ apiKey: [] }],
     request: {
-      params: IdParam,
+      params: idParam("endpoint"),
       body: optionalJsonBody(
         z.strictObject({
           previousSecretExpiresInSec: defaultsTo(
@@ -72,23 +72,15 @@ endpointActions.openapi(
   }),
   async (c) => {
     const endpoint = await endpointToChange(c, c.req.valid("param").id);
-    const { previousSecretExpiresInSec } =
-      (c.req.valid("json") as { previousSecretExpiresInSec?: number }) ?? {};
+    const { previousSecretExpiresInSec } = c.req.valid("json") ?? {};
     const now = new Date();
     const expiresAt = new Date(
       now.getTime() + (previousSecretExpiresInSec ?? DEFAULT_GRACE_SECONDS) * 1000,
     ).toISOString();
-    const signingSecret = generateSigningSecret();
-    await c.env.DB.batch([
-      expireSigningSecrets(c.env.DB, endpoint.id, expiresAt),
-      insertEndpointSecret(
-        c.env.DB,
-        endpoint.id,
-        await sealSigningSecret(c.env, endpoint.id, signingSecret),
-        now.toISOString(),
-      ),
-    ]);
-    return c.json({ signingSecret, previousSecretExpiresAt: expiresAt }, 200);
+    const signingSecret = await newSigningSecret(c.env, endpoint.id, now.toISOString());
+    // The new secret is inserted after the others are given their expiry (db/endpoint-secrets.ts).
+    await c.env.DB.batch([expireSigningSecrets(c.env.DB, endpoint.id, expiresAt), signingSecret.store]);
+    return c.json({ signingSecret: signingSecret.secret, previousSecretExpiresAt: expiresAt }, 200);
   },
 );
 
@@ -101,7 +93,7 @@ endpointActions.openapi(
     summary: "Send one signed test message now and report the receiver's answer (no retry, no history)",
     security: [{ apiKey: [] }],
     request: {
-      params: IdParam,
+      params: idParam("endpoint"),
       body: optionalJsonBody(
         z.strictObject({
           eventType: defaultsTo(z.string().min(1).max(200), DEFAULT_TEST_TYPE),
@@ -128,7 +120,7 @@ endpointActions.openapi(
   }),
   async (c) => {
     const endpoint = await endpointToChange(c, c.req.valid("param").id);
-    const body = (c.req.valid("json") as { eventType?: string; payload?: Record<string, unknown> }) ?? {};
+    const body = c.req.valid("json") ?? {};
     const eventType = body.eventType ?? DEFAULT_TEST_TYPE;
     const payload = body.payload ?? findEventType(eventType)?.example;
     checkEventData(eventType, payload, { type: "eventType", data: "payload" });
@@ -147,7 +139,7 @@ endpointActions.openapi(
     summary: `Replay once each failed delivery created in [since, until) that no pending or delivered replay covers, oldest first (scans at most ${MAX_RECOVER} per call)`,
     security: [{ apiKey: [] }],
     request: {
-      params: IdParam,
+      params: idParam("endpoint"),
       body: jsonBody(
         z.strictObject({
           since: IsoInstant,
@@ -209,16 +201,14 @@ endpointActions.openapi(
     tags: ["Endpoints"],
     summary: "The endpoint's failure streak, last results and 24 h success rate",
     security: [{ apiKey: [] }],
-    request: { params: IdParam },
+    request: { params: idParam("endpoint") },
     responses: {
       200: jsonContent(
         z.object({
           health: z
             .object({
-              status: z.enum(["active", "disabled", "auto_disabled"]),
-              disabledReason: z
-                .object({ at: z.string(), failures: z.number(), lastError: z.string().nullable() })
-                .nullable(),
+              status: EndpointStatusOut,
+              disabledReason: DisabledReasonOut.nullable(),
               failingSince: z.string().nullable(),
               failuresInStreak: z.number().int(),
               lastSuccessAt: z.string().nullable(),

@@ -3,6 +3,7 @@ import { countLiveEndpoints, getEndpoint } from "../db/endpoints/reads";
 import type { EndpointCaps } from "../db/endpoints/writes";
 import type { Endpoint } from "../domain/endpoint";
 import { notFound, ServiceError } from "../lib/errors";
+import type { OrganizationId } from "../lib/ids";
 
 /**
  * The caps on live endpoints (MAX_ENDPOINTS_PER_ORGANIZATION, MAX_ENDPOINTS_PER_URL): one publish
@@ -16,7 +17,11 @@ export function endpointCaps(env: Env): EndpointCaps {
 }
 
 /** The 409 for a create or URL change that a cap refused, naming the cap and the var that sets it. */
-export async function capReached(env: Env, organizationId: string, url: string): Promise<ServiceError> {
+export async function capReached(
+  env: Env,
+  organizationId: OrganizationId,
+  url: string,
+): Promise<ServiceError> {
   const caps = endpointCaps(env);
   const counts = await countLiveEndpoints(env.DB, organizationId, url);
   if (counts.withUrl >= caps.perUrl) {

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { describeEventTypes } from "../catalog";
+import { STABILITIES } from "../catalog/define";
 import { authResponses, createRouter, jsonContent } from "./app";
 import { apiKeyAuth } from "./auth";
 
@@ -9,7 +10,7 @@ const EventTypeOut = z
     type: z.string(),
     description: z.string(),
     scope: z.string(),
-    stability: z.enum(["stable", "beta"]),
+    stability: z.enum(STABILITIES),
     resource: z.string().optional(),
     schema: z.unknown().openapi({ description: "JSON Schema of the event's data" }),
     example: z.record(z.string(), z.unknown()),

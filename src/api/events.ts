@@ -1,16 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listDeliveries } from "../db/deliveries/history";
 import { getEvent, listEvents } from "../db/events";
-import type { StoredEvent } from "../domain/event";
+import { FAN_OUT_STATUSES, type StoredEvent } from "../domain/event";
 import { publishEvent } from "../events/publish";
 import { notFound } from "../lib/errors";
-import type { OrganizationId } from "../lib/ids";
 import { mayRead, readableTypes } from "./access";
 import {
   bodyResponses,
   createRouter,
-  IdParam,
   IsoInstant,
+  idOf,
+  idParam,
   inputResponses,
   jsonBody,
   jsonContent,
@@ -25,12 +25,12 @@ import { DeliveryOut, toDeliveryOut } from "./deliveries";
 /** Publishing (docs/architecture.md#publish): the platform, holding the admin token, reports what happened. */
 export const EventIn = z
   .strictObject({
-    organizationId: z.string().min(1).max(64),
+    organizationId: idOf("organization"),
     type: z.string().min(1).max(200).openapi({ example: "vault.ingest.completed" }),
     data: z
       .record(z.string(), z.unknown())
       .openapi({ description: "Must match the type's schema in the catalog" }),
-    occurredAt: z.iso.datetime({ offset: true }).optional().openapi({ description: "Defaults to now" }),
+    occurredAt: IsoInstant.optional().openapi({ description: "Defaults to now" }),
     resources: z
       .record(z.string().min(1).max(100), z.string().min(1).max(200))
       .optional()
@@ -47,12 +47,10 @@ export const EventOut = z
     createdAt: z.string(),
     data: z.unknown(),
     resources: z.record(z.string(), z.string()),
-    fanOut: z
-      .object({ status: z.enum(["pending", "done", "failed"]), error: z.string().nullable() })
-      .openapi({
-        description:
-          "`done` once every matching endpoint has a delivery; `failed` if fan-out was given up, `error` says why",
-      }),
+    fanOut: z.object({ status: z.enum(FAN_OUT_STATUSES), error: z.string().nullable() }).openapi({
+      description:
+        "`done` once every matching endpoint has a delivery; `failed` if fan-out was given up, `error` says why",
+    }),
   })
   .openapi("Event");
 
@@ -96,11 +94,8 @@ events.openapi(
     },
   }),
   async (c) => {
-    const body = c.req.valid("json");
     const { event, replayed } = await publishEvent(c.env, {
-      ...body,
-      organizationId: body.organizationId as OrganizationId,
-      occurredAt: body.occurredAt ? new Date(body.occurredAt).toISOString() : undefined,
+      ...c.req.valid("json"),
       idempotencyKey: c.req.valid("header")["idempotency-key"],
     });
     if (replayed) c.header("Idempotent-Replayed", "true");
@@ -149,7 +144,7 @@ events.openapi(
     summary: "Get an event with its deliveries",
     security: [{ apiKey: [] }],
     middleware: [apiKeyAuth()] as const,
-    request: { params: IdParam },
+    request: { params: idParam("event") },
     responses: {
       200: jsonContent(z.object({ event: EventOut, deliveries: z.array(DeliveryOut) }), "The event"),
       ...inputResponses,

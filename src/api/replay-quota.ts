@@ -2,6 +2,7 @@ import { getConfig } from "../config";
 import type { ReplayPermits } from "../delivery/replay";
 import { endpointHealth } from "../health/endpoint-health";
 import { ServiceError } from "../lib/errors";
+import type { EndpointId } from "../lib/ids";
 
 /**
  * Takes up to `requested` permits of the endpoint's replay quota: REPLAYS_PER_ENDPOINT_PER_HOUR
@@ -11,7 +12,7 @@ import { ServiceError } from "../lib/errors";
  */
 export async function takeReplayPermits(
   env: Env,
-  endpointId: string,
+  endpointId: EndpointId,
   requested: number,
 ): Promise<ReplayPermits> {
   const perHour = getConfig(env).replaysPerEndpointPerHour;

@@ -3,7 +3,6 @@ import { z } from "zod";
 import { getConfig } from "../config";
 import { publishEvent } from "../events/publish";
 import { type FieldError, ServiceError } from "../lib/errors";
-import type { OrganizationId } from "../lib/ids";
 import { checkJsonLimits } from "./app";
 import { EventIn, type EventOut, toEventOut } from "./events";
 import { fieldErrors } from "./problem";
@@ -46,13 +45,7 @@ export class Publisher extends WorkerEntrypoint<Env> {
           errors: fieldErrors(parsed.error),
         };
       }
-      const { idempotencyKey, ...fields } = parsed.data;
-      const { event, replayed } = await publishEvent(this.env, {
-        ...fields,
-        organizationId: fields.organizationId as OrganizationId,
-        occurredAt: fields.occurredAt ? new Date(fields.occurredAt).toISOString() : undefined,
-        idempotencyKey,
-      });
+      const { event, replayed } = await publishEvent(this.env, parsed.data);
       return { ok: true, event: toEventOut(event), replayed };
     } catch (error) {
       if (!(error instanceof ServiceError)) throw error;

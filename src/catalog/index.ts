@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { caseDevEventTypes } from "./case-dev";
-import type { EventTypeDefinition } from "./define";
+import type { EventTypeDefinition, Stability } from "./define";
 import { marbleEventTypes } from "./marble";
 import { operationalEventTypes } from "./operational";
 
@@ -33,7 +33,7 @@ export type EventTypeDescription = {
   type: string;
   description: string;
   scope: string;
-  stability: "stable" | "beta";
+  stability: Stability;
   resource?: string;
   schema: unknown;
   example: Record<string, unknown>;

@@ -41,7 +41,7 @@ export function expireSigningSecrets(
 /** Ciphertexts of the secrets that sign at `now`, newest first. */
 export async function listSigningSecretCiphertexts(
   db: D1Database,
-  endpointId: string,
+  endpointId: EndpointId,
   now: string,
 ): Promise<string[]> {
   const { results } = await db
@@ -67,7 +67,7 @@ export async function deleteExpiredSecrets(db: D1Database, now: string): Promise
  */
 export function purgeDeletedEndpointSecrets(
   db: D1Database,
-  endpointId: string,
+  endpointId: EndpointId,
   deletedAt: string,
 ): D1PreparedStatement {
   return db

@@ -63,7 +63,7 @@ export async function insertEvent(
 /** The event first published under an Idempotency-Key, with the hash of that request. */
 export async function findEventByIdempotencyKey(
   db: D1Database,
-  organizationId: string,
+  organizationId: OrganizationId,
   key: string,
 ): Promise<{ event: StoredEvent; requestHash: string } | null> {
   const row = await db
@@ -75,8 +75,8 @@ export async function findEventByIdempotencyKey(
 
 export async function getEvent(
   db: D1Database,
-  organizationId: string,
-  id: string,
+  organizationId: OrganizationId,
+  id: EventId,
 ): Promise<StoredEvent | null> {
   const row = await db
     .prepare("SELECT * FROM events WHERE organization_id = ? AND id = ?")
@@ -92,7 +92,7 @@ export async function getEvent(
  */
 export async function listEvents(
   db: D1Database,
-  organizationId: string,
+  organizationId: OrganizationId,
   /** `types`: only events of these types (those an API key's scopes cover); all when undefined. */
   query: PageQuery & { type?: string; since?: string; until?: string; types?: readonly string[] },
 ): Promise<Page<StoredEvent>> {
@@ -122,8 +122,8 @@ export async function listEvents(
  */
 export function markEventsFannedOut(
   db: D1Database,
-  organizationId: string,
-  ids: readonly string[],
+  organizationId: OrganizationId,
+  ids: readonly EventId[],
 ): D1PreparedStatement {
   return db
     .prepare(
@@ -139,8 +139,8 @@ export function markEventsFannedOut(
  */
 export function noteFanOutError(
   db: D1Database,
-  organizationId: string,
-  ids: readonly string[],
+  organizationId: OrganizationId,
+  ids: readonly EventId[],
   error: string,
   dueAt: string,
 ): D1PreparedStatement {
@@ -158,8 +158,8 @@ export function noteFanOutError(
  */
 export function noteEventDeadLettered(
   db: D1Database,
-  organizationId: string,
-  id: string,
+  organizationId: OrganizationId,
+  id: EventId,
   dueAt: string,
 ): D1PreparedStatement {
   return db
@@ -213,7 +213,7 @@ export function failEventFanOut(db: D1Database, e: EventToSweep, reason: string)
 /** Retention: up to `limit` of an organization's events made before `beforeId`; returns how many went. */
 export async function deleteEventsBefore(
   db: D1Database,
-  organizationId: string,
+  organizationId: OrganizationId,
   beforeId: string,
   limit: number,
 ): Promise<number> {

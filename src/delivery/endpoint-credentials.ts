@@ -1,6 +1,8 @@
-import { listSigningSecretCiphertexts } from "../db/endpoint-secrets";
+import { insertEndpointSecret, listSigningSecretCiphertexts } from "../db/endpoint-secrets";
 import type { Endpoint, HeaderValues } from "../domain/endpoint";
+import type { EndpointId } from "../lib/ids";
 import { type KeyRing, keyRing, openSecret, type SecretKeys, sealSecret } from "../lib/secret-box";
+import { generateSigningSecret } from "../signing/secrets";
 
 /**
  * An endpoint's credentials: its signing secrets and its custom header values (in practice
@@ -36,12 +38,18 @@ export async function loadEndpointCredentials(
   return { secrets, headers };
 }
 
-export async function sealSigningSecret(
-  env: SecretKeys,
-  endpointId: string,
-  secret: string,
-): Promise<string> {
-  return sealSecret(await keyRing(env), secret, signingSecretContext(endpointId));
+/**
+ * A new signing secret for the endpoint (at creation, at a rotation): the secret in clear, shown once
+ * to its owner, and the statement that stores it sealed.
+ */
+export async function newSigningSecret(
+  env: Pick<Env, "DB"> & SecretKeys,
+  endpointId: EndpointId,
+  createdAt: string,
+): Promise<{ secret: string; store: D1PreparedStatement }> {
+  const secret = generateSigningSecret();
+  const sealed = await sealSecret(await keyRing(env), secret, signingSecretContext(endpointId));
+  return { secret, store: insertEndpointSecret(env.DB, endpointId, sealed, createdAt) };
 }
 
 /** Header values in clear; throws UnreadableSecretError as loadEndpointCredentials does. */

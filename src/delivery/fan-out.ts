@@ -6,7 +6,13 @@ import { storedIds } from "../db/stored-ids";
 import type { DeliveryEndpoint } from "../domain/endpoint";
 import type { EventRecord } from "../domain/event";
 import { type EventMessage, isEventMessage } from "../events/message";
-import { type DeliveryId, type EventId, fanOutDeliveryId, type OrganizationId } from "../lib/ids";
+import {
+  type DeliveryId,
+  type EndpointId,
+  type EventId,
+  fanOutDeliveryId,
+  type OrganizationId,
+} from "../lib/ids";
 import { readMessages, sendAll, sweepAfter } from "../lib/queue";
 import { firstAttemptJob, type Job, messageFor } from "./job";
 import type { UnsettledEvents } from "./outcome";
@@ -45,11 +51,11 @@ export async function fanOutBatch(batch: MessageBatch, env: Env): Promise<void> 
 /** What fan-out found to do for one organization's events, or why it could not find out. */
 type Plan =
   | {
-      organizationId: string;
+      organizationId: OrganizationId;
       events: EventRecord[];
       pairs: { event: EventRecord; endpoint: DeliveryEndpoint; id: DeliveryId }[];
     }
-  | { organizationId: string; failed: EventMessage[]; error: string };
+  | { organizationId: OrganizationId; failed: EventMessage[]; error: string };
 
 /**
  * Fans `messages` out and records where each event stands: done, or its error and still due for the
@@ -118,7 +124,7 @@ async function planOrganization(
 ): Promise<Plan> {
   try {
     const events = await eventsOf(env, organizationId, group);
-    const matches: { event: EventRecord; endpointId: string }[] = [];
+    const matches: { event: EventRecord; endpointId: EndpointId }[] = [];
     let after = "";
     while (events.length > 0) {
       const page = await listSubscriptions(env.DB, organizationId, after, SUBSCRIPTIONS_PAGE);

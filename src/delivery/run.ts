@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import { getDeliveryEndpoint } from "../db/endpoints/reads";
 import type { DeliveryEndpoint } from "../domain/endpoint";
+import type { EndpointId } from "../lib/ids";
 import { sendAll } from "../lib/queue";
 import { type ConnectionGate, connectionGate } from "./connections";
 import { deliverToEndpoint } from "./endpoint-group";
@@ -36,7 +37,7 @@ async function settleEndpointGroup(
   env: Env,
   config: Config,
   known: DeliveryEndpoint | undefined,
-  endpointId: string,
+  endpointId: EndpointId,
   jobs: Job[],
   connections: ConnectionGate,
 ): Promise<Settled[]> {

@@ -97,7 +97,7 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
 const knownOrganizations = new Set<string>();
 const KNOWN_ORGANIZATIONS_LIMIT = 10_000;
 
-async function checkOrganization(env: Env, organizationId: string): Promise<void> {
+async function checkOrganization(env: Env, organizationId: OrganizationId): Promise<void> {
   if (knownOrganizations.has(organizationId)) return;
   if (!(await getOrganization(env.DB, organizationId))) {
     throw new ServiceError("validation", "Unknown organization", [
@@ -132,7 +132,7 @@ function requestHash(input: PublishInput): Promise<string> {
 
 async function earlierPublish(
   env: Env,
-  organizationId: string,
+  organizationId: OrganizationId,
   idempotency: IdempotencyRecord,
 ): Promise<Published | null> {
   const earlier = await findEventByIdempotencyKey(env.DB, organizationId, idempotency.key);

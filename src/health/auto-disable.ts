@@ -2,13 +2,18 @@ import { getEndpointById } from "../db/endpoints/reads";
 import { autoDisableEndpoint } from "../db/endpoints/writes";
 import type { DisabledReason } from "../domain/endpoint";
 import { publishEvent } from "../events/publish";
+import type { EndpointId } from "../lib/ids";
 
 /**
  * Carries out the health object's decision: the endpoint becomes `auto_disabled` with its reason, one
  * log line says so, and the organization is told through a `webhook.endpoint.disabled` event (which
  * reaches its other endpoints that subscribe to it). Does nothing if the endpoint is no longer active.
  */
-export async function applyAutoDisable(env: Env, endpointId: string, reason: DisabledReason): Promise<void> {
+export async function applyAutoDisable(
+  env: Env,
+  endpointId: EndpointId,
+  reason: DisabledReason,
+): Promise<void> {
   if (!(await autoDisableEndpoint(env.DB, endpointId, reason))) return;
   const endpoint = await getEndpointById(env.DB, endpointId);
   if (!endpoint) return;

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
+import type { EndpointId } from "../lib/ids";
 import { applyAutoDisable } from "./auto-disable";
 import {
   type AttemptOutcome,
@@ -32,20 +33,20 @@ export class EndpointHealth extends DurableObject<Env> {
     return (await this.ctx.storage.get<HealthState>(KEYS.state)) ?? HEALTHY;
   }
 
-  async record(endpointId: string, outcomes: AttemptOutcome[]): Promise<void> {
+  async record(endpointId: EndpointId, outcomes: AttemptOutcome[]): Promise<void> {
     // Kept for the alarm, which is not told whose object it runs in; written once, not per batch.
-    if ((await this.ctx.storage.get<string>(KEYS.endpointId)) !== endpointId) {
+    if ((await this.ctx.storage.get<EndpointId>(KEYS.endpointId)) !== endpointId) {
       await this.ctx.storage.put(KEYS.endpointId, endpointId);
     }
     await this.decide(recordOutcomes(await this.load(), outcomes), endpointId);
   }
 
   override async alarm(): Promise<void> {
-    const endpointId = await this.ctx.storage.get<string>(KEYS.endpointId);
+    const endpointId = await this.ctx.storage.get<EndpointId>(KEYS.endpointId);
     if (endpointId) await this.decide(await this.load(), endpointId);
   }
 
-  private async decide(recorded: HealthState, endpointId: string): Promise<void> {
+  private async decide(recorded: HealthState, endpointId: EndpointId): Promise<void> {
     const policy = getConfig(this.env);
     const { state, disable } = evaluate(recorded, Date.now(), policy);
     await this.ctx.storage.put(KEYS.state, state);
@@ -86,6 +87,6 @@ export class EndpointHealth extends DurableObject<Env> {
   }
 }
 
-export function endpointHealth(env: Env, endpointId: string): DurableObjectStub<EndpointHealth> {
+export function endpointHealth(env: Env, endpointId: EndpointId): DurableObjectStub<EndpointHealth> {
   return env.ENDPOINT_HEALTH.get(env.ENDPOINT_HEALTH.idFromName(endpointId));
 }

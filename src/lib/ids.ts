@@ -68,6 +68,17 @@ function encodeTime(ms: number): string {
 
 export type IdKind = keyof typeof ID_PREFIX;
 
+/** The branded type of each kind of id. */
+export type IdOfKind<K extends IdKind> = {
+  organization: OrganizationId;
+  apiKey: ApiKeyId;
+  endpoint: EndpointId;
+  event: EventId;
+  delivery: DeliveryId;
+  testEvent: EventId;
+  testDelivery: DeliveryId;
+}[K];
+
 /**
  * The ids of `kind` this service makes: its prefix and a ULID body. A client echoes ids back (list
  * cursors, recover's cursor), so each is checked against the kind it must be before it reaches a query.

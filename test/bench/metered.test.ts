@@ -5,6 +5,7 @@ import metered from "../../bench/metered/index";
 import { withMetering } from "../../bench/metered/metering";
 import { endpointHealth } from "../../src/health/endpoint-health";
 import service from "../../src/index";
+import type { EndpointId } from "../../src/lib/ids";
 import { ADMIN_TOKEN, createOrganization } from "../support/api";
 import { publishCaptured } from "../support/consumers";
 import { batchOf } from "../support/faults";
@@ -49,7 +50,7 @@ describe("operation counting (bench/metered, for npm run bench)", () => {
             { body: "x".repeat(63_900), contentType: "text" },
             { body: "x".repeat(63_901), contentType: "text" },
           ]);
-          const health = endpointHealth(counted, "evsub_metering");
+          const health = endpointHealth(counted, "evsub_metering" as EndpointId);
           await health.summary();
           await health.summary();
         },

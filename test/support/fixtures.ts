@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { endpointHealth } from "../../src/health/endpoint-health";
+import type { EndpointId } from "../../src/lib/ids";
 import {
   callOk,
   createEndpoint,
@@ -112,4 +113,4 @@ export async function fanOutOf(org: Organization, eventId: string) {
 }
 
 /** The endpoint's health object (EndpointHealth), as the delivery consumer reaches it. */
-export const healthObject = (endpointId: string) => endpointHealth(env, endpointId);
+export const healthObject = (endpointId: string) => endpointHealth(env, endpointId as EndpointId);

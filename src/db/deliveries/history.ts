@@ -1,5 +1,12 @@
 import type { Attempt, Delivery, DeliveryStatus } from "../../domain/delivery";
-import { deliveryIdRange, type EventId, ID_PREFIX, idAt, type OrganizationId } from "../../lib/ids";
+import {
+  type DeliveryId,
+  deliveryIdRange,
+  type EventId,
+  ID_PREFIX,
+  idAt,
+  type OrganizationId,
+} from "../../lib/ids";
 import { IN_ID_LIST, idList, type Page, type PageQuery, scanPage } from "../page";
 import { type DeliveryRow, LIST_COLUMNS, toDelivery } from "./rows";
 
@@ -18,7 +25,7 @@ export type DeliveryFilters = {
 export async function getDelivery(
   db: D1Database,
   organizationId: OrganizationId,
-  id: string,
+  id: DeliveryId,
 ): Promise<(Delivery & { attempts: Attempt[] }) | null> {
   const row = await db
     .prepare("SELECT * FROM deliveries WHERE organization_id = ? AND id = ?")

@@ -1,4 +1,5 @@
 import type { DeliveryEndpoint, Endpoint, EndpointStatus, Subscription } from "../../domain/endpoint";
+import type { EndpointId, OrganizationId } from "../../lib/ids";
 import { IN_ID_LIST, idList, type Page, type PageQuery, toPage, where } from "../page";
 import {
   DELIVERY_COLUMNS,
@@ -14,7 +15,7 @@ import {
 /** How many live endpoints the organization has, in all and with `url`: which cap refused a write. */
 export async function countLiveEndpoints(
   db: D1Database,
-  organizationId: string,
+  organizationId: OrganizationId,
   url: string,
 ): Promise<{ inOrganization: number; withUrl: number }> {
   const row = await db
@@ -30,8 +31,8 @@ export async function countLiveEndpoints(
 /** A live (not deleted) endpoint of the organization; another organization's id reads as missing. */
 export async function getEndpoint(
   db: D1Database,
-  organizationId: string,
-  id: string,
+  organizationId: OrganizationId,
+  id: EndpointId,
 ): Promise<Endpoint | null> {
   const row = await db
     .prepare("SELECT * FROM endpoints WHERE id = ? AND organization_id = ? AND deleted_at IS NULL")
@@ -42,7 +43,7 @@ export async function getEndpoint(
 
 export async function listEndpoints(
   db: D1Database,
-  organizationId: string,
+  organizationId: OrganizationId,
   query: PageQuery & { status?: EndpointStatus },
 ): Promise<Page<Endpoint>> {
   const filter = where([
@@ -64,7 +65,7 @@ export async function listEndpoints(
  */
 export async function listSubscriptions(
   db: D1Database,
-  organizationId: string,
+  organizationId: OrganizationId,
   after: string,
   limit: number,
 ): Promise<Subscription[]> {
@@ -81,8 +82,8 @@ export async function listSubscriptions(
 /** What the delivery run needs of the organization's endpoints with these ids. */
 export async function listDeliveryEndpoints(
   db: D1Database,
-  organizationId: string,
-  ids: readonly string[],
+  organizationId: OrganizationId,
+  ids: readonly EndpointId[],
 ): Promise<DeliveryEndpoint[]> {
   if (ids.length === 0) return [];
   const { results } = await db
@@ -93,7 +94,7 @@ export async function listDeliveryEndpoints(
 }
 
 /** For the delivery consumer: what it needs of the endpoint, even when deleted, so its pending deliveries can be closed. */
-export async function getDeliveryEndpoint(db: D1Database, id: string): Promise<DeliveryEndpoint | null> {
+export async function getDeliveryEndpoint(db: D1Database, id: EndpointId): Promise<DeliveryEndpoint | null> {
   const row = await db
     .prepare(`SELECT ${DELIVERY_COLUMNS} FROM endpoints WHERE id = ?`)
     .bind(id)
@@ -102,7 +103,7 @@ export async function getDeliveryEndpoint(db: D1Database, id: string): Promise<D
 }
 
 /** The whole endpoint, even when deleted. */
-export async function getEndpointById(db: D1Database, id: string): Promise<Endpoint | null> {
+export async function getEndpointById(db: D1Database, id: EndpointId): Promise<Endpoint | null> {
   const row = await db.prepare("SELECT * FROM endpoints WHERE id = ?").bind(id).first<EndpointRow>();
   return row ? toEndpoint(row) : null;
 }

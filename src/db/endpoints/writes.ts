@@ -1,4 +1,5 @@
 import type { DisabledReason, EndpointToWrite } from "../../domain/endpoint";
+import type { EndpointId, OrganizationId } from "../../lib/ids";
 import { settingsValues } from "./rows";
 
 /** What changes an endpoint: create, update, delete, auto-disable. */
@@ -65,8 +66,8 @@ export async function updateEndpoint(
  */
 export function softDeleteEndpoint(
   db: D1Database,
-  organizationId: string,
-  id: string,
+  organizationId: OrganizationId,
+  id: EndpointId,
   at: string,
 ): D1PreparedStatement {
   return db
@@ -81,7 +82,7 @@ export function softDeleteEndpoint(
 /** Auto-disables an endpoint that is still active; false when it was not (already off, or deleted). */
 export async function autoDisableEndpoint(
   db: D1Database,
-  id: string,
+  id: EndpointId,
   reason: DisabledReason,
 ): Promise<boolean> {
   const { meta } = await db

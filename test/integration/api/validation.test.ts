@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { newOrganizationId } from "../../../src/lib/ids";
 import { ADMIN_TOKEN, call, createOrganization, receiverChannel } from "../../support/api";
 
 type Problem = {
@@ -71,16 +72,20 @@ describe("bad input on publish: problem+json 4xx, nothing stored", () => {
     expect(await countRows("events", org.id)).toBe(0);
   });
 
-  it("an unknown organization is a 422", async () => {
-    const problem = await expectProblem(
-      await publish({
-        organizationId: "org_nope",
-        type: "matter.created",
-        data: { matterId: "m", name: "n" },
-      }),
+  it("an unknown organization, or an id that is no organization's, is a 422", async () => {
+    const data = { matterId: "m", name: "n" };
+    const unknown = await expectProblem(
+      await publish({ organizationId: newOrganizationId(), type: "matter.created", data }),
       422,
     );
-    expect(problem.errors).toEqual([{ path: "organizationId", message: "no such organization" }]);
+    expect(unknown.errors).toEqual([{ path: "organizationId", message: "no such organization" }]);
+    const malformed = await expectProblem(
+      await publish({ organizationId: "org_nope", type: "matter.created", data }),
+      422,
+    );
+    expect(malformed.errors).toEqual([
+      { path: "organizationId", message: "must be an id of the form org_<ULID>" },
+    ]);
   });
 
   it("an oversized payload is a 413", async () => {
@@ -180,5 +185,21 @@ describe("bad input on endpoints", () => {
 
   it("an unknown route is a 404 problem", async () => {
     await expectProblem(await call("GET", "/webhooks/v1/nothing-here"), 404);
+  });
+});
+
+describe("ids in paths", () => {
+  it("answer 404 for anything that is not an id of the route's kind, as for another organization's", async () => {
+    const org = await createOrganization();
+    for (const path of [
+      "/webhooks/v1/endpoints/nope",
+      `/webhooks/v1/endpoints/${newOrganizationId()}`, // an id, of another kind
+      "/webhooks/v1/deliveries/evsub_01J0000000000000000000000Z",
+      "/webhooks/v1/events/evt_short",
+    ]) {
+      const response = await call("GET", path, { token: org.token });
+      expect(response.status, path).toBe(404);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+    }
   });
 });

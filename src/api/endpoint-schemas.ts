@@ -1,0 +1,173 @@
+import { z } from "@hono/zod-openapi";
+import { resourceNames, resourceScopeKey } from "../catalog";
+import { EVENT_TYPE_FILTER_PATTERN, typesSelectedBy } from "../catalog/filters";
+import type { Config } from "../config";
+import { checkEndpointUrl } from "../delivery/url-policy";
+import { ENDPOINT_STATUSES, type Endpoint, PAYLOAD_FORMATS, SIGNATURE_SCHEMES } from "../domain/endpoint";
+import { type FieldError, ServiceError } from "../lib/errors";
+import { defaultsTo } from "./app";
+import {
+  HEADERS_DESCRIPTION,
+  HeadersIn,
+  type HeadersPatch,
+  HeadersPatchIn,
+  headerProblems,
+} from "./endpoint-headers";
+
+/**
+ * The API shapes of an endpoint (docs/api.md#endpoints-and-subscriptions): what a create and a PATCH
+ * take, what every read shows, and the rules the schemas cannot state alone. The enums come from
+ * domain/endpoint.ts, so the API and storage share one list of each.
+ */
+const settingFields = {
+  url: z.string().max(2048).openapi({ example: "https://example.com/webhooks" }),
+  eventTypeFilters: z
+    .array(z.string().regex(EVENT_TYPE_FILTER_PATTERN, "must be a type, a `prefix.*` wildcard or `*`"))
+    .min(1)
+    .max(100)
+    .openapi({ example: ["vault.ingest.*"] }),
+  description: z.string().max(1000),
+  resourceScopes: z
+    .strictObject(
+      Object.fromEntries(
+        resourceNames.map((name) => [
+          resourceScopeKey(name),
+          z.array(z.string().min(1).max(200)).min(1).max(1000),
+        ]),
+      ),
+    )
+    .partial()
+    .openapi({
+      description: "Only events about the listed resources are delivered",
+      example: { vaultIds: ["vault_123"] },
+    }),
+  signatureScheme: z.enum(SIGNATURE_SCHEMES),
+  payloadFormat: z.enum(PAYLOAD_FORMATS),
+  headers: HeadersIn,
+  rateLimitPerSecond: z.number().int().min(1).max(10_000).nullable(),
+  timeoutMs: z.number().int().min(100).max(30_000).nullable(),
+};
+
+/** What an endpoint created without these settings gets. */
+export const ENDPOINT_DEFAULTS = {
+  description: "",
+  resourceScopes: {},
+  signatureScheme: "standard",
+  payloadFormat: "full",
+  headers: {},
+  rateLimitPerSecond: null,
+  timeoutMs: null,
+} as const;
+
+export const EndpointCreateIn = z
+  .strictObject({
+    ...settingFields,
+    description: defaultsTo(settingFields.description, ENDPOINT_DEFAULTS.description),
+    resourceScopes: defaultsTo(
+      settingFields.resourceScopes,
+      ENDPOINT_DEFAULTS.resourceScopes,
+      "Only events about the listed resources are delivered; without it, events about any resource",
+    ),
+    signatureScheme: defaultsTo(settingFields.signatureScheme, ENDPOINT_DEFAULTS.signatureScheme),
+    payloadFormat: defaultsTo(settingFields.payloadFormat, ENDPOINT_DEFAULTS.payloadFormat),
+    headers: defaultsTo(settingFields.headers, ENDPOINT_DEFAULTS.headers, HEADERS_DESCRIPTION),
+    rateLimitPerSecond: defaultsTo(
+      settingFields.rateLimitPerSecond,
+      ENDPOINT_DEFAULTS.rateLimitPerSecond,
+      "Deliveries per second at most; null, no limit",
+    ),
+    timeoutMs: defaultsTo(
+      settingFields.timeoutMs,
+      ENDPOINT_DEFAULTS.timeoutMs,
+      "How long a delivery waits for the receiver, at most DELIVERY_TIMEOUT_MS; null, DELIVERY_TIMEOUT_MS",
+    ),
+  })
+  .openapi("EndpointCreate");
+
+export const EndpointPatchIn = z
+  .strictObject({
+    ...settingFields,
+    headers: HeadersPatchIn,
+    status: z
+      .enum(["active", "disabled"])
+      .openapi({ description: "`active` re-enables an auto-disabled endpoint" }),
+  })
+  .partial()
+  .openapi("EndpointPatch");
+
+/** An endpoint's status, as every read shows it. */
+export const EndpointStatusOut = z.enum(ENDPOINT_STATUSES);
+
+/** Why the health object disabled an endpoint (health/policy.ts), as every read shows it. */
+export const DisabledReasonOut = z.object({
+  at: z.string(),
+  failures: z.number(),
+  lastError: z.string().nullable(),
+});
+
+export const EndpointOut = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    description: z.string(),
+    eventTypeFilters: z.array(z.string()),
+    resourceScopes: z.record(z.string(), z.array(z.string())),
+    status: EndpointStatusOut,
+    disabledReason: DisabledReasonOut.nullable(),
+    signatureScheme: z.enum(SIGNATURE_SCHEMES),
+    payloadFormat: z.enum(PAYLOAD_FORMATS),
+    headers: z.record(z.string(), z.string()).openapi({
+      description:
+        "Names with masked values: `••••••••` and, for values of 16 characters or more, their last 4",
+      example: { Authorization: "••••••••abcd" },
+    }),
+    rateLimitPerSecond: z.number().nullable(),
+    timeoutMs: z.number().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Endpoint");
+
+type EndpointOut = z.infer<typeof EndpointOut>;
+
+/** The one mapping from a stored endpoint to the API shape: secrets and header values never pass here. */
+export function toEndpointOut(e: Endpoint): EndpointOut {
+  return {
+    id: e.id,
+    url: e.url,
+    description: e.description,
+    eventTypeFilters: e.eventTypeFilters,
+    resourceScopes: e.resourceScopes,
+    status: e.status,
+    disabledReason: e.disabledReason,
+    signatureScheme: e.signatureScheme,
+    payloadFormat: e.payloadFormat,
+    headers: e.maskedHeaders,
+    rateLimitPerSecond: e.rateLimitPerSecond,
+    timeoutMs: e.timeoutMs,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+  };
+}
+
+/** The rules zod cannot state alone: they depend on configuration and on the API key's scopes. */
+export function checkSettings(
+  settings: Pick<Endpoint, "url" | "eventTypeFilters" | "maskedHeaders">,
+  headers: HeadersPatch | undefined,
+  config: Config,
+  keyScopes: readonly string[],
+): void {
+  const errors: FieldError[] = [];
+  const url = checkEndpointUrl(settings.url, config);
+  if (!url.ok) errors.push({ path: "url", message: url.reason });
+  settings.eventTypeFilters.forEach((filter, i) => {
+    if (typesSelectedBy(filter, keyScopes).length === 0) {
+      errors.push({
+        path: `eventTypeFilters.${i}`,
+        message: `"${filter}" matches no event type this key may receive`,
+      });
+    }
+  });
+  errors.push(...headerProblems(settings.maskedHeaders, headers, config.signatureHeaderPrefix));
+  if (errors.length > 0) throw new ServiceError("validation", "The endpoint settings are not valid", errors);
+}
