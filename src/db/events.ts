@@ -209,20 +209,3 @@ export function failEventFanOut(db: D1Database, e: EventToSweep, reason: string)
     )
     .bind(reason, e.organizationId, e.id);
 }
-
-/** Retention: up to `limit` of an organization's events made before `beforeId`; returns how many went. */
-export async function deleteEventsBefore(
-  db: D1Database,
-  organizationId: OrganizationId,
-  beforeId: string,
-  limit: number,
-): Promise<number> {
-  const { meta } = await db
-    .prepare(
-      `DELETE FROM events WHERE organization_id = ?1 AND id IN
-         (SELECT id FROM events WHERE organization_id = ?1 AND id < ?2 LIMIT ?3)`,
-    )
-    .bind(organizationId, beforeId, limit)
-    .run();
-  return meta.changes;
-}

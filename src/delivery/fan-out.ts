@@ -2,7 +2,7 @@ import { endpointReceives } from "../catalog/filters";
 import { getConfig } from "../config";
 import { listDeliveryEndpoints, listSubscriptions } from "../db/endpoints/reads";
 import { getEvent, insertEvent, markEventsFannedOut, noteFanOutError } from "../db/events";
-import { storedIds } from "../db/stored-ids";
+import { storedIds } from "../db/id-ranges";
 import type { DeliveryEndpoint } from "../domain/endpoint";
 import type { EventRecord } from "../domain/event";
 import { type EventMessage, isEventMessage } from "../events/message";

@@ -1,7 +1,7 @@
 import { type Config, getConfig } from "../config";
 import { leaseDeliveries } from "../db/deliveries/consumer";
 import { getEvent } from "../db/events";
-import { storedIds } from "../db/stored-ids";
+import { storedIds } from "../db/id-ranges";
 import type { OrganizationId } from "../lib/ids";
 import { type Received, readMessages } from "../lib/queue";
 import { type DeliveryMessage, firstAttemptJob, isDeliveryMessage, type Job } from "./job";

@@ -1,8 +1,7 @@
 import { getConfig } from "../config";
 import { getCronCursor, setCronCursor } from "../db/cron-cursors";
-import { deleteDeliveriesBefore } from "../db/deliveries/maintenance";
 import { deleteExpiredSecrets } from "../db/endpoint-secrets";
-import { deleteEventsBefore } from "../db/events";
+import { deleteBefore } from "../db/id-ranges";
 import { organizationIdsAfter } from "../db/organizations";
 import { ID_PREFIX, idAt } from "../lib/ids";
 
@@ -42,9 +41,11 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
   for (const organizationId of organizations) {
     if (budget <= 0) break;
     report.deliveries += await drain((limit) =>
-      deleteDeliveriesBefore(env.DB, organizationId, beforeDelivery, limit),
+      deleteBefore(env.DB, "deliveries", organizationId, beforeDelivery, limit),
     );
-    report.events += await drain((limit) => deleteEventsBefore(env.DB, organizationId, beforeEvent, limit));
+    report.events += await drain((limit) =>
+      deleteBefore(env.DB, "events", organizationId, beforeEvent, limit),
+    );
     if (budget > 0) cursor = organizationId; // finished with this one
   }
   // Past the last organization, the next run starts the walk over.

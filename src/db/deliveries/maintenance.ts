@@ -121,20 +121,3 @@ export async function listRecoverableDeliveries(
     .all<DeliveryRow & { recoverable: number }>();
   return results.map((row) => ({ ...toDelivery(row), recoverable: row.recoverable === 1 }));
 }
-
-/** Retention: up to `limit` of an organization's deliveries made before `beforeId`; returns how many went. */
-export async function deleteDeliveriesBefore(
-  db: D1Database,
-  organizationId: OrganizationId,
-  beforeId: string,
-  limit: number,
-): Promise<number> {
-  const { meta } = await db
-    .prepare(
-      `DELETE FROM deliveries WHERE organization_id = ?1 AND id IN
-         (SELECT id FROM deliveries WHERE organization_id = ?1 AND id < ?2 LIMIT ?3)`,
-    )
-    .bind(organizationId, beforeId, limit)
-    .run();
-  return meta.changes;
-}

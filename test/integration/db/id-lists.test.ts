@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { insertDeliveryOutcomes } from "../../../src/db/deliveries/consumer";
+import { storedIds } from "../../../src/db/id-ranges";
 import { IN_ID_LIST, idList } from "../../../src/db/page";
-import { storedIds } from "../../../src/db/stored-ids";
 import { firstAttemptJob } from "../../../src/delivery/job";
 import type { DeliveryOutcome } from "../../../src/domain/delivery";
 import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../../../src/lib/ids";

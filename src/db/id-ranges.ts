@@ -2,6 +2,12 @@ import type { OrganizationId } from "../lib/ids";
 import { IN_ID_LIST, idList } from "./page";
 
 /**
+ * Statements over an organization's ids in the two tables keyed by (organization_id, id), events and
+ * deliveries, whose ids are time-sortable: which ids are stored, and retention's deletes by range.
+ */
+type Keyed = "events" | "deliveries";
+
+/**
  * Ids per look-up: fan-out asks about every (event, endpoint) pair of a batch, up to 100 events times
  * an organization's endpoints. 20,000 ids are about 660 KB of JSON, within D1's 2 MB a value.
  */
@@ -13,7 +19,7 @@ const IDS_PER_LOOKUP = 20_000;
  */
 export async function storedIds(
   db: D1Database,
-  table: "events" | "deliveries",
+  table: Keyed,
   organizationId: OrganizationId,
   ids: readonly string[],
 ): Promise<Set<string>> {
@@ -29,4 +35,22 @@ export async function storedIds(
     ),
   );
   return new Set(found.flatMap(({ results }) => results.map((r) => r.id)));
+}
+
+/** Retention: up to `limit` of an organization's rows made before `beforeId`; returns how many went. */
+export async function deleteBefore(
+  db: D1Database,
+  table: Keyed,
+  organizationId: OrganizationId,
+  beforeId: string,
+  limit: number,
+): Promise<number> {
+  const { meta } = await db
+    .prepare(
+      `DELETE FROM ${table} WHERE organization_id = ?1 AND id IN
+         (SELECT id FROM ${table} WHERE organization_id = ?1 AND id < ?2 LIMIT ?3)`,
+    )
+    .bind(organizationId, beforeId, limit)
+    .run();
+  return meta.changes;
 }
