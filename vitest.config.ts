@@ -91,7 +91,9 @@ const apiRateLimits = (limit: number, authFailureLimit: number) => ({
 });
 
 export default defineConfig(async () => {
-  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  // The control plane's schema for DB, the data plane's for every DB_SHARD_<n> (test/apply-migrations.ts).
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations/control"));
+  const dataMigrations = await readD1Migrations(path.join(import.meta.dirname, "migrations/data"));
   const consumers = queueConsumers();
   const project = (
     name: string,
@@ -104,7 +106,12 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { ...baseVars, ...vars, TEST_MIGRATIONS: migrations },
+          bindings: {
+            ...baseVars,
+            ...vars,
+            TEST_MIGRATIONS: migrations,
+            TEST_DATA_MIGRATIONS: dataMigrations,
+          },
           ratelimits: apiRateLimits(rateLimit, authFailureLimit),
           queueConsumers: consumers,
         },

@@ -1,19 +1,20 @@
 #!/usr/bin/env node
 // `npm run deploy`: everything a Cloudflare account needs, then `wrangler deploy`.
-// 1. creates what is missing: the D1 database (and writes its id into wrangler.toml), the three queues;
-// 2. applies the D1 migrations to the remote database;
+// 1. creates what is missing: the D1 databases, the control plane's and each shard's (and writes their
+//    ids into wrangler.toml), the queues;
+// 2. applies the D1 migrations: the control plane's to DB, the data plane's to every DB_SHARD_<n>;
 // 3. checks that the secrets ADMIN_TOKEN and SECRETS_KEY are set, and says how to set them if not;
 // 4. deploys. Run `npx wrangler login` first (or set CLOUDFLARE_API_TOKEN).
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { d1Databases, isPlaceholderId } from "./d1-databases.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // Overridable so the script's own test can run it against a stand-in wrangler and a copy of the config.
 const configPath = process.env.DEPLOY_CONFIG ?? join(root, "wrangler.toml");
 const wranglerBin = process.env.WRANGLER_BIN ?? join(root, "node_modules/.bin/wrangler");
-const PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000";
 const QUEUES = ["webhook-events", "webhook-events-dlq", "webhook-deliveries", "webhook-deliveries-dlq"];
 const SECRETS = ["ADMIN_TOKEN", "SECRETS_KEY"];
 
@@ -36,23 +37,25 @@ const step = (text) => console.log(`\n▸ ${text}`);
 step("Checking the Cloudflare login");
 wrangler(["whoami"]);
 
-step("D1 database");
-const config = readFileSync(configPath, "utf8");
-const databaseName = config.match(/database_name\s*=\s*"([^"]+)"/)?.[1] ?? "edge-webhooks";
-const databases = JSON.parse(wrangler(["d1", "list", "--json"], { capture: true }));
-let database = databases.find((d) => d.name === databaseName);
-if (!database) {
-  wrangler(["d1", "create", databaseName]);
-  database = JSON.parse(wrangler(["d1", "list", "--json"], { capture: true })).find(
-    (d) => d.name === databaseName,
-  );
+step("D1 databases");
+let config = readFileSync(configPath, "utf8");
+const bound = d1Databases(config);
+const listDatabases = () => JSON.parse(wrangler(["d1", "list", "--json"], { capture: true }));
+let databases = listDatabases();
+const names = [...new Set(bound.map((d) => d.name))];
+const missingNames = names.filter((name) => !databases.some((d) => d.name === name));
+for (const name of missingNames) wrangler(["d1", "create", name]);
+if (missingNames.length > 0) databases = listDatabases();
+for (const { binding, name, id } of bound) {
+  const database = databases.find((d) => d.name === name);
+  if (isPlaceholderId(id)) {
+    config = config.replaceAll(`"${id}"`, `"${database.uuid}"`);
+    console.log(`${binding}: wrangler.toml now names database ${name} (${database.uuid}): commit it.`);
+  } else {
+    console.log(`${binding}: ${name} exists (${database.uuid}).`);
+  }
 }
-if (config.includes(PLACEHOLDER_ID)) {
-  writeFileSync(configPath, config.replace(PLACEHOLDER_ID, database.uuid));
-  console.log(`wrangler.toml now names database ${database.uuid}: commit it.`);
-} else {
-  console.log(`${databaseName} exists (${database.uuid}).`);
-}
+writeFileSync(configPath, config);
 
 step("Queues");
 const existing = wrangler(["queues", "list"], { capture: true });
@@ -62,7 +65,7 @@ for (const queue of QUEUES) {
 }
 
 step("Remote D1 migrations");
-wrangler(["d1", "migrations", "apply", "DB", "--remote"]);
+for (const { binding } of bound) wrangler(["d1", "migrations", "apply", binding, "--remote"]);
 
 step("Secrets");
 // Before the first deploy the Worker does not exist and has no secrets to list.

@@ -16,6 +16,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { d1Databases } from "./d1-databases.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = join(root, "node_modules/.bin/wrangler");
@@ -42,12 +43,18 @@ async function startWranglerDev({ dir, files, vars, migrate, entry }) {
   for (const entry of files) cpSync(join(dir, entry), join(project, entry), { recursive: true });
   symlinkSync(join(root, "node_modules"), join(project, "node_modules"));
   if (migrate) {
-    const run = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-      cwd: project,
-      env: { ...process.env, CI: "true" },
-      encoding: "utf8",
-    });
-    if (run.status !== 0) throw new Error(`migrations failed:\n${run.stderr}`);
+    for (const { binding } of d1Databases(readFileSync(join(project, "wrangler.toml"), "utf8"))) {
+      const run = spawnSync(
+        wrangler,
+        ["d1", "migrations", "apply", binding, "--local", "--persist-to", state],
+        {
+          cwd: project,
+          env: { ...process.env, CI: "true" },
+          encoding: "utf8",
+        },
+      );
+      if (run.status !== 0) throw new Error(`migrations of ${binding} failed:\n${run.stderr}`);
+    }
   }
   const port = await freePort();
   const args = [

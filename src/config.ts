@@ -22,6 +22,8 @@ export type Config = {
   maxEndpointsPerUrl: number;
   /** Deliveries an endpoint may have replayed, by `replay` and `recover` together, per hour. */
   replaysPerEndpointPerHour: number;
+  /** How new organizations are spread over the shards (db/shards.ts): one weight per shard. */
+  shardWeights: readonly number[];
 };
 
 /** The largest delay Cloudflare Queues accepts for `retry({ delaySeconds })`. */
@@ -62,6 +64,7 @@ function parseConfig(env: Env): Config {
       "REPLAYS_PER_ENDPOINT_PER_HOUR",
       env.REPLAYS_PER_ENDPOINT_PER_HOUR,
     ),
+    shardWeights: numberList("SHARD_WEIGHTS", env.SHARD_WEIGHTS),
   };
 }
 

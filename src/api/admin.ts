@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { catalogScopes } from "../catalog";
 import { ALL_SCOPES } from "../catalog/filters";
+import { getConfig } from "../config";
 import { type ApiKey, insertApiKey, revokeApiKey } from "../db/api-keys";
 import {
   getOrganization,
@@ -8,6 +9,7 @@ import {
   listOrganizations,
   type Organization,
 } from "../db/organizations";
+import { shardForNewOrganization, shards } from "../db/shards";
 import { notFound } from "../lib/errors";
 import { newApiKeyId, newOrganizationId } from "../lib/ids";
 import { REENCRYPT_BATCH, reencryptSecrets } from "../sweeper/reencrypt-secrets";
@@ -32,7 +34,15 @@ import { adminAuth, newApiToken } from "./auth";
  */
 const OrganizationIn = z.object({ name: z.string().trim().min(1).max(200) });
 const OrganizationOut = z
-  .object({ id: z.string(), name: z.string(), createdAt: z.string() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    shard: z
+      .number()
+      .int()
+      .openapi({ description: "The shard its events and deliveries live in (DB_SHARD_<n>)" }),
+    createdAt: z.string(),
+  })
   .openapi("Organization");
 
 /** A key created without `scopes` may subscribe to every type. */
@@ -62,6 +72,7 @@ const ApiKeyOut = z
 const toOrganizationOut = (org: Organization): z.infer<typeof OrganizationOut> => ({
   id: org.id,
   name: org.name,
+  shard: org.shard,
   createdAt: org.createdAt,
 });
 const toApiKeyOut = (key: ApiKey): z.infer<typeof ApiKeyOut> => ({
@@ -91,7 +102,12 @@ admin.openapi(
   }),
   async (c) => {
     const { name } = c.req.valid("json");
-    const org: Organization = { id: newOrganizationId(), name, createdAt: new Date().toISOString() };
+    const org: Organization = {
+      id: newOrganizationId(),
+      name,
+      shard: shardForNewOrganization(getConfig(c.env).shardWeights, shards(c.env).length),
+      createdAt: new Date().toISOString(),
+    };
     await insertOrganization(c.env.DB, org);
     return c.json({ organization: toOrganizationOut(org) }, 201);
   },

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { checkEventData } from "../catalog/validate";
 import { getDelivery, listDeliveries } from "../db/deliveries/history";
 import { getEndpoint } from "../db/endpoints/reads";
+import { dataOf } from "../db/shards";
 import { replayDeliveries } from "../delivery/replay";
 import { ATTEMPT_TRIGGERS, type Attempt, DELIVERY_STATUSES, type Delivery } from "../domain/delivery";
 import { notFound, ServiceError } from "../lib/errors";
@@ -22,6 +23,7 @@ import {
   quotaResponse,
 } from "./app";
 import { apiKeyAuth } from "./auth";
+import { BookmarkHeaders, bookmarkAnswer, findInHistory, readHistory } from "./history";
 import { takeReplayPermits } from "./replay-quota";
 
 /** Delivery history (docs/architecture.md#delivery-states), scoped to the API key's organization. */
@@ -91,6 +93,7 @@ deliveries.openapi(
     summary: "List deliveries, newest first",
     security: [{ apiKey: [] }],
     request: {
+      headers: BookmarkHeaders,
       query: pageQuerySchema("delivery").extend({
         endpoint_id: z.string().max(64).optional(),
         event_id: z.string().max(64).optional(),
@@ -100,21 +103,26 @@ deliveries.openapi(
         until: IsoInstant.optional(),
       }),
     },
-    responses: { 200: jsonContent(pageSchema(DeliveryOut, "DeliveryPage"), "A page"), ...inputResponses },
+    responses: {
+      200: { ...jsonContent(pageSchema(DeliveryOut, "DeliveryPage"), "A page"), ...bookmarkAnswer },
+      ...inputResponses,
+    },
   }),
   async (c) => {
     const q = c.req.valid("query");
-    const page = await listDeliveries(c.env.DB, c.get("organizationId"), {
-      limit: q.limit,
-      cursor: q.cursor,
-      endpointId: q.endpoint_id,
-      eventId: q.event_id,
-      eventType: q.event_type,
-      status: q.status,
-      since: q.since,
-      until: q.until,
-      types: readableTypes(c),
-    });
+    const page = await readHistory(c, (db) =>
+      listDeliveries(db, c.get("organizationId"), {
+        limit: q.limit,
+        cursor: q.cursor,
+        endpointId: q.endpoint_id,
+        eventId: q.event_id,
+        eventType: q.event_type,
+        status: q.status,
+        since: q.since,
+        until: q.until,
+        types: readableTypes(c),
+      }),
+    );
     return c.json({ data: page.data.map(toDeliveryOut), nextCursor: page.nextCursor }, 200);
   },
 );
@@ -127,18 +135,23 @@ deliveries.openapi(
     tags: ["Deliveries"],
     summary: "Get a delivery with its attempts",
     security: [{ apiKey: [] }],
-    request: { params: idParam("delivery") },
+    request: { params: idParam("delivery"), headers: BookmarkHeaders },
     responses: {
-      200: jsonContent(
-        z.object({ delivery: DeliveryOut.extend({ attempts: z.array(AttemptOut) }) }),
-        "The delivery",
-      ),
+      200: {
+        ...jsonContent(
+          z.object({ delivery: DeliveryOut.extend({ attempts: z.array(AttemptOut) }) }),
+          "The delivery",
+        ),
+        ...bookmarkAnswer,
+      },
       ...inputResponses,
       ...notFoundResponse,
     },
   }),
   async (c) => {
-    const delivery = await getDelivery(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
+    const delivery = await findInHistory(c, (db) =>
+      getDelivery(db, c.get("organizationId"), c.req.valid("param").id),
+    );
     if (!delivery || !mayRead(c, delivery.eventType)) throw notFound("Delivery");
     return c.json(
       { delivery: { ...toDeliveryOut(delivery), attempts: delivery.attempts.map(toAttemptOut) } },
@@ -176,7 +189,9 @@ deliveries.openapi(
     },
   }),
   async (c) => {
-    const original = await getDelivery(c.env.DB, c.get("organizationId"), c.req.valid("param").id);
+    // Read from the primary: the replay is written from what is read.
+    const data = await dataOf(c.env, c.get("organizationId"));
+    const original = await getDelivery(data, c.get("organizationId"), c.req.valid("param").id);
     if (!original || !mayRead(c, original.eventType)) throw notFound("Delivery");
     const endpoint = await getEndpoint(c.env.DB, original.organizationId, original.endpointId);
     if (!endpoint) throw new ServiceError("conflict", "The delivery's endpoint was deleted");

@@ -21,6 +21,7 @@ import {
 } from "./app";
 import { adminAuth, apiKeyAuth } from "./auth";
 import { DeliveryOut, toDeliveryOut } from "./deliveries";
+import { BookmarkHeaders, bookmarkAnswer, findInHistory, readHistory } from "./history";
 
 /** Publishing (docs/architecture.md#publish): the platform, holding the admin token, reports what happened. */
 export const EventIn = z
@@ -113,24 +114,30 @@ events.openapi(
     security: [{ apiKey: [] }],
     middleware: [apiKeyAuth()] as const,
     request: {
+      headers: BookmarkHeaders,
       query: pageQuerySchema("event").extend({
         event_type: z.string().max(200).optional(),
         since: IsoInstant.optional(),
         until: IsoInstant.optional(),
       }),
     },
-    responses: { 200: jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...inputResponses },
+    responses: {
+      200: { ...jsonContent(pageSchema(EventOut, "EventPage"), "A page"), ...bookmarkAnswer },
+      ...inputResponses,
+    },
   }),
   async (c) => {
     const q = c.req.valid("query");
-    const page = await listEvents(c.env.DB, c.get("organizationId"), {
-      limit: q.limit,
-      cursor: q.cursor,
-      type: q.event_type,
-      since: q.since,
-      until: q.until,
-      types: readableTypes(c),
-    });
+    const page = await readHistory(c, (db) =>
+      listEvents(db, c.get("organizationId"), {
+        limit: q.limit,
+        cursor: q.cursor,
+        type: q.event_type,
+        since: q.since,
+        until: q.until,
+        types: readableTypes(c),
+      }),
+    );
     return c.json({ data: page.data.map(toEventOut), nextCursor: page.nextCursor }, 200);
   },
 );
@@ -144,18 +151,30 @@ events.openapi(
     summary: "Get an event with its deliveries",
     security: [{ apiKey: [] }],
     middleware: [apiKeyAuth()] as const,
-    request: { params: idParam("event") },
+    request: { params: idParam("event"), headers: BookmarkHeaders },
     responses: {
-      200: jsonContent(z.object({ event: EventOut, deliveries: z.array(DeliveryOut) }), "The event"),
+      200: {
+        ...jsonContent(z.object({ event: EventOut, deliveries: z.array(DeliveryOut) }), "The event"),
+        ...bookmarkAnswer,
+      },
       ...inputResponses,
       ...notFoundResponse,
     },
   }),
   async (c) => {
     const organizationId = c.get("organizationId");
-    const event = await getEvent(c.env.DB, organizationId, c.req.valid("param").id);
-    if (!event || !mayRead(c, event.type)) throw notFound("Event");
-    const deliveries = await listDeliveries(c.env.DB, organizationId, { eventId: event.id, limit: 100 });
-    return c.json({ event: toEventOut(event), deliveries: deliveries.data.map(toDeliveryOut) }, 200);
+    const found = await findInHistory(c, async (db) => {
+      const event = await getEvent(db, organizationId, c.req.valid("param").id);
+      if (!event) return null;
+      return {
+        event,
+        deliveries: await listDeliveries(db, organizationId, { eventId: event.id, limit: 100 }),
+      };
+    });
+    if (!found || !mayRead(c, found.event.type)) throw notFound("Event");
+    return c.json(
+      { event: toEventOut(found.event), deliveries: found.deliveries.data.map(toDeliveryOut) },
+      200,
+    );
   },
 );

@@ -83,7 +83,7 @@ export type StoredSecret = { endpointId: EndpointId; id: string; ciphertext: str
 
 /**
  * Up to `limit` secrets still signing at `now` that the key `currentKeyId` did not seal, those in the
- * legacy form and under `readableKeyIds` first (no configured key opens the others). migrations/0002
+ * legacy form and under `readableKeyIds` first (no configured key opens the others). migrations/control/0002
  * indexes `key_id` ('' for the legacy form).
  */
 export async function listSecretsToReseal(

@@ -1,6 +1,7 @@
 import type { EventRecord, FanOutStatus, IdempotencyRecord, StoredEvent } from "../domain/event";
 import { type EventId, ID_PREFIX, idAt, type OrganizationId } from "../lib/ids";
 import { IN_ID_LIST, idList, type Page, type PageQuery, scanPage } from "./page";
+import type { Queryable } from "./queryable";
 
 type EventRow = {
   id: string;
@@ -33,7 +34,7 @@ const toEvent = (row: EventRow): StoredEvent => ({
  * unique index decides, so two concurrent publishes with one key cannot both store an event).
  */
 export async function insertEvent(
-  db: D1Database,
+  db: Queryable,
   e: EventRecord,
   options: { idempotency?: IdempotencyRecord; sweepAfter: string },
 ): Promise<boolean> {
@@ -62,7 +63,7 @@ export async function insertEvent(
 
 /** The event first published under an Idempotency-Key, with the hash of that request. */
 export async function findEventByIdempotencyKey(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   key: string,
 ): Promise<{ event: StoredEvent; requestHash: string } | null> {
@@ -74,7 +75,7 @@ export async function findEventByIdempotencyKey(
 }
 
 export async function getEvent(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   id: EventId,
 ): Promise<StoredEvent | null> {
@@ -91,7 +92,7 @@ export async function getEvent(
  * from at most MAX_SCANNED_ROWS rows a page (page.ts: scanPage).
  */
 export async function listEvents(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   /** `types`: only events of these types (those an API key's scopes cover); all when undefined. */
   query: PageQuery & { type?: string; since?: string; until?: string; types?: readonly string[] },
@@ -121,7 +122,7 @@ export async function listEvents(
  * sweeper had given up (a late copy of its message went through after all) is done too.
  */
 export function markEventsFannedOut(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   ids: readonly EventId[],
 ): D1PreparedStatement {
@@ -138,7 +139,7 @@ export function markEventsFannedOut(
  * sweeper, from `dueAt` at the latest.
  */
 export function noteFanOutError(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   ids: readonly EventId[],
   error: string,
@@ -157,7 +158,7 @@ export function noteFanOutError(
  * stays (it says why), and the event is due for the sweeper from `dueAt` at the latest.
  */
 export function noteEventDeadLettered(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   id: EventId,
   dueAt: string,
@@ -174,7 +175,7 @@ export function noteEventDeadLettered(
 export type EventToSweep = { organizationId: OrganizationId; id: EventId; sweeps: number };
 
 /** Events whose `sweep_after` has passed: stored, but not fanned out in time. */
-export async function listEventsToSweep(db: D1Database, now: string, limit: number): Promise<EventToSweep[]> {
+export async function listEventsToSweep(db: Queryable, now: string, limit: number): Promise<EventToSweep[]> {
   const { results } = await db
     .prepare(
       `SELECT organization_id, id, sweeps FROM events
@@ -190,7 +191,7 @@ export async function listEventsToSweep(db: D1Database, now: string, limit: numb
 }
 
 /** The sweeper sent the event again: one more re-send counted, and due again from `sweepAfter`. */
-export function postponeEventSweep(db: D1Database, e: EventToSweep, sweepAfter: string): D1PreparedStatement {
+export function postponeEventSweep(db: Queryable, e: EventToSweep, sweepAfter: string): D1PreparedStatement {
   return db
     .prepare(
       `UPDATE events SET sweeps = sweeps + 1, sweep_after = ?
@@ -200,7 +201,7 @@ export function postponeEventSweep(db: D1Database, e: EventToSweep, sweepAfter: 
 }
 
 /** The sweeper gives the event up: its fan-out is failed, with the reason and the last error. */
-export function failEventFanOut(db: D1Database, e: EventToSweep, reason: string): D1PreparedStatement {
+export function failEventFanOut(db: Queryable, e: EventToSweep, reason: string): D1PreparedStatement {
   return db
     .prepare(
       `UPDATE events SET fan_out_status = 'failed', sweep_after = NULL,

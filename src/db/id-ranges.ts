@@ -1,5 +1,6 @@
 import type { OrganizationId } from "../lib/ids";
 import { IN_ID_LIST, idList } from "./page";
+import type { Queryable } from "./queryable";
 
 /**
  * Statements over an organization's ids in the two tables keyed by (organization_id, id), events and
@@ -18,7 +19,7 @@ const IDS_PER_LOOKUP = 20_000;
  * through the primary key, 20,000 ids a statement at most.
  */
 export async function storedIds(
-  db: D1Database,
+  db: Queryable,
   table: Keyed,
   organizationId: OrganizationId,
   ids: readonly string[],
@@ -39,7 +40,7 @@ export async function storedIds(
 
 /** Retention: up to `limit` of an organization's rows made before `beforeId`; returns how many went. */
 export async function deleteBefore(
-  db: D1Database,
+  db: Queryable,
   table: Keyed,
   organizationId: OrganizationId,
   beforeId: string,

@@ -1,24 +1,31 @@
 import type { OrganizationId } from "../lib/ids";
 import { type Page, type PageQuery, toPage, where } from "./page";
 
-export type Organization = { id: OrganizationId; name: string; createdAt: string };
+/** An organization; `shard` is where its events and deliveries live (db/shards.ts), set once. */
+export type Organization = { id: OrganizationId; name: string; shard: number; createdAt: string };
 
-type OrganizationRow = { id: string; name: string; created_at: string };
+type OrganizationRow = { id: string; name: string; shard: number; created_at: string };
 
 const toOrganization = (row: OrganizationRow): Organization => ({
   id: row.id as OrganizationId,
   name: row.name,
+  shard: row.shard,
   createdAt: row.created_at,
 });
 
 export async function insertOrganization(db: D1Database, org: Organization): Promise<void> {
   await db
-    .prepare("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
-    .bind(org.id, org.name, org.createdAt)
+    .prepare("INSERT INTO organizations (id, name, shard, created_at) VALUES (?, ?, ?, ?)")
+    .bind(org.id, org.name, org.shard, org.createdAt)
     .run();
 }
 
-export async function getOrganization(db: D1Database, id: string): Promise<Organization | null> {
+/** The shard of the organization's data; null when there is no such organization. */
+export async function organizationShard(db: D1Database, id: OrganizationId): Promise<number | null> {
+  return db.prepare("SELECT shard FROM organizations WHERE id = ?").bind(id).first<number>("shard");
+}
+
+export async function getOrganization(db: D1Database, id: OrganizationId): Promise<Organization | null> {
   const row = await db.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<OrganizationRow>();
   return row ? toOrganization(row) : null;
 }

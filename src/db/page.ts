@@ -1,3 +1,5 @@
+import type { Queryable } from "./queryable";
+
 /** Cursor pagination shared by every list: newest first by id, `nextCursor` is the last id returned. */
 export type PageQuery = { limit: number; cursor?: string };
 export type Page<T> = { data: T[]; nextCursor: string | null };
@@ -52,7 +54,7 @@ export const MAX_SCANNED_ROWS = 1_000;
  * any cursor; only a null `nextCursor` says the list is over.
  */
 export async function scanPage<Row extends { id: string }>(
-  db: D1Database,
+  db: Queryable,
   query: {
     table: string;
     columns: string;

@@ -1,4 +1,5 @@
 import { failDelivery } from "../db/deliveries/consumer";
+import { dataOf } from "../db/shards";
 import { answerEach, readMessages } from "../lib/queue";
 import { type DeliveryMessage, firstAttemptJob, isDeliveryMessage } from "./job";
 
@@ -10,8 +11,9 @@ export async function deadLetterDeliveries(batch: MessageBatch, env: Env): Promi
   await answerEach(readMessages(batch, isDeliveryMessage), async (body: DeliveryMessage) => {
     const job = firstAttemptJob(body, body.first?.eventType ?? "", null);
     // A first attempt may never have got a row; a retry or replay has one.
-    await env.DB.batch(
-      failDelivery(env.DB, { ...job, stored: !body.first }, "dead_lettered: the consumer kept failing"),
+    const data = await dataOf(env, body.organizationId);
+    await data.batch(
+      failDelivery(data, { ...job, stored: !body.first }, "dead_lettered: the consumer kept failing"),
     );
   });
 }

@@ -3,6 +3,7 @@ import { getConfig } from "../config";
 import { listDeliveryEndpoints, listSubscriptions } from "../db/endpoints/reads";
 import { getEvent, insertEvent, markEventsFannedOut, noteFanOutError } from "../db/events";
 import { storedIds } from "../db/id-ranges";
+import { dataOf } from "../db/shards";
 import type { DeliveryEndpoint } from "../domain/endpoint";
 import type { EventRecord } from "../domain/event";
 import { type EventMessage, isEventMessage } from "../events/message";
@@ -123,7 +124,8 @@ async function planOrganization(
   group: EventMessage[],
 ): Promise<Plan> {
   try {
-    const events = await eventsOf(env, organizationId, group);
+    const data = await dataOf(env, organizationId);
+    const events = await eventsOf(data, organizationId, group);
     const matches: { event: EventRecord; endpointId: EndpointId }[] = [];
     let after = "";
     while (events.length > 0) {
@@ -150,7 +152,7 @@ async function planOrganization(
       }),
     );
     const done = await storedIds(
-      env.DB,
+      data,
       "deliveries",
       organizationId,
       pairs.map((p) => p.id),
@@ -184,29 +186,33 @@ async function handOn(env: Env, jobs: Job[], unsettled: UnsettledEvents): Promis
 
 /**
  * Each event fanned out is marked done; each that was not keeps its error for its owner to see and
- * stays due for the sweeper. If this write fails, the sweeper sends the done ones once more and
- * fan-out finds nothing left to do for them.
+ * stays due for the sweeper. One D1 batch per organization, on its shard: if one fails, the sweeper
+ * sends its done events once more and fan-out finds nothing left to do for them.
  */
 async function recordFanOut(env: Env, plans: Plan[], unsettled: UnsettledEvents): Promise<void> {
   const due = sweepAfter(Date.now());
-  const statements = plans.flatMap((plan) => {
-    const ids = "failed" in plan ? plan.failed.map((m) => m.eventId) : plan.events.map((e) => e.id);
-    const done = ids.filter((id) => !unsettled.has(id));
-    const failed = ids.filter((id) => unsettled.has(id));
-    return [
-      ...(done.length > 0 ? [markEventsFannedOut(env.DB, plan.organizationId, done)] : []),
-      // One statement per distinct error: usually one.
-      ...[...Map.groupBy(failed, (id) => unsettled.get(id) as string)].map(([error, eventIds]) =>
-        noteFanOutError(env.DB, plan.organizationId, eventIds, error, due),
-      ),
-    ];
-  });
-  if (statements.length === 0) return;
-  try {
-    await env.DB.batch(statements);
-  } catch (error) {
-    console.error(JSON.stringify({ message: "fan-out state not recorded", error: String(error) }));
-  }
+  await Promise.all(
+    plans.map(async (plan) => {
+      const ids = "failed" in plan ? plan.failed.map((m) => m.eventId) : plan.events.map((e) => e.id);
+      const done = ids.filter((id) => !unsettled.has(id));
+      const failed = ids.filter((id) => unsettled.has(id));
+      try {
+        const data = await dataOf(env, plan.organizationId);
+        await data.batch([
+          ...(done.length > 0 ? [markEventsFannedOut(data, plan.organizationId, done)] : []),
+          // One statement per distinct error: usually one.
+          ...[...Map.groupBy(failed, (id) => unsettled.get(id) as string)].map(([error, eventIds]) =>
+            noteFanOutError(data, plan.organizationId, eventIds, error, due),
+          ),
+        ]);
+      } catch (error) {
+        const organizationId = plan.organizationId;
+        console.error(
+          JSON.stringify({ message: "fan-out state not recorded", organizationId, error: String(error) }),
+        );
+      }
+    }),
+  );
 }
 
 /**
@@ -215,14 +221,14 @@ async function recordFanOut(env: Env, plans: Plan[], unsettled: UnsettledEvents)
  * dropped. One that did not fit in its message is read (gone: removed by retention meanwhile).
  */
 async function eventsOf(
-  env: Env,
+  data: D1Database,
   organizationId: OrganizationId,
   group: EventMessage[],
 ): Promise<EventRecord[]> {
   const carried = group.flatMap((m) => (m.event ? [m.event] : []));
   const isStored = async () =>
     storedIds(
-      env.DB,
+      data,
       "events",
       organizationId,
       carried.map((e) => e.id),
@@ -232,12 +238,12 @@ async function eventsOf(
   if (missing.length > 0) {
     const due = sweepAfter(Date.now());
     for (const { idempotency, ...event } of missing) {
-      await insertEvent(env.DB, event, { idempotency, sweepAfter: due });
+      await insertEvent(data, event, { idempotency, sweepAfter: due });
     }
     stored = await isStored();
   }
   const read = await Promise.all(
-    group.filter((m) => !m.event).map((m) => getEvent(env.DB, organizationId, m.eventId)),
+    group.filter((m) => !m.event).map((m) => getEvent(data, organizationId, m.eventId)),
   );
   return [
     ...carried.filter((e) => stored.has(e.id)).map(({ idempotency: _, ...event }) => event),

@@ -2,6 +2,7 @@ import { type Config, getConfig } from "../config";
 import { leaseDeliveries } from "../db/deliveries/consumer";
 import { getEvent } from "../db/events";
 import { storedIds } from "../db/id-ranges";
+import { dataOf } from "../db/shards";
 import type { OrganizationId } from "../lib/ids";
 import { type Received, readMessages } from "../lib/queue";
 import { type DeliveryMessage, firstAttemptJob, isDeliveryMessage, type Job } from "./job";
@@ -42,15 +43,16 @@ async function organizationJobs(
 ): Promise<Job[]> {
   let intakes: Intake[];
   try {
+    const data = await dataOf(env, organizationId);
     intakes = await Promise.all([
       leasedJobs(
-        env,
+        data,
         config,
         organizationId,
         received.filter(({ body }) => !body.first),
       ),
       firstAttemptJobs(
-        env,
+        data,
         organizationId,
         received.filter(({ body }) => body.first),
       ),
@@ -71,7 +73,7 @@ async function organizationJobs(
 
 /** Retries and replays: the rows this run leased. One held by another run comes back when that lease ends. */
 async function leasedJobs(
-  env: Env,
+  data: D1Database,
   config: Config,
   organizationId: OrganizationId,
   received: Received<DeliveryMessage>[],
@@ -80,7 +82,7 @@ async function leasedJobs(
   const seconds = leaseSeconds(config);
   const now = Date.now();
   const { leased, rows } = await leaseDeliveries(
-    env.DB,
+    data,
     organizationId,
     received.map(({ body }) => body.deliveryId),
     new Date(now).toISOString(),
@@ -98,13 +100,13 @@ async function leasedJobs(
 
 /** First attempts handed on by fan-out; one that has a row was made already. */
 async function firstAttemptJobs(
-  env: Env,
+  data: D1Database,
   organizationId: OrganizationId,
   received: Received<DeliveryMessage>[],
 ): Promise<Intake> {
   if (received.length === 0) return { jobs: [], skipped: [] };
   const stored = await storedIds(
-    env.DB,
+    data,
     "deliveries",
     organizationId,
     received.map(({ body }) => body.deliveryId),
@@ -112,7 +114,7 @@ async function firstAttemptJobs(
   const todo = received.filter(({ body }) => !stored.has(body.deliveryId));
   // An event too large to ride along is read (null once retention removed it).
   const events = await Promise.all(
-    todo.map(({ body }) => body.first?.event ?? getEvent(env.DB, organizationId, body.eventId)),
+    todo.map(({ body }) => body.first?.event ?? getEvent(data, organizationId, body.eventId)),
   );
   return {
     jobs: todo.map(({ message, body }, i) => {

@@ -1,4 +1,5 @@
 import { insertReplay, listRecoverableDeliveries } from "../db/deliveries/maintenance";
+import { dataOf } from "../db/shards";
 import type { Delivery } from "../domain/delivery";
 import type { Endpoint } from "../domain/endpoint";
 import { replayDeliveryId } from "../lib/ids";
@@ -10,14 +11,16 @@ import { storedDeliveryMessage } from "./job";
  * occurred_at), signed with the endpoint's secrets of the moment and marked with `replayOf`, which
  * names the original even when a replay is replayed, so recover can tell what is still failed. A
  * `payloadOverride` replaces the event's data in the replay only. The rows are written before their
- * messages are sent, marked for the sweeper, so a failed send only delays them.
+ * messages are sent, marked for the sweeper, so a failed send only delays them. The originals are
+ * one organization's (one delivery, or one endpoint's).
  */
 export async function replayDeliveries(
   env: Env,
   originals: readonly Delivery[],
   payloadOverride?: unknown,
 ): Promise<Delivery[]> {
-  if (originals.length === 0) return [];
+  const [first] = originals;
+  if (!first) return [];
   const now = new Date();
   const replays = originals.map(
     (original): Delivery => ({
@@ -37,8 +40,9 @@ export async function replayDeliveries(
     }),
   );
   const sweep = sweepAfter(now.getTime());
-  await env.DB.batch(
-    replays.map((replay) => insertReplay(env.DB, replay, { payloadOverride, sweepAfter: sweep })),
+  const data = await dataOf(env, first.organizationId);
+  await data.batch(
+    replays.map((replay) => insertReplay(data, replay, { payloadOverride, sweepAfter: sweep })),
   );
   try {
     await sendAll(
@@ -88,7 +92,8 @@ export async function recoverDeliveries(
   window: RecoverWindow,
   takePermits: (requested: number) => Promise<ReplayPermits>,
 ): Promise<Recovered> {
-  const scanned = await listRecoverableDeliveries(env.DB, endpoint.organizationId, endpoint.id, {
+  const data = await dataOf(env, endpoint.organizationId);
+  const scanned = await listRecoverableDeliveries(data, endpoint.organizationId, endpoint.id, {
     since: window.since,
     until: window.until,
     after: window.cursor,

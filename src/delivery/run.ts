@@ -1,7 +1,8 @@
 import type { Config } from "../config";
 import { getDeliveryEndpoint } from "../db/endpoints/reads";
+import { dataOf } from "../db/shards";
 import type { DeliveryEndpoint } from "../domain/endpoint";
-import type { EndpointId } from "../lib/ids";
+import type { EndpointId, OrganizationId } from "../lib/ids";
 import { sendAll } from "../lib/queue";
 import { type ConnectionGate, connectionGate } from "./connections";
 import { deliverToEndpoint } from "./endpoint-group";
@@ -44,13 +45,21 @@ async function settleEndpointGroup(
   try {
     const endpoint = known ?? (await getDeliveryEndpoint(env.DB, endpointId));
     const settled = await deliverToEndpoint(env, config, endpoint, jobs, connections);
-    const writes = recordStatements(env.DB, settled);
-    if (writes.length > 0) await env.DB.batch(writes);
+    const data = await dataOf(env, organizationOf(jobs));
+    const writes = recordStatements(data, settled);
+    if (writes.length > 0) await data.batch(writes);
     return settled;
   } catch (error) {
     console.error(JSON.stringify({ message: "delivery run failed", endpointId, error: String(error) }));
     return jobs.map((j) => ({ ...j, kind: "crashed", error: `delivery run failed: ${String(error)}` }));
   }
+}
+
+/** The organization of an endpoint group: its jobs are all for one endpoint, so of one organization. */
+function organizationOf(jobs: Job[]): OrganizationId {
+  const [first] = jobs;
+  if (!first) throw new Error("an endpoint group without jobs");
+  return first.job.organizationId;
 }
 
 /**

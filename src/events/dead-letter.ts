@@ -1,4 +1,5 @@
 import { insertEvent, noteEventDeadLettered } from "../db/events";
+import { dataOf } from "../db/shards";
 import { answerEach, readMessages, sweepAfter } from "../lib/queue";
 import { type EventMessage, isEventMessage } from "./message";
 
@@ -11,10 +12,11 @@ import { type EventMessage, isEventMessage } from "./message";
 export async function deadLetterEvents(batch: MessageBatch, env: Env): Promise<void> {
   const due = sweepAfter(Date.now());
   await answerEach(readMessages(batch, isEventMessage), async (body: EventMessage) => {
+    const data = await dataOf(env, body.organizationId);
     if (body.event) {
       const { idempotency, ...event } = body.event;
-      await insertEvent(env.DB, event, { idempotency, sweepAfter: due });
+      await insertEvent(data, event, { idempotency, sweepAfter: due });
     }
-    await noteEventDeadLettered(env.DB, body.organizationId, body.eventId, due).run();
+    await noteEventDeadLettered(data, body.organizationId, body.eventId, due).run();
   });
 }

@@ -1,6 +1,6 @@
 import { checkEventData } from "../catalog/validate";
 import { findEventByIdempotencyKey, getEvent, insertEvent } from "../db/events";
-import { getOrganization } from "../db/organizations";
+import { shardOf } from "../db/shards";
 import type { EventRecord, EventResources, IdempotencyRecord, StoredEvent } from "../domain/event";
 import { ServiceError } from "../lib/errors";
 import { sha256Hex } from "../lib/hash";
@@ -30,7 +30,7 @@ export type Published = { event: StoredEvent; replayed: boolean };
  */
 export async function publishEvent(env: Env, input: PublishInput): Promise<Published> {
   const { definition, data } = checkEventData(input.type, input.data, { type: "type", data: "data" });
-  await checkOrganization(env, input.organizationId);
+  const eventsDb = await dataOfPublisher(env, input.organizationId);
 
   const resources = { ...input.resources };
   const resource = definition.resource;
@@ -53,7 +53,7 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
     ? { key: input.idempotencyKey, requestHash: await requestHash(input) }
     : undefined;
   if (idempotency) {
-    const earlier = await earlierPublish(env, input.organizationId, idempotency);
+    const earlier = await earlierPublish(eventsDb, input.organizationId, idempotency);
     if (earlier) return earlier;
   }
 
@@ -61,7 +61,7 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
     { organizationId: event.organizationId, eventId: event.id },
     { event: { ...event, idempotency } },
   );
-  const store = () => insertEvent(env.DB, event, { idempotency, sweepAfter: sweepAfter(Date.now()) });
+  const store = () => insertEvent(eventsDb, event, { idempotency, sweepAfter: sweepAfter(Date.now()) });
   const accepted = {
     event: { ...event, fanOut: { status: "pending", error: null } },
     replayed: false,
@@ -80,32 +80,27 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
       return accepted;
     }
     // Fan-out, quicker than this request, may have stored it from the message already.
-    if (!stored && sent) stored = (await getEvent(env.DB, event.organizationId, event.id)) !== null;
+    if (!stored && sent) stored = (await getEvent(eventsDb, event.organizationId, event.id)) !== null;
   } else {
     stored = await store();
     if (stored) await trySend(env, message);
   }
   if (stored) return accepted;
   // Another request with the same key stored its event first; fan-out drops our message, if sent.
-  const earlier = idempotency && (await earlierPublish(env, input.organizationId, idempotency));
+  const earlier = idempotency && (await earlierPublish(eventsDb, input.organizationId, idempotency));
   if (!earlier) throw new Error(`event ${event.id} was not stored`);
   return earlier;
 }
 
-// Organizations are never deleted: one seen to exist stays so for this isolate's life, which saves
-// a D1 read on every publish. Bounded, as isolates can live long.
-const knownOrganizations = new Set<string>();
-const KNOWN_ORGANIZATIONS_LIMIT = 10_000;
-
-async function checkOrganization(env: Env, organizationId: OrganizationId): Promise<void> {
-  if (knownOrganizations.has(organizationId)) return;
-  if (!(await getOrganization(env.DB, organizationId))) {
+/** The shard of the publishing organization, which must exist. */
+async function dataOfPublisher(env: Env, organizationId: OrganizationId): Promise<D1Database> {
+  const eventsDb = await shardOf(env, organizationId);
+  if (!eventsDb) {
     throw new ServiceError("validation", "Unknown organization", [
       { path: "organizationId", message: "no such organization" },
     ]);
   }
-  if (knownOrganizations.size >= KNOWN_ORGANIZATIONS_LIMIT) knownOrganizations.clear();
-  knownOrganizations.add(organizationId);
+  return eventsDb;
 }
 
 async function trySend(env: Env, message: EventMessage): Promise<boolean> {
@@ -131,11 +126,11 @@ function requestHash(input: PublishInput): Promise<string> {
 }
 
 async function earlierPublish(
-  env: Env,
+  eventsDb: D1Database,
   organizationId: OrganizationId,
   idempotency: IdempotencyRecord,
 ): Promise<Published | null> {
-  const earlier = await findEventByIdempotencyKey(env.DB, organizationId, idempotency.key);
+  const earlier = await findEventByIdempotencyKey(eventsDb, organizationId, idempotency.key);
   if (!earlier) return null;
   if (earlier.requestHash !== idempotency.requestHash) {
     throw new ServiceError("conflict", "This Idempotency-Key was already used with a different request", [

@@ -7,7 +7,7 @@ import { base64ToBytes, bytesToBase64, randomBytes } from "./base64";
  *   v2:<key id>:<base64(12-byte IV ‖ ciphertext+tag)>
  *
  * The key id is the first 4 bytes of the SHA-256 of the raw key, in hex: operators need not name keys,
- * and a rotation knows what the current key did not seal (migrations/0002 indexes it). Each secret is
+ * and a rotation knows what the current key did not seal (migrations/control/0002 indexes it). Each secret is
  * sealed with additional data naming what it is and whose (`endpoint:<id>:signing-secret`), so a
  * ciphertext copied to another row does not open there. The legacy form, bare base64 with no key id
  * and no additional data (before migration 0002), still opens, under any key of the ring.

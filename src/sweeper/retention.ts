@@ -3,6 +3,7 @@ import { getCronCursor, setCronCursor } from "../db/cron-cursors";
 import { deleteExpiredSecrets } from "../db/endpoint-secrets";
 import { deleteBefore } from "../db/id-ranges";
 import { organizationIdsAfter } from "../db/organizations";
+import { dataOf } from "../db/shards";
 import { ID_PREFIX, idAt } from "../lib/ids";
 
 /** Rows per DELETE, and DELETEs per cron run: bounded work, however much is due. */
@@ -40,12 +41,11 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
   const organizations = await organizationIdsAfter(env.DB, cursor, ORGANIZATIONS_PER_RUN);
   for (const organizationId of organizations) {
     if (budget <= 0) break;
+    const data = await dataOf(env, organizationId);
     report.deliveries += await drain((limit) =>
-      deleteBefore(env.DB, "deliveries", organizationId, beforeDelivery, limit),
+      deleteBefore(data, "deliveries", organizationId, beforeDelivery, limit),
     );
-    report.events += await drain((limit) =>
-      deleteBefore(env.DB, "events", organizationId, beforeEvent, limit),
-    );
+    report.events += await drain((limit) => deleteBefore(data, "events", organizationId, beforeEvent, limit));
     if (budget > 0) cursor = organizationId; // finished with this one
   }
   // Past the last organization, the next run starts the walk over.

@@ -1,5 +1,6 @@
 import { listDeliveriesToSweep, postponeDeliverySweep } from "../db/deliveries/maintenance";
 import { type EventToSweep, failEventFanOut, listEventsToSweep, postponeEventSweep } from "../db/events";
+import { type Shard, shards } from "../db/shards";
 import { storedDeliveryMessage } from "../delivery/job";
 import type { EventMessage } from "../events/message";
 import { QUEUE_SEND_BATCH_LIMIT, SWEEP_GRACE_MS, sendAll, sweepAfter } from "../lib/queue";
@@ -25,13 +26,31 @@ export type SweepReport = { eventsRequeued: number; eventsGivenUp: number; deliv
  * message from attempting it while another run does.
  */
 export async function sweep(env: Env, now: number): Promise<SweepReport> {
+  const report: SweepReport = { eventsRequeued: 0, eventsGivenUp: 0, deliveriesRequeued: 0 };
+  // Shard by shard, each on its own: one that cannot be read or written waits for the next run alone.
+  for (const shard of shards(env)) {
+    try {
+      const swept = await sweepShard(env, shard, now);
+      report.eventsRequeued += swept.eventsRequeued;
+      report.eventsGivenUp += swept.eventsGivenUp;
+      report.deliveriesRequeued += swept.deliveriesRequeued;
+    } catch (error) {
+      console.error(JSON.stringify({ message: "sweep failed", shard: shard.index, error: String(error) }));
+    }
+  }
+  if (report.eventsRequeued + report.eventsGivenUp + report.deliveriesRequeued > 0)
+    console.log(JSON.stringify({ message: "sweeper re-enqueued", ...report }));
+  return report;
+}
+
+async function sweepShard(env: Env, { db }: Shard, now: number): Promise<SweepReport> {
   const at = new Date(now).toISOString();
-  const events = await listEventsToSweep(env.DB, at, SWEEP_LIMIT);
+  const events = await listEventsToSweep(db, at, SWEEP_LIMIT);
   const givenUp = events.filter((e) => e.sweeps >= MAX_EVENT_SWEEPS);
   const resent = events.filter((e) => e.sweeps < MAX_EVENT_SWEEPS);
   if (givenUp.length > 0) {
     const reason = `fan-out did not complete after ${MAX_EVENT_SWEEPS} re-sends`;
-    await env.DB.batch(givenUp.map((e) => failEventFanOut(env.DB, e, reason)));
+    await db.batch(givenUp.map((e) => failEventFanOut(db, e, reason)));
     console.error(JSON.stringify({ message: "event fan-out given up", events: givenUp.map((e) => e.id) }));
   }
   if (resent.length > 0) {
@@ -41,9 +60,9 @@ export async function sweep(env: Env, now: number): Promise<SweepReport> {
         body: { organizationId, eventId: id } satisfies EventMessage,
       })),
     );
-    await env.DB.batch(resent.map((e) => postponeEventSweep(env.DB, e, nextEventSweep(e, now))));
+    await db.batch(resent.map((e) => postponeEventSweep(db, e, nextEventSweep(e, now))));
   }
-  const deliveries = await listDeliveriesToSweep(env.DB, at, SWEEP_LIMIT);
+  const deliveries = await listDeliveriesToSweep(db, at, SWEEP_LIMIT);
   if (deliveries.length > 0) {
     await sendAll(
       env.DELIVERIES_QUEUE,
@@ -51,16 +70,13 @@ export async function sweep(env: Env, now: number): Promise<SweepReport> {
     );
     // Consuming the message clears the mark; if this one is lost too, the next sweep after this one tries again.
     const again = sweepAfter(now);
-    await env.DB.batch(deliveries.map((d) => postponeDeliverySweep(env.DB, d, again)));
+    await db.batch(deliveries.map((d) => postponeDeliverySweep(db, d, again)));
   }
-  const report = {
+  return {
     eventsRequeued: resent.length,
     eventsGivenUp: givenUp.length,
     deliveriesRequeued: deliveries.length,
   };
-  if (events.length + deliveries.length > 0)
-    console.log(JSON.stringify({ message: "sweeper re-enqueued", ...report }));
-  return report;
 }
 
 /** The re-sent event is due again after twice the wait before this re-send. */

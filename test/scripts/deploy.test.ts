@@ -30,22 +30,38 @@ function deploy(account: {
   return { status: run.status, output: run.stdout + run.stderr, calls, config: readFileSync(config, "utf8") };
 }
 
+/** Each D1 binding's database id in the config. */
+const databaseIds = (config: string) =>
+  Object.fromEntries(
+    [
+      ...config.matchAll(/binding = "(DB\w*)"\ndatabase_name = "[^"]+"\n(?:#.*\n)*database_id = "([^"]+)"/g),
+    ].map(([, binding, id]) => [binding, id]),
+  );
+
 describe("npm run deploy", () => {
-  it("creates what is missing, migrates, and stops with instructions while secrets are missing", () => {
+  it("creates what is missing, migrates every database, and stops with instructions while secrets are missing", () => {
     const result = deploy({ databases: [], queues: ["webhook-events"], secrets: ["ADMIN_TOKEN"] });
     expect(result.calls).toEqual([
       "whoami",
       "d1 list --json",
       "d1 create edge-webhooks",
+      "d1 create edge-webhooks-shard-1",
       "d1 list --json",
       "queues list",
       "queues create webhook-events-dlq",
       "queues create webhook-deliveries",
       "queues create webhook-deliveries-dlq",
       "d1 migrations apply DB --remote",
+      "d1 migrations apply DB_SHARD_0 --remote",
+      "d1 migrations apply DB_SHARD_1 --remote",
       "secret list --format json",
     ]);
-    expect(result.config).toContain('database_id = "11111111-2222-4333-8444-555555555555"');
+    // DB and DB_SHARD_0 are one database (shard 0 is the primary); shard 1 is a database of its own.
+    expect(databaseIds(result.config)).toEqual({
+      DB: "11111111-2222-4333-8444-000000000001",
+      DB_SHARD_0: "11111111-2222-4333-8444-000000000001",
+      DB_SHARD_1: "11111111-2222-4333-8444-000000000002",
+    });
     expect(result.output).toContain("npx wrangler secret put SECRETS_KEY");
     expect(result.output).not.toContain("secret put ADMIN_TOKEN");
     expect(result.status).toBe(1);
@@ -53,7 +69,10 @@ describe("npm run deploy", () => {
 
   it("deploys once everything exists", () => {
     const result = deploy({
-      databases: [{ name: "edge-webhooks", uuid: "99999999-2222-4333-8444-555555555555" }],
+      databases: [
+        { name: "edge-webhooks", uuid: "99999999-2222-4333-8444-555555555555" },
+        { name: "edge-webhooks-shard-1", uuid: "99999999-2222-4333-8444-666666666666" },
+      ],
       queues: ["webhook-events", "webhook-events-dlq", "webhook-deliveries", "webhook-deliveries-dlq"],
       secrets: ["ADMIN_TOKEN", "SECRETS_KEY"],
     });
@@ -62,10 +81,16 @@ describe("npm run deploy", () => {
       "d1 list --json",
       "queues list",
       "d1 migrations apply DB --remote",
+      "d1 migrations apply DB_SHARD_0 --remote",
+      "d1 migrations apply DB_SHARD_1 --remote",
       "secret list --format json",
       "deploy",
     ]);
-    expect(result.config).toContain('database_id = "99999999-2222-4333-8444-555555555555"');
+    expect(databaseIds(result.config)).toEqual({
+      DB: "99999999-2222-4333-8444-555555555555",
+      DB_SHARD_0: "99999999-2222-4333-8444-555555555555",
+      DB_SHARD_1: "99999999-2222-4333-8444-666666666666",
+    });
     expect(result.status).toBe(0);
   });
 });

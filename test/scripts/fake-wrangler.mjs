@@ -12,7 +12,11 @@ const save = () => writeFileSync(statePath, JSON.stringify(state));
 const [command, sub, name] = args;
 if (command === "d1" && sub === "list") console.log(JSON.stringify(state.databases));
 else if (command === "d1" && sub === "create") {
-  state.databases.push({ name, uuid: "11111111-2222-4333-8444-555555555555" });
+  // Each new database its own id: …000000000001, …000000000002, in order of creation.
+  state.databases.push({
+    name,
+    uuid: `11111111-2222-4333-8444-${String(state.databases.length + 1).padStart(12, "0")}`,
+  });
   save();
 } else if (command === "queues" && sub === "list") console.log(state.queues.join("\n"));
 else if (command === "queues" && sub === "create") {

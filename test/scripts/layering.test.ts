@@ -95,3 +95,36 @@ describe("the layering of src/", () => {
     expect(cycles(folders)).toEqual([]);
   });
 });
+
+/**
+ * Events and deliveries live in the organization's shard (docs/scale.md): their SQL takes the
+ * database it runs on, and only src/db/shards.ts picks it. A call that hands such a function the
+ * control plane's `DB` would write one organization's history where it is never read again.
+ */
+describe("the data plane's routing", () => {
+  const dataModules = sourceFiles(join(src, "db")).filter((file) =>
+    /^db\/(events\.ts|id-ranges\.ts|deliveries\/)/.test(relative(src, file)),
+  );
+  const dataFunctions = dataModules.flatMap((file) =>
+    [...readFileSync(file, "utf8").matchAll(/export (?:async )?function (\w+)/g)].map(
+      ([, name]) => name as string,
+    ),
+  );
+
+  it("knows the data plane's SQL functions", () => {
+    expect(dataFunctions).toEqual(expect.arrayContaining(["insertEvent", "listDeliveries", "storedIds"]));
+  });
+
+  it("never hands the control plane's database to them", () => {
+    const calls = new RegExp(`\\b(${dataFunctions.join("|")})\\(\\s*(?:c\\.)?env\\.DB\\b`, "g");
+    const misrouted = sourceFiles(src).flatMap((file) =>
+      [...readFileSync(file, "utf8").matchAll(calls)].map(([, name]) => `${relative(src, file)}: ${name}`),
+    );
+    expect(misrouted).toEqual([]);
+  });
+
+  it("looks up the shard bindings in one file only", () => {
+    const naming = sourceFiles(src).filter((file) => readFileSync(file, "utf8").includes("`DB_SHARD_${"));
+    expect(naming.map((file) => relative(src, file))).toEqual(["db/shards.ts"]);
+  });
+});

@@ -7,6 +7,7 @@ import type {
 } from "../../domain/delivery";
 import type { DeliveryId, OrganizationId } from "../../lib/ids";
 import { IN_ID_LIST, idList } from "../page";
+import type { Queryable } from "../queryable";
 import { type JobRow, toJob } from "./rows";
 
 /**
@@ -66,7 +67,7 @@ const MAX_OUTCOME_JSON_UNITS = 500_000;
  * stays under D1's 2 MB limit on a value (UTF-8 takes at most three bytes per UTF-16 unit).
  */
 export function insertDeliveryOutcomes(
-  db: D1Database,
+  db: Queryable,
   outcomes: readonly DeliveryOutcome[],
 ): D1PreparedStatement[] {
   const slices: string[][] = [];
@@ -100,7 +101,7 @@ export function insertDeliveryOutcomes(
  * `rows` has every requested delivery that exists; `content` is null once retention removed the event.
  */
 export async function leaseDeliveries(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   ids: readonly DeliveryId[],
   now: string,
@@ -135,7 +136,7 @@ export async function leaseDeliveries(
 
 /** Gives a lease back early (the run could not finish), so the next message for it can proceed. */
 export function releaseDelivery(
-  db: D1Database,
+  db: Queryable,
   job: Pick<DeliveryJob, "organizationId" | "id">,
 ): D1PreparedStatement {
   return db
@@ -147,7 +148,7 @@ export function releaseDelivery(
 
 /** Records a consumer run's outcome; only a still-pending delivery moves, so a late duplicate cannot undo it. */
 export function updateDeliveryProgress(
-  db: D1Database,
+  db: Queryable,
   job: DeliveryJob,
   p: DeliveryProgress,
   attempts: readonly Attempt[],
@@ -166,7 +167,7 @@ export function updateDeliveryProgress(
  * A stored delivery is closed if still pending; a first attempt is given its row, failed (and a row
  * an earlier run did write is closed the same way).
  */
-export function failDelivery(db: D1Database, job: DeliveryJob, reason: string): D1PreparedStatement[] {
+export function failDelivery(db: Queryable, job: DeliveryJob, reason: string): D1PreparedStatement[] {
   const close = db
     .prepare(
       `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, sweep_after = NULL, lease_until = NULL,

@@ -8,6 +8,7 @@ import {
   type OrganizationId,
 } from "../../lib/ids";
 import { IN_ID_LIST, idList, type Page, type PageQuery, scanPage } from "../page";
+import type { Queryable } from "../queryable";
 import { type DeliveryRow, LIST_COLUMNS, toDelivery } from "./rows";
 
 /** Delivery history as the API reads it. */
@@ -23,7 +24,7 @@ export type DeliveryFilters = {
 };
 
 export async function getDelivery(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   id: DeliveryId,
 ): Promise<(Delivery & { attempts: Attempt[] }) | null> {
@@ -40,7 +41,7 @@ export async function getDelivery(
  * the other filters are read from at most MAX_SCANNED_ROWS rows a page (page.ts: scanPage).
  */
 export async function listDeliveries(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   query: PageQuery & DeliveryFilters,
 ): Promise<Page<Delivery>> {

@@ -7,13 +7,14 @@ import {
   type OrganizationId,
   RANGE_END,
 } from "../../lib/ids";
+import type { Queryable } from "../queryable";
 import { type DeliveryRow, LIST_COLUMNS, toDelivery } from "./rows";
 
 /** What the sweeper, retention, replay and recover read and write of deliveries. */
 
 /** A replay: a pending row, which the sweeper re-sends if its queue message never comes. */
 export function insertReplay(
-  db: D1Database,
+  db: Queryable,
   d: Delivery,
   options: { payloadOverride?: unknown; sweepAfter: string },
 ): D1PreparedStatement {
@@ -46,7 +47,7 @@ export type DeliveryToSweep = {
 
 /** Pending deliveries whose `sweep_after` has passed: no queue message picked them up in time. */
 export async function listDeliveriesToSweep(
-  db: D1Database,
+  db: Queryable,
   now: string,
   limit: number,
 ): Promise<DeliveryToSweep[]> {
@@ -67,7 +68,7 @@ export async function listDeliveriesToSweep(
 
 /** The sweeper re-sent it: look again only if this message is lost too. */
 export function postponeDeliverySweep(
-  db: D1Database,
+  db: Queryable,
   d: DeliveryToSweep,
   sweepAfter: string,
 ): D1PreparedStatement {
@@ -85,11 +86,11 @@ export type ScannedFailure = Delivery & { recoverable: boolean };
  * Recover's scan: up to `limit` of the endpoint's failed original deliveries (never a replay) created
  * in [since, until), oldest first, after the delivery `after` when given, each marked recoverable unless
  * a replay of it is pending or delivered. The partial index deliveries_failed_originals holds just
- * these rows (migrations/0003_list_indexes.sql); a replay is looked for in its original's id range
+ * these rows (migrations/control/0003_list_indexes.sql); a replay is looked for in its original's id range
  * (deliveryIdRange, lib/ids.ts: a replay's id starts with its event's time too), with no index of its own.
  */
 export async function listRecoverableDeliveries(
-  db: D1Database,
+  db: Queryable,
   organizationId: OrganizationId,
   endpointId: EndpointId,
   window: { since: string; until: string; after?: string; limit: number },

@@ -16,7 +16,7 @@ export type HeaderValuesToReseal = {
 
 /**
  * Up to `limit` endpoints whose header values the key `currentKeyId` did not seal, those in clear and
- * those under `readableKeyIds` first (no configured key opens the others). migrations/0002 indexes
+ * those under `readableKeyIds` first (no configured key opens the others). migrations/control/0002 indexes
  * `header_values_key_id`: '' for values in clear, NULL for none.
  */
 export async function listHeaderValuesToReseal(

@@ -12,6 +12,7 @@ describe("admin API", () => {
     expect(organization).toEqual({
       id: expect.stringMatching(/^org_/),
       name: "Initech",
+      shard: expect.any(Number),
       createdAt: expect.any(String),
     });
     const { data } = await callOk("GET", "/admin/v1/organizations?limit=100", 200, { token: ADMIN_TOKEN });

@@ -15,6 +15,7 @@ import {
 import { consume } from "../../support/consumers";
 import { batchOf, capturingQueue } from "../../support/faults";
 import { givenEndpoint } from "../../support/fixtures";
+import { dataDb } from "../../support/shards";
 
 const matter = { matterId: "matter_1", name: "Idempotent" };
 
@@ -51,7 +52,8 @@ describe("publishing with an Idempotency-Key", () => {
     });
 
     await settledDeliveries(org.token, `event_id=${event.id}`, 1);
-    const stored = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
+    const stored = await (await dataDb(org.id))
+      .prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
       .bind(org.id)
       .first<number>("n");
     expect(stored).toBe(1);
@@ -83,7 +85,8 @@ describe("publishing with an Idempotency-Key", () => {
     expect(await receiver.received()).toHaveLength(1);
     const [delivered] = await receiver.received();
     expect(delivered?.headers["webhook-id"]).toBe([...ids][0]);
-    const stored = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
+    const stored = await (await dataDb(org.id))
+      .prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
       .bind(org.id)
       .first<number>("n");
     expect(stored).toBe(1);

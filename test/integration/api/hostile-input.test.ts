@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call } from "../../support/api";
 import { givenEndpoint, publishSettled } from "../../support/fixtures";
+import { countOnEveryShard } from "../../support/shards";
 
 /**
  * Property: whatever body, query string and headers reach whatever route, the answer is never a 5xx,
@@ -38,10 +39,10 @@ async function snapshot(): Promise<string> {
     `SELECT (SELECT COUNT(*) FROM organizations) AS orgs,
             (SELECT COUNT(*) || ':' || COUNT(revoked_at) FROM api_keys) AS keys,
             (SELECT COUNT(*) || ':' || COUNT(deleted_at) || ':' || IFNULL(MAX(updated_at), '') FROM endpoints) AS endpoints,
-            (SELECT COUNT(*) || ':' || COUNT(expires_at) FROM endpoint_secrets) AS secrets,
-            (SELECT COUNT(*) FROM events) AS events`,
+            (SELECT COUNT(*) || ':' || COUNT(expires_at) FROM endpoint_secrets) AS secrets`,
   ).first();
-  return JSON.stringify(row);
+  const events = await countOnEveryShard("SELECT COUNT(*) AS n FROM events");
+  return JSON.stringify({ ...row, events });
 }
 
 const jsonish = fc.oneof(

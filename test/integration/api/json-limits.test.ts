@@ -1,7 +1,7 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, createOrganization, publishRpc } from "../../support/api";
 import { givenEndpoint, publishSettled } from "../../support/fixtures";
+import { dataDb } from "../../support/shards";
 
 /** JSON text of an array nested `depth` deep. */
 const nestedText = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
@@ -18,7 +18,8 @@ async function send(method: string, path: string, token: string, rawBody: string
 }
 
 async function eventCount(organizationId: string) {
-  return env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
+  return (await dataDb(organizationId))
+    .prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
     .bind(organizationId)
     .first<number>("n");
 }

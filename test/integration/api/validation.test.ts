@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newOrganizationId } from "../../../src/lib/ids";
 import { ADMIN_TOKEN, call, createOrganization, receiverChannel } from "../../support/api";
+import { dataDb } from "../../support/shards";
 
 type Problem = {
   type: string;
@@ -24,7 +25,8 @@ async function expectProblem(response: Response, status: number): Promise<Proble
 }
 
 const countRows = async (table: "events" | "endpoints", organizationId: string) =>
-  (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE organization_id = ?`)
+  (await (table === "events" ? await dataDb(organizationId) : env.DB)
+    .prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE organization_id = ?`)
     .bind(organizationId)
     .first<number>("n")) ?? 0;
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import migration from "../../../migrations/0002_secrets_at_rest.sql?raw";
+import migration from "../../../migrations/control/0002_secrets_at_rest.sql?raw";
 import {
   callOk,
   createEndpoint,
@@ -12,7 +12,7 @@ import {
 import { givenEndpoint } from "../../support/fixtures";
 
 /**
- * The data part of migrations/0002 (its UPDATE and DELETE statements), run on rows as migration 0001
+ * The data part of migrations/control/0002 (its UPDATE and DELETE statements), run on rows as migration 0001
  * left them: the schema part is applied already, as in every test.
  */
 async function migrateData() {

@@ -13,10 +13,12 @@ import {
   batchOf,
   capturingQueue,
   databaseFailingOnBatch,
+  databaseFailingWhen,
   failingQueue,
   refuseDeliveryRow,
 } from "../../support/faults";
 import { givenEndpoint } from "../../support/fixtures";
+import { countOnEveryShard, dataDb, envWithDataDb } from "../../support/shards";
 
 const matter = { matterId: "m", name: "n" };
 
@@ -53,7 +55,8 @@ describe("nothing lost", () => {
   it("an event whose queue send failed is delivered after the sweep", async () => {
     const { org, receiver } = await givenEndpoint();
     const event = await publishWhileQueueDown(org.id);
-    const stored = await env.DB.prepare("SELECT sweep_after FROM events WHERE organization_id = ? AND id = ?")
+    const stored = await (await dataDb(org.id))
+      .prepare("SELECT sweep_after FROM events WHERE organization_id = ? AND id = ?")
       .bind(org.id, event.id)
       .first<string>("sweep_after");
     expect(stored).not.toBeNull();
@@ -68,20 +71,14 @@ describe("nothing lost", () => {
     const { org, receiver } = await givenEndpoint();
     // The publish request sent its message, then could not write (D1 unavailable).
     const events = capturingQueue<EventMessage>();
-    const failingDb = new Proxy(env.DB, {
-      get: (target, property) =>
-        property === "prepare"
-          ? (sql: string) => {
-              if (sql.startsWith("INSERT INTO events")) throw new Error("injected: D1 unavailable");
-              return target.prepare(sql);
-            }
-          : Reflect.get(target, property, target).bind(target),
-    });
+    const failing = await envWithDataDb(org.id, (db) =>
+      databaseFailingWhen(db, (sql) => sql.startsWith("INSERT INTO events")),
+    );
     const { event: accepted } = await publishEvent(
-      { ...env, DB: failingDb, EVENTS_QUEUE: events.queue },
+      { ...failing, EVENTS_QUEUE: events.queue },
       { organizationId: org.id as OrganizationId, type: "matter.created", data: matter },
     );
-    expect(await env.DB.prepare("SELECT id FROM events WHERE id = ?").bind(accepted.id).first()).toBeNull();
+    expect(await countOnEveryShard("SELECT COUNT(*) AS n FROM events WHERE id = ?", accepted.id)).toBe(0);
     const [message] = events.sent as [EventMessage];
     expect(await consume(batchOf("webhook-events", [message]))).toEqual({ acked: 1, retried: 0 });
 
@@ -96,13 +93,15 @@ describe("nothing lost", () => {
     const { org, receiver } = await givenEndpoint();
     const { event, message } = await publishCaptured(org.id);
     // As if the publish request had not stored it either.
-    await env.DB.prepare("DELETE FROM events WHERE organization_id = ? AND id = ?")
+    await (await dataDb(org.id))
+      .prepare("DELETE FROM events WHERE organization_id = ? AND id = ?")
       .bind(org.id, event.id)
       .run();
 
     // Fan-out failed max_retries times: the message reaches the events' dead-letter queue.
     expect(await consume(batchOf("webhook-events-dlq", [message]))).toEqual({ acked: 1, retried: 0 });
-    const stored = await env.DB.prepare("SELECT sweep_after FROM events WHERE organization_id = ? AND id = ?")
+    const stored = await (await dataDb(org.id))
+      .prepare("SELECT sweep_after FROM events WHERE organization_id = ? AND id = ?")
       .bind(org.id, event.id)
       .first<string>("sweep_after");
     expect(stored).not.toBeNull();
@@ -129,10 +128,10 @@ describe("nothing lost", () => {
 
     // First run: its one D1 batch (the stored-events and stored-deliveries checks are single
     // statements) is the write of every attempt and delivery, which fails after the HTTP attempts were made.
-    const first = await consume(batchOf("webhook-events", messages), {
-      ...env,
-      DB: databaseFailingOnBatch(env.DB, 1),
-    });
+    const first = await consume(
+      batchOf("webhook-events", messages),
+      await envWithDataDb(org.id, (db) => databaseFailingOnBatch(db, 1)),
+    );
     expect(first).toEqual({ acked: 0, retried: 3 });
     expect(await receiver.received()).toHaveLength(3);
     expect((await callOk("GET", "/webhooks/v1/deliveries", 200, { token: org.token })).data).toEqual([]);
@@ -187,7 +186,7 @@ describe("nothing lost", () => {
     };
     // D1 refuses to record it delivered: every run makes its attempt, then fails, and the message
     // goes round again, through the real local queue.
-    const lift = await refuseDeliveryRow(env.DB, handedOn.deliveryId);
+    const lift = await refuseDeliveryRow(await dataDb(org.id), handedOn.deliveryId);
     await sendAll(env.DELIVERIES_QUEUE, [{ body: handedOn }]);
 
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1).finally(lift);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { applyRetention } from "../../../src/sweeper/retention";
 import { callOk, eventually } from "../../support/api";
 import { givenEndpoint, publishSettled, rotateSecret } from "../../support/fixtures";
+import { countOnEveryShard } from "../../support/shards";
 
 const count = async (sql: string, ...params: string[]) =>
   (await env.DB.prepare(sql)
@@ -21,8 +22,10 @@ describe("retention", () => {
     const report = await applyRetention(env, boundary + 30 * 86_400_000);
     expect(report).toMatchObject({ events: 1, deliveries: 1 });
 
-    expect(await count("SELECT COUNT(*) AS n FROM events WHERE id = ?", old.id)).toBe(0);
-    expect(await count("SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ?", old.id)).toBe(0);
+    expect(await countOnEveryShard("SELECT COUNT(*) AS n FROM events WHERE id = ?", old.id)).toBe(0);
+    expect(await countOnEveryShard("SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ?", old.id)).toBe(
+      0,
+    );
     const { data } = await callOk("GET", `/webhooks/v1/deliveries?endpoint_id=${endpoint.id}`, 200, {
       token: org.token,
     });

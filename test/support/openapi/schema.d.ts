@@ -288,6 +288,8 @@ export interface components {
         Organization: {
             id: string;
             name: string;
+            /** @description The shard its events and deliveries live in (DB_SHARD_<n>) */
+            shard: number;
             createdAt: string;
         };
         Problem: {
@@ -1696,7 +1698,10 @@ export interface operations {
                 since?: string;
                 until?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The `X-Bookmark` of an earlier answer: this read sees at least what that one saw */
+                "x-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1705,6 +1710,8 @@ export interface operations {
             /** @description A page */
             200: {
                 headers: {
+                    /** @description Send it back to read at least this fresh */
+                    "X-Bookmark": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1834,7 +1841,10 @@ export interface operations {
     getEvent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `X-Bookmark` of an earlier answer: this read sees at least what that one saw */
+                "x-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -1845,6 +1855,8 @@ export interface operations {
             /** @description The event */
             200: {
                 headers: {
+                    /** @description Send it back to read at least this fresh */
+                    "X-Bookmark": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1954,7 +1966,10 @@ export interface operations {
                 since?: string;
                 until?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The `X-Bookmark` of an earlier answer: this read sees at least what that one saw */
+                "x-bookmark"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1963,6 +1978,8 @@ export interface operations {
             /** @description A page */
             200: {
                 headers: {
+                    /** @description Send it back to read at least this fresh */
+                    "X-Bookmark": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2005,7 +2022,10 @@ export interface operations {
     getDelivery: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `X-Bookmark` of an earlier answer: this read sees at least what that one saw */
+                "x-bookmark"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2016,6 +2036,8 @@ export interface operations {
             /** @description The delivery */
             200: {
                 headers: {
+                    /** @description Send it back to read at least this fresh */
+                    "X-Bookmark": string;
                     [name: string]: unknown;
                 };
                 content: {
