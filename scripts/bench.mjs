@@ -9,7 +9,11 @@ import { readFileSync } from "node:fs";
 //   3. publish latency with 1, 100 and 1,000 matching endpoints (publishing must not grow with fan-out);
 //   4. the cost per million delivered events at the prices of bench/prices.mjs, from the operations
 //      counted by bench/metered (the service wrapped in bindings that count D1 rows from query meta,
-//      queue operations and Durable Object calls) and the CPU time of the local runtime.
+//      queue operations and Durable Object calls) and the CPU time of the local runtime;
+//   5. what a delivery costs over its whole life: the D1 bytes each delivered event leaves (the growth
+//      of the databases' size over the metered load), kept RETENTION_DAYS at D1's storage price, and
+//      its removal, from the rows written by retention's own deletes run on the load's data with the
+//      clock far ahead (bench/metered/storage.ts); and the D1 statements per delivery.
 // Counting costs CPU (a log line per invocation, about 15% more per delivery here), so throughput,
 // latency and CPU come from runs of the service as deployed, and the operations from a separate run of
 // the same load through bench/metered. Each load starts with an unmeasured warm-up of 5% of it, on both
@@ -18,7 +22,12 @@ import { readFileSync } from "node:fs";
 // Loopback only; stops by itself.
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
-import { PRICES_AS_OF, PRICES_PER_MILLION } from "../bench/prices.mjs";
+import {
+  D1_STORAGE_PER_GB_MONTH,
+  PRICES_AS_OF,
+  PRICES_PER_MILLION,
+  STORAGE_PRICES_AS_OF,
+} from "../bench/prices.mjs";
 import {
   api,
   freePort,
@@ -159,9 +168,76 @@ function durableObjectCallsPerEndpointBatch(lines) {
   return Math.max(0, ...batches.map((l) => l.durableObjectCalls / l.durableObjects));
 }
 
+/** Each D1 database of the metered service (bench/metered/storage.ts): size in bytes, events, deliveries. */
+async function d1Sizes(base) {
+  const response = await fetch(`${base}/__bench/d1`);
+  if (!response.ok) throw new Error(`/__bench/d1: ${response.status}`);
+  return (await response.json()).databases;
+}
+
+/**
+ * The databases that hold events and deliveries: the shards (`DB_SHARD_0`, …) when the service has any
+ * (shard 0 is the primary database itself, so `DB` is not counted twice), else `DB`.
+ */
+function dataPlane(databases) {
+  const shards = Object.keys(databases).filter((name) => /^DB_SHARD_\d+$/.test(name));
+  return shards.length > 0 ? shards : ["DB"];
+}
+
+/**
+ * Retention as a cron run makes it, with the clock ten years ahead: it removes all the load wrote, and
+ * the operations of its deletes are what removing that history costs.
+ */
+async function retentionFarAhead(base) {
+  const now = Date.now() + 10 * 365 * 86_400_000;
+  const response = await fetch(`${base}/__bench/retention?now=${now}`, { method: "POST" });
+  if (!response.ok) throw new Error(`/__bench/retention: ${response.status}`);
+  return response.json();
+}
+
+/**
+ * D1 per delivered event, from a metered run: the statements its invocations ran; the bytes the load
+ * added to the data-plane databases per delivery row it added; and the rows retention's deletes
+ * wrote (and read) per delivery they removed, an event's share included.
+ */
+function d1PerDelivery(metered) {
+  const { operations: lines } = metered.lines;
+  const { before, after, retention } = metered.storage;
+  const databases = dataPlane(after);
+  const total = (sizes, key) => databases.reduce((sum, name) => sum + (sizes[name]?.[key] ?? 0), 0);
+  const deliveryRows = total(after, "deliveries") - total(before, "deliveries");
+  const removed = retention.removed.deliveries;
+  return {
+    databases,
+    statements: sum(lines, "d1Queries") / metered.deliveries,
+    writeStatements: sum(lines, "d1WriteQueries") / metered.deliveries,
+    bytes: (total(after, "sizeBytes") - total(before, "sizeBytes")) / deliveryRows,
+    deliveryRows,
+    retentionDays: retention.retentionDays,
+    removedDeliveries: removed,
+    removalRowsWritten: retention.operations.d1RowsWritten / removed,
+    removalRowsRead: retention.operations.d1RowsRead / removed,
+  };
+}
+
+/**
+ * Whole-life cost per million deliveries besides the operations: storage of the bytes for the retention
+ * period (GB of 10^9 bytes, months of 30 days) and removal by retention's deletes.
+ */
+function lifeCostPerMillion(d1) {
+  const gbMonths = ((d1.bytes * 1e6) / 1e9) * (d1.retentionDays / 30);
+  return {
+    storage: gbMonths * D1_STORAGE_PER_GB_MONTH,
+    removal:
+      d1.removalRowsWritten * PRICES_PER_MILLION.d1RowsWritten +
+      d1.removalRowsRead * PRICES_PER_MILLION.d1RowsRead,
+  };
+}
+
 /**
  * Our service: an organization with `fanOut` endpoints, `events` published through the API. With
- * `meter`, run through bench/metered, also what the invocations logged they did.
+ * `meter`, run through bench/metered, also what the invocations logged they did, the D1 databases'
+ * sizes before and after the load, and what retention's removal of it all cost.
  */
 async function ours(events, fanOut, { meter }) {
   const service = await startLocalService({}, { metered: meter });
@@ -182,8 +258,12 @@ async function ours(events, fanOut, { meter }) {
       });
     await warmUp(events, fanOut, publish);
     const logOffset = readFileSync(service.logFile, "utf8").length;
+    const before = meter ? await d1Sizes(base) : null;
     const measured = await measureDeliveries(events, fanOut, publish);
-    return meter ? { ...measured, lines: await linesSince(service.logFile, logOffset) } : measured;
+    if (!meter) return measured;
+    const lines = await linesSince(service.logFile, logOffset);
+    const after = await d1Sizes(base);
+    return { ...measured, lines, storage: { before, after, retention: await retentionFarAhead(base) } };
   } finally {
     await service.stop();
   }
@@ -273,6 +353,7 @@ try {
       ...measured,
       usage: usagePerDelivery(metered, measured),
       doCallsPerEndpointBatch: durableObjectCallsPerEndpointBatch(metered.lines.operations),
+      d1: d1PerDelivery(metered),
     };
     const rate = (round) => round.deliveries / round.elapsedMs;
     const roundRatios = oursRounds.map((round, i) => rate(round) / rate(baselineRounds[i]));
@@ -332,6 +413,57 @@ try {
       ".)",
   );
 
+  const d1Names = rows[0].mine.d1.databases.join(", ");
+  console.log(`\nD1 per delivered event (the metered run; events and deliveries in ${d1Names})`);
+  console.log(`${"".padEnd(44)}${rows.map((r) => `fan-out ${r.fanOut}`.padStart(14)).join("")}`);
+  const d1Line = (label, cell) =>
+    console.log(`${label.padEnd(44)}${rows.map((r) => cell(r.mine.d1).padStart(14)).join("")}`);
+  d1Line("bytes stored (growth of D1's size_after)", (d) => d.bytes.toFixed(0));
+  d1Line(
+    "statements (of which wrote rows)",
+    (d) => `${d.statements.toFixed(2)} (${d.writeStatements.toFixed(2)})`,
+  );
+  d1Line("rows written by retention's deletes", (d) => d.removalRowsWritten.toFixed(2));
+  console.log(
+    `(bytes over ${rows.map((r) => r.mine.d1.deliveryRows).join(" and ")} delivery rows written; ` +
+      `retention removed ${rows.map((r) => r.mine.d1.removedDeliveries).join(" and ")} deliveries, warm-up included)`,
+  );
+
+  const retentionDays = rows[0].mine.d1.retentionDays;
+  console.log(
+    `\nWhole-life cost per million delivered events (RETENTION_DAYS ${retentionDays}; D1 storage ` +
+      `$${D1_STORAGE_PER_GB_MONTH}/GB-month as of ${STORAGE_PRICES_AS_OF}, bench/prices.mjs)`,
+  );
+  console.log(
+    `${"item".padEnd(44)}${rows.map((r) => `${`fan-out ${r.fanOut}`.padStart(15)} ${"$/M".padStart(9)}`).join("")}`,
+  );
+  const life = rows.map((r) => lifeCostPerMillion(r.mine.d1));
+  const lifeLine = (label, quantity, cost) =>
+    console.log(
+      `${label.padEnd(44)}${rows.map((r, i) => `${quantity(r, i).padStart(15)} ${cost(i).toFixed(3).padStart(9)}`).join("")}`,
+    );
+  lifeLine(
+    "operations (the total above)",
+    () => "",
+    (i) => totals[i],
+  );
+  lifeLine(
+    `storage: bytes × ${retentionDays} days`,
+    (r) => `${r.mine.d1.bytes.toFixed(0)} B`,
+    (i) => life[i].storage,
+  );
+  lifeLine(
+    "removal: retention's rows written (+ read)",
+    (r) => r.mine.d1.removalRowsWritten.toFixed(2),
+    (i) => life[i].removal,
+  );
+  const wholeLife = totals.map((t, i) => t + life[i].storage + life[i].removal);
+  lifeLine(
+    "whole life",
+    () => "",
+    (i) => wholeLife[i],
+  );
+
   const met = (ok) => (ok ? "met" : "NOT met");
   console.log("\nTargets");
   for (const r of rows)
@@ -350,6 +482,10 @@ try {
   );
   const cost = Math.max(...totals);
   console.log(`cost per million deliveries < $5: $${cost.toFixed(2)}, ${met(cost < 5)}`);
+  // Issue 15: below the whole-life cost of the single-database design, $7.75 per million at fan-out 1.
+  console.log(
+    `whole-life cost per million at fan-out 1 < $7.75: $${wholeLife[0].toFixed(2)}, ${met(wholeLife[0] < 7.75)}`,
+  );
 } finally {
   receiver.close();
   receiver.closeAllConnections();

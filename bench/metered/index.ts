@@ -5,9 +5,14 @@
  * the service's own wrangler.toml (scripts/local-stack.mjs), so the bindings are the shipped ones; the
  * Durable Object class and the RPC entrypoint are the service's, re-exported for them to resolve.
  * Calls through the `Publisher` entrypoint and inside the Durable Object are not counted.
+ *
+ * Two routes under /__bench/ exist only here, for the bench's storage figures (bench/metered/storage.ts):
+ * the size of each D1 database, and retention run as if the clock were far ahead. The shipped Worker
+ * has neither.
  */
 import service from "../../src/index";
 import { withMetering } from "./metering";
+import { BENCH_ROUTES, benchRoute } from "./storage";
 
 export { EndpointHealth, Publisher } from "../../src/index";
 
@@ -16,6 +21,7 @@ const handlers: Required<Pick<ExportedHandler<Env>, "fetch" | "queue" | "schedul
 
 export default {
   fetch(request, env, ctx) {
+    if (new URL(request.url).pathname.startsWith(BENCH_ROUTES)) return benchRoute(request, env);
     const invocation = () => ({
       invocation: "fetch",
       method: request.method,

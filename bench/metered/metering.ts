@@ -1,12 +1,15 @@
 /**
  * Counting of billable operations, for the benchmark's cost per million deliveries (scripts/bench.mjs).
  * Only the bench's wrapper Worker (bench/metered/index.ts) uses it; the shipped Worker counts nothing.
- * Each invocation runs on an `Env` whose D1 database, queues and Durable Object namespace count what
+ * Each invocation runs on an `Env` whose D1 databases, queues and Durable Object namespace count what
  * they are asked to do, and ends with one `{"message":"operations",…}` log line. D1 rows come from
  * the query results' own `meta`.
  */
 export type OperationCounts = {
+  /** D1 statements run: one per run(), all() or first(), and one per statement of a batch(). */
   d1Queries: number;
+  /** Those of them that wrote rows (meta.rows_written > 0); a write that matched nothing counts as a read. */
+  d1WriteQueries: number;
   d1RowsRead: number;
   d1RowsWritten: number;
   /** Billed per 64,000 bytes of each message written; reading and deleting it cost as much again. */
@@ -16,31 +19,63 @@ export type OperationCounts = {
   durableObjects: number;
 };
 
+export const noOperations = (): OperationCounts => ({
+  d1Queries: 0,
+  d1WriteQueries: 0,
+  d1RowsRead: 0,
+  d1RowsWritten: 0,
+  queueWriteOperations: 0,
+  durableObjectCalls: 0,
+  durableObjects: 0,
+});
+
 /** Runs `work` with a metered copy of `env` and logs what it cost, tagged with `describe()`. */
 export async function withMetering<T>(
   env: Env,
   describe: () => Record<string, unknown>,
   work: (env: Env) => Promise<T>,
 ): Promise<T> {
-  const counts: OperationCounts = {
-    d1Queries: 0,
-    d1RowsRead: 0,
-    d1RowsWritten: 0,
-    queueWriteOperations: 0,
-    durableObjectCalls: 0,
-    durableObjects: 0,
-  };
+  const counts = noOperations();
   try {
-    return await work({
-      ...env,
-      DB: meteredDatabase(env.DB, counts),
-      EVENTS_QUEUE: meteredQueue(env.EVENTS_QUEUE, counts),
-      DELIVERIES_QUEUE: meteredQueue(env.DELIVERIES_QUEUE, counts),
-      ENDPOINT_HEALTH: meteredNamespace(env.ENDPOINT_HEALTH, counts),
-    });
+    return await work(meteredEnv(env, counts));
   } finally {
     console.log(JSON.stringify({ message: "operations", ...describe(), ...counts }));
   }
+}
+
+/**
+ * A copy of `env` whose D1 databases, queues and Durable Object namespace add what they are asked to
+ * do to `counts`. Every D1 binding whose name starts with `DB` is metered, found by name rather than
+ * listed: the primary `DB` and any database beside it (`DB_SHARD_0`, `DB_SHARD_1`, …) as wrangler.toml
+ * declares them.
+ */
+export function meteredEnv(env: Env, counts: OperationCounts): Env {
+  const databases = d1Bindings(env).map(([name, db]) => [name, meteredDatabase(db, counts)]);
+  return {
+    ...env,
+    ...Object.fromEntries(databases),
+    EVENTS_QUEUE: meteredQueue(env.EVENTS_QUEUE, counts),
+    DELIVERIES_QUEUE: meteredQueue(env.DELIVERIES_QUEUE, counts),
+    ENDPOINT_HEALTH: meteredNamespace(env.ENDPOINT_HEALTH, counts),
+  };
+}
+
+/** The D1 bindings of `env` whose name starts with `DB`, by name. */
+export function d1Bindings(env: Env): [string, D1Database][] {
+  return Object.entries(env).filter((entry): entry is [string, D1Database] => {
+    const [name, value] = entry;
+    return name.startsWith("DB") && isD1Database(value);
+  });
+}
+
+function isD1Database(value: unknown): value is D1Database {
+  const candidate = value as Partial<D1Database> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.prepare === "function" &&
+    typeof candidate.batch === "function"
+  );
 }
 
 function meteredDatabase(db: D1Database, counts: OperationCounts): D1Database {
@@ -48,6 +83,7 @@ function meteredDatabase(db: D1Database, counts: OperationCounts): D1Database {
   const originals = new WeakMap<D1PreparedStatement, D1PreparedStatement>();
   const add = (meta: D1Meta) => {
     counts.d1Queries++;
+    if (meta.rows_written > 0) counts.d1WriteQueries++;
     counts.d1RowsRead += meta.rows_read;
     counts.d1RowsWritten += meta.rows_written;
   };
@@ -76,15 +112,26 @@ function meteredDatabase(db: D1Database, counts: OperationCounts): D1Database {
     originals.set(meteredStatement, statement);
     return meteredStatement;
   };
-  return {
-    prepare: (query: string) => wrap(db.prepare(query)),
-    async batch(statements: D1PreparedStatement[]) {
-      const results = await db.batch(statements.map((s) => originals.get(s) ?? s));
+  const batchOn =
+    (target: Pick<D1Database, "batch">) =>
+    async (statements: D1PreparedStatement[]): Promise<D1Result[]> => {
+      const results = await target.batch(statements.map((s) => originals.get(s) ?? s));
       for (const result of results) add(result.meta);
       return results;
-    },
+    };
+  return {
+    prepare: (query: string) => wrap(db.prepare(query)),
+    batch: batchOn(db),
     exec: db.exec.bind(db),
-    withSession: db.withSession.bind(db),
+    // Reads through a session (read replication) are statements of the same database: counted alike.
+    withSession(constraintOrBookmark?: D1SessionBookmark | D1SessionConstraint) {
+      const session = db.withSession(constraintOrBookmark);
+      return {
+        prepare: (query: string) => wrap(session.prepare(query)),
+        batch: batchOn(session),
+        getBookmark: session.getBookmark.bind(session),
+      } as D1DatabaseSession;
+    },
     dump: db.dump.bind(db),
   } as D1Database;
 }

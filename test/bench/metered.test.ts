@@ -9,6 +9,7 @@ import type { EndpointId } from "../../src/lib/ids";
 import { ADMIN_TOKEN, createOrganization } from "../support/api";
 import { publishCaptured } from "../support/consumers";
 import { batchOf } from "../support/faults";
+import { givenEndpoint, publishSettled } from "../support/fixtures";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -59,12 +60,84 @@ describe("operation counting (bench/metered, for npm run bench)", () => {
     expect(line).toMatchObject({
       invocation: "test",
       d1Queries: 4,
+      d1WriteQueries: 1,
       d1RowsWritten: 2, // the row and its primary-key index (organizations is a rowid table)
       queueWriteOperations: 4, // one each for the small and the 63,900-byte body, two for 63,901 bytes
       durableObjectCalls: 2,
       durableObjects: 1,
     });
     expect(line.d1RowsRead).toBeGreaterThan(0);
+  });
+
+  it("meters every D1 binding whose name starts with DB, found by name, and reads through its sessions", async () => {
+    // A second database, as DB_SHARD_0… will be: here the same local database under another name.
+    const withShard = { ...env, DB_SHARD_7: env.DB, DB_LABEL: "not a database" } as Env;
+    const [line] = await operationsLogged(() =>
+      withMetering(
+        withShard,
+        () => ({ invocation: "test" }),
+        async (counted) => {
+          const shard = (counted as unknown as Record<string, unknown>).DB_SHARD_7 as D1Database;
+          expect(shard).not.toBe(env.DB);
+          expect((counted as unknown as Record<string, unknown>).DB_LABEL).toBe("not a database");
+          await shard.prepare("SELECT 1").all();
+          await shard.batch([shard.prepare("SELECT 2"), shard.prepare("SELECT 3")]);
+          const session = counted.DB.withSession("first-unconstrained");
+          await session.prepare("SELECT 4").first();
+          await session.batch([session.prepare("SELECT 5")]);
+        },
+      ),
+    );
+    expect(line).toMatchObject({ d1Queries: 5, d1WriteQueries: 0 });
+  });
+
+  it("answers the D1 databases' sizes (meta.size_after) and rows at /__bench/d1, bench only", async () => {
+    const ctx = createExecutionContext();
+    const { org } = await givenEndpoint({ filters: ["*"] });
+    await publishSettled(org);
+    const response = await metered.fetch(new Request("https://webhooks.test/__bench/d1"), env, ctx);
+    expect(response.status).toBe(200);
+    const { databases } = (await response.json()) as {
+      databases: Record<string, { sizeBytes: number; events: number; deliveries: number }>;
+    };
+    // DB, and each shard beside it once there are shards: the organization's rows are on one of them.
+    expect(Object.keys(databases)).toContain("DB");
+    const all = Object.values(databases);
+    for (const database of all) expect(database.sizeBytes).toBeGreaterThan(0);
+    expect(all.reduce((sum, d) => sum + d.events, 0)).toBeGreaterThan(0);
+    expect(all.reduce((sum, d) => sum + d.deliveries, 0)).toBeGreaterThan(0);
+    const shipped = await service.fetch(new Request("https://webhooks.test/__bench/d1"), env, ctx);
+    expect(shipped.status).toBe(404);
+    await waitOnExecutionContext(ctx);
+  });
+
+  it("runs retention with a clock far ahead at /__bench/retention and answers what its deletes cost", async () => {
+    const ctx = createExecutionContext();
+    const { org } = await givenEndpoint({ filters: ["*"] });
+    await publishSettled(org);
+    await publishSettled(org);
+    const now = Date.now() + 10 * 365 * 86_400_000;
+    const response = await metered.fetch(
+      new Request(`https://webhooks.test/__bench/retention?now=${now}`, { method: "POST" }),
+      env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(response.status).toBe(200);
+    const result = (await response.json()) as {
+      retentionDays: number;
+      removed: { events: number; deliveries: number };
+      operations: { d1RowsWritten: number };
+    };
+    expect(result.retentionDays).toBe(30);
+    expect(result.removed.events).toBeGreaterThanOrEqual(2);
+    expect(result.removed.deliveries).toBeGreaterThanOrEqual(2);
+    // At least a row written per row removed (D1 bills a DELETE's rows, index entries included).
+    expect(result.operations.d1RowsWritten).toBeGreaterThanOrEqual(
+      result.removed.events + result.removed.deliveries,
+    );
+    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries").first<number>("n");
+    expect(left).toBe(0);
   });
 
   it("wraps the service's fetch, queue and scheduled handlers, a line per invocation", async () => {
