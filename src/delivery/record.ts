@@ -28,8 +28,10 @@ export function recordStatements(
     if (s.kind === "attempted") {
       const progress = progressAfter(s.made, job.queueRetries, now);
       if (job.stored)
-        writes.push(updateDeliveryProgress(db, job, progress, [...job.attempts, ...s.made.attempts]));
-      else outcomes.push({ job, progress, attempts: s.made.attempts });
+        writes.push(
+          updateDeliveryProgress(db, job, progress, storedAttempts([...job.attempts, ...s.made.attempts])),
+        );
+      else outcomes.push({ job, progress, attempts: storedAttempts(s.made.attempts) });
     } else if (s.kind === "ended") {
       writes.push(...failDelivery(db, job, s.reason));
     } else if ((s.kind === "handed-on" || s.kind === "crashed") && job.stored) {
@@ -37,6 +39,19 @@ export function recordStatements(
     }
   }
   return [...writes, ...insertDeliveryOutcomes(db, outcomes)];
+}
+
+/** How many of a delivery's attempts, the latest, keep their response body in its row. */
+export const ATTEMPTS_WITH_RESPONSE_BODY = 3;
+
+/**
+ * A delivery's attempts as its row keeps them: every attempt's status, timing and error, but the
+ * response body of the latest ATTEMPTS_WITH_RESPONSE_BODY only, so that a delivery that retries
+ * through its whole schedule keeps a row of a few KiB (docs/scale.md#thin-rows).
+ */
+export function storedAttempts(attempts: readonly Attempt[]): Attempt[] {
+  const firstWithBody = attempts.length - ATTEMPTS_WITH_RESPONSE_BODY;
+  return attempts.map((attempt, i) => (i < firstWithBody ? { ...attempt, responseBody: null } : attempt));
 }
 
 /** Where a run's attempts leave a delivery. */

@@ -24,8 +24,11 @@ export function attemptTimeoutMs(endpointTimeoutMs: number | null, serviceTimeou
   return Math.min(endpointTimeoutMs ?? serviceTimeoutMs, serviceTimeoutMs);
 }
 
-/** Response bodies kept in attempts are cut to this many bytes (docs/architecture.md#attempts-in-the-delivery-row). */
-export const MAX_RESPONSE_BODY_BYTES = 4096;
+/**
+ * Response bodies kept in attempts are cut to this many bytes: enough for a receiver's error message,
+ * and a delivery row stays small whatever the receiver answers (docs/scale.md#thin-rows).
+ */
+export const MAX_RESPONSE_BODY_BYTES = 1024;
 
 /** POSTs once, never following redirects (a 3xx is the receiver's answer), within `timeoutMs`. */
 export async function sendSignedRequest(request: SignedRequest, timeoutMs: number): Promise<AttemptResult> {

@@ -19,7 +19,7 @@ export type DeliveryRow = {
   delivered_at: string | null;
 };
 
-// Lists leave out the attempts (up to 4 KiB of response body each) and a replay's data.
+// Lists leave out the attempts (response bodies of up to 1 KiB) and a replay's data.
 export const LIST_COLUMNS = `organization_id, id, event_id, endpoint_id, event_type, status, attempt_count,
   next_attempt_at, last_status_code, last_error, replay_of, created_at, delivered_at`;
 
