@@ -15,11 +15,12 @@
  *
  * `POST /__bench/retention?now=<ms>`: the service's own retention (src/sweeper/retention.ts) with `now`
  * as its clock, on metered bindings, run again until a run removes nothing and its walk over the
- * organizations is complete; answers what it removed, the operations that cost and `RETENTION_DAYS`.
- * With a clock far ahead, it removes everything the load wrote, through the same DELETEs a cron run
- * makes. D1 bills each row a DELETE removes, index entries included, as a row written
- * (https://developers.cloudflare.com/d1/platform/pricing/), so its `d1RowsWritten` over the deliveries
- * removed is the removal's share of a delivery's cost.
+ * organizations is complete; answers what it removed (rows counted before and after), the operations
+ * that cost and `RETENTION_DAYS`. With a clock far ahead, it removes everything the load wrote, as a
+ * cron run does: weekly tables dropped whole, legacy rows deleted. D1 bills each row a DELETE removes
+ * as a row written (https://developers.cloudflare.com/d1/platform/pricing/), and a DROP as the schema
+ * rows it changes, so its `d1RowsWritten` over the deliveries removed is the removal's share of a
+ * delivery's cost.
  */
 import { getConfig } from "../../src/config";
 import { getCronCursor } from "../../src/db/cron-cursors";
@@ -48,36 +49,46 @@ export async function benchRoute(request: Request, env: Env): Promise<Response> 
 }
 
 async function sizeOf(db: D1Database): Promise<DatabaseSize> {
-  try {
-    const { results, meta } = await db
-      .prepare(
-        "SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM deliveries) AS deliveries",
-      )
-      .all<{ events: number; deliveries: number }>();
-    return {
-      sizeBytes: meta.size_after,
-      events: results[0]?.events ?? 0,
-      deliveries: results[0]?.deliveries ?? 0,
-    };
-  } catch {
-    // A database without the data plane's tables: its size only.
-    const { meta } = await db.prepare("SELECT 1").all();
-    return { sizeBytes: meta.size_after, events: null, deliveries: null };
-  }
+  // Events and deliveries are in weekly tables (src/db/buckets.ts), and in the legacy ones where a
+  // database has them: every table of each kind is counted.
+  const { results: tables, meta } = await db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND (name IN ('events', 'deliveries') OR name GLOB 'events_w[0-9]*' OR name GLOB 'deliveries_w[0-9]*')",
+    )
+    .all<{ name: string }>();
+  const count = async (kind: "events" | "deliveries") => {
+    let rows = 0;
+    for (const { name } of tables.filter((t) => t.name === kind || t.name.startsWith(`${kind}_w`))) {
+      rows += (await db.prepare(`SELECT COUNT(*) AS n FROM ${name}`).first<number>("n")) ?? 0;
+    }
+    return rows;
+  };
+  return { sizeBytes: meta.size_after, events: await count("events"), deliveries: await count("deliveries") };
+}
+
+/** Events and deliveries on the data plane: the shards' databases (shard 0 is `DB` itself), else `DB`. */
+async function dataPlaneRows(env: Env): Promise<{ events: number; deliveries: number }> {
+  const bindings = d1Bindings(env);
+  const shards = bindings.filter(([name]) => name.startsWith("DB_SHARD_"));
+  const sizes = await Promise.all((shards.length > 0 ? shards : bindings).map(([, db]) => sizeOf(db)));
+  return {
+    events: sizes.reduce((sum, size) => sum + (size.events ?? 0), 0),
+    deliveries: sizes.reduce((sum, size) => sum + (size.deliveries ?? 0), 0),
+  };
 }
 
 async function retentionAt(env: Env, now: number) {
   const operations = noOperations();
   const metered = meteredEnv(env, operations);
-  const removed = { events: 0, deliveries: 0 };
+  const before = await dataPlaneRows(env);
   let runs = 0;
   while (runs < MAX_RETENTION_RUNS) {
     runs++;
     const report = await applyRetention(metered, now);
-    removed.events += report.events;
-    removed.deliveries += report.deliveries;
     const walkComplete = (await getCronCursor(env.DB, "retention")) === "";
-    if (report.events + report.deliveries === 0 && walkComplete) break;
+    if (report.weeks + report.legacyEvents + report.legacyDeliveries === 0 && walkComplete) break;
   }
+  const after = await dataPlaneRows(env);
+  const removed = { events: before.events - after.events, deliveries: before.deliveries - after.deliveries };
   return { now, retentionDays: getConfig(env).retentionDays, runs, removed, operations };
 }

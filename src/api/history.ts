@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { Queryable } from "../db/queryable";
+import type { History } from "../db/buckets";
 import { dataOf } from "../db/shards";
 import type { AppEnv } from "./auth";
 
@@ -35,9 +35,9 @@ export const bookmarkAnswer = {
  * than the client's bookmark when it sends one, else any replica. The answer carries the session's
  * bookmark. Lists may so lag a write by a replica's delay (docs/api.md#consistency).
  */
-export async function readHistory<T>(c: Context<AppEnv>, read: (db: Queryable) => Promise<T>): Promise<T> {
-  const session = await historySession(c, clientBookmark(c) ?? "first-unconstrained");
-  const result = await read(session);
+export async function readHistory<T>(c: Context<AppEnv>, read: (h: History) => Promise<T>): Promise<T> {
+  const { history, session } = await historySession(c, clientBookmark(c) ?? "first-unconstrained");
+  const result = await read(history);
   answerBookmark(c, session);
   return result;
 }
@@ -49,20 +49,26 @@ export async function readHistory<T>(c: Context<AppEnv>, read: (db: Queryable) =
  */
 export async function findInHistory<T>(
   c: Context<AppEnv>,
-  find: (db: Queryable) => Promise<T | null>,
+  find: (h: History) => Promise<T | null>,
 ): Promise<T | null> {
-  let session = await historySession(c, clientBookmark(c) ?? "first-unconstrained");
-  let found = await find(session);
+  let { history, session } = await historySession(c, clientBookmark(c) ?? "first-unconstrained");
+  let found = await find(history);
   if (found === null) {
-    session = await historySession(c, "first-primary");
-    found = await find(session);
+    ({ history, session } = await historySession(c, "first-primary"));
+    found = await find(history);
   }
   answerBookmark(c, session);
   return found;
 }
 
-async function historySession(c: Context<AppEnv>, from: string): Promise<D1DatabaseSession> {
-  return (await dataOf(c.env, c.get("organizationId"))).withSession(from);
+/** The organization's history read through a new session of its shard's database. */
+async function historySession(
+  c: Context<AppEnv>,
+  from: string,
+): Promise<{ history: History; session: D1DatabaseSession }> {
+  const shard = await dataOf(c.env, c.get("organizationId"));
+  const session = shard.db.withSession(from);
+  return { history: { ...shard, db: session }, session };
 }
 
 function answerBookmark(c: Context<AppEnv>, session: D1DatabaseSession): void {

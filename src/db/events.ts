@@ -1,7 +1,16 @@
 import type { EventRecord, FanOutStatus, IdempotencyRecord, StoredEvent } from "../domain/event";
-import { type EventId, ID_PREFIX, idAt, type OrganizationId } from "../lib/ids";
-import { IN_ID_LIST, idList, type Page, type PageQuery, scanPage } from "./page";
-import type { Queryable } from "./queryable";
+import { type EventId, ID_PREFIX, idAt, type OrganizationId, timeOfId } from "../lib/ids";
+import {
+  ensureBuckets,
+  groupByBucket,
+  type History,
+  liveBuckets,
+  orEmpty,
+  overdue,
+  tableOf,
+  tableOfId,
+} from "./buckets";
+import { IN_ID_LIST, idList, type Page, type PageQuery, scanBuckets } from "./page";
 
 type EventRow = {
   id: string;
@@ -30,17 +39,19 @@ const toEvent = (row: EventRow): StoredEvent => ({
  * Stores an event, its fan-out pending: one row, nothing else on the hot path. It is due for the
  * sweeper from `sweepAfter` on, until fan-out marks it done (markEventsFannedOut), whatever becomes
  * of its queue message. Returns false when nothing was written: the event is there already (fan-out
- * stored it from its message first), or its Idempotency-Key was already used in the organization (the
- * unique index decides, so two concurrent publishes with one key cannot both store an event).
+ * stored it from its message first), or its Idempotency-Key was already used in the organization's
+ * week (the week's unique index decides, so two concurrent publishes with one key cannot both store an
+ * event; across weeks, publish looks the key up first: findEventByIdempotencyKey).
  */
 export async function insertEvent(
-  db: Queryable,
+  h: History,
   e: EventRecord,
   options: { idempotency?: IdempotencyRecord; sweepAfter: string },
 ): Promise<boolean> {
-  const { meta } = await db
+  await ensureBuckets(h, [e.id]);
+  const { meta } = await h.db
     .prepare(
-      `INSERT INTO events (organization_id, id, type, data, resources, occurred_at, created_at, sweep_after,
+      `INSERT INTO ${tableOfId(h, "events", e.id)} (organization_id, id, type, data, resources, occurred_at, created_at, sweep_after,
          idempotency_key, request_hash, fan_out_status)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
        ON CONFLICT DO NOTHING`,
@@ -61,28 +72,45 @@ export async function insertEvent(
   return meta.changes > 0;
 }
 
-/** The event first published under an Idempotency-Key, with the hash of that request. */
+/**
+ * The event first published under an Idempotency-Key, with the hash of that request: looked for in
+ * every week still kept, one statement each in one batch, so a key is remembered as long as its event.
+ */
 export async function findEventByIdempotencyKey(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   key: string,
 ): Promise<{ event: StoredEvent; requestHash: string } | null> {
-  const row = await db
-    .prepare("SELECT * FROM events WHERE organization_id = ? AND idempotency_key = ?")
-    .bind(organizationId, key)
-    .first<EventRow & { request_hash: string }>();
+  const buckets = await liveBuckets(h);
+  if (buckets.length === 0) return null;
+  const found = await orEmpty(
+    h.db.batch<EventRow & { request_hash: string }>(
+      buckets.map((bucket) =>
+        h.db
+          .prepare(
+            `SELECT * FROM ${tableOf("events", bucket)} WHERE organization_id = ? AND idempotency_key = ?`,
+          )
+          .bind(organizationId, key),
+      ),
+    ),
+    [],
+  );
+  const row = found.flatMap((result) => result.results).sort((a, b) => (a.id < b.id ? -1 : 1))[0];
   return row ? { event: toEvent(row), requestHash: row.request_hash } : null;
 }
 
 export async function getEvent(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   id: EventId,
 ): Promise<StoredEvent | null> {
-  const row = await db
-    .prepare("SELECT * FROM events WHERE organization_id = ? AND id = ?")
-    .bind(organizationId, id)
-    .first<EventRow>();
+  const row = await orEmpty(
+    h.db
+      .prepare(`SELECT * FROM ${tableOfId(h, "events", id)} WHERE organization_id = ? AND id = ?`)
+      .bind(organizationId, id)
+      .first<EventRow>(),
+    null,
+  );
   return row ? toEvent(row) : null;
 }
 
@@ -92,14 +120,21 @@ export async function getEvent(
  * from at most MAX_SCANNED_ROWS rows a page (page.ts: scanPage).
  */
 export async function listEvents(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   /** `types`: only events of these types (those an API key's scopes cover); all when undefined. */
   query: PageQuery & { type?: string; since?: string; until?: string; types?: readonly string[] },
 ): Promise<Page<StoredEvent>> {
   const idAtTime = (iso: string | undefined) => iso && idAt(ID_PREFIX.event, Date.parse(iso));
-  const page = await scanPage<EventRow>(db, {
-    table: "events",
+  const page = await scanBuckets<EventRow>(h, {
+    kind: "events",
+    within: {
+      from: query.since === undefined ? undefined : Date.parse(query.since),
+      to: Math.min(
+        query.cursor === undefined ? Number.POSITIVE_INFINITY : timeOfId(query.cursor) + 1,
+        query.until === undefined ? Number.POSITIVE_INFINITY : Date.parse(query.until),
+      ),
+    },
     columns: "*",
     range: [
       ["organization_id = ?", organizationId],
@@ -118,20 +153,22 @@ export async function listEvents(
 
 /**
  * Fan-out recorded or handed on a first attempt to every matching endpoint of these events: nothing
- * is left for the sweeper. One statement for all of an organization's events of a run. An event the
- * sweeper had given up (a late copy of its message went through after all) is done too.
+ * is left for the sweeper. One statement per week for all of an organization's events of a run. An
+ * event the sweeper had given up (a late copy of its message went through after all) is done too.
  */
 export function markEventsFannedOut(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   ids: readonly EventId[],
-): D1PreparedStatement {
-  return db
-    .prepare(
-      `UPDATE events SET fan_out_status = 'done', fan_out_error = NULL, sweep_after = NULL
-       WHERE organization_id = ? AND id ${IN_ID_LIST} AND fan_out_status <> 'done'`,
-    )
-    .bind(organizationId, idList(ids));
+): D1PreparedStatement[] {
+  return [...groupByBucket(h, ids)].map(([bucket, inBucket]) =>
+    h.db
+      .prepare(
+        `UPDATE ${tableOf("events", bucket)} SET fan_out_status = 'done', fan_out_error = NULL, sweep_after = NULL
+         WHERE organization_id = ? AND id ${IN_ID_LIST} AND fan_out_status <> 'done'`,
+      )
+      .bind(organizationId, idList(inBucket)),
+  );
 }
 
 /**
@@ -139,18 +176,20 @@ export function markEventsFannedOut(
  * sweeper, from `dueAt` at the latest.
  */
 export function noteFanOutError(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   ids: readonly EventId[],
   error: string,
   dueAt: string,
-): D1PreparedStatement {
-  return db
-    .prepare(
-      `UPDATE events SET fan_out_error = ?1, sweep_after = MIN(COALESCE(sweep_after, ?4), ?4)
-       WHERE organization_id = ?2 AND id IN (SELECT value FROM json_each(?3)) AND fan_out_status = 'pending'`,
-    )
-    .bind(error, organizationId, idList(ids), dueAt);
+): D1PreparedStatement[] {
+  return [...groupByBucket(h, ids)].map(([bucket, inBucket]) =>
+    h.db
+      .prepare(
+        `UPDATE ${tableOf("events", bucket)} SET fan_out_error = ?1, sweep_after = MIN(COALESCE(sweep_after, ?4), ?4)
+         WHERE organization_id = ?2 AND id IN (SELECT value FROM json_each(?3)) AND fan_out_status = 'pending'`,
+      )
+      .bind(error, organizationId, idList(inBucket), dueAt),
+  );
 }
 
 /**
@@ -158,14 +197,14 @@ export function noteFanOutError(
  * stays (it says why), and the event is due for the sweeper from `dueAt` at the latest.
  */
 export function noteEventDeadLettered(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   id: EventId,
   dueAt: string,
 ): D1PreparedStatement {
-  return db
+  return h.db
     .prepare(
-      `UPDATE events SET fan_out_error = COALESCE(fan_out_error, 'dead_lettered: fan-out kept failing'),
+      `UPDATE ${tableOfId(h, "events", id)} SET fan_out_error = COALESCE(fan_out_error, 'dead_lettered: fan-out kept failing'),
          sweep_after = MIN(COALESCE(sweep_after, ?3), ?3)
        WHERE organization_id = ?1 AND id = ?2 AND fan_out_status = 'pending'`,
     )
@@ -174,15 +213,15 @@ export function noteEventDeadLettered(
 
 export type EventToSweep = { organizationId: OrganizationId; id: EventId; sweeps: number };
 
-/** Events whose `sweep_after` has passed: stored, but not fanned out in time. */
-export async function listEventsToSweep(db: Queryable, now: string, limit: number): Promise<EventToSweep[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT organization_id, id, sweeps FROM events
-       WHERE sweep_after IS NOT NULL AND sweep_after <= ? ORDER BY sweep_after LIMIT ?`,
-    )
-    .bind(now, limit)
-    .all<{ organization_id: string; id: string; sweeps: number }>();
+/** Events whose `sweep_after` has passed: stored, but not fanned out in time; the most overdue first. */
+export async function listEventsToSweep(h: History, now: string, limit: number): Promise<EventToSweep[]> {
+  const results = await overdue<{ organization_id: string; id: string; sweeps: number }>(
+    h,
+    "events",
+    "organization_id, id, sweeps",
+    now,
+    limit,
+  );
   return results.map((r) => ({
     organizationId: r.organization_id as OrganizationId,
     id: r.id as EventId,
@@ -191,20 +230,20 @@ export async function listEventsToSweep(db: Queryable, now: string, limit: numbe
 }
 
 /** The sweeper sent the event again: one more re-send counted, and due again from `sweepAfter`. */
-export function postponeEventSweep(db: Queryable, e: EventToSweep, sweepAfter: string): D1PreparedStatement {
-  return db
+export function postponeEventSweep(h: History, e: EventToSweep, sweepAfter: string): D1PreparedStatement {
+  return h.db
     .prepare(
-      `UPDATE events SET sweeps = sweeps + 1, sweep_after = ?
+      `UPDATE ${tableOfId(h, "events", e.id)} SET sweeps = sweeps + 1, sweep_after = ?
        WHERE organization_id = ? AND id = ? AND fan_out_status = 'pending'`,
     )
     .bind(sweepAfter, e.organizationId, e.id);
 }
 
 /** The sweeper gives the event up: its fan-out is failed, with the reason and the last error. */
-export function failEventFanOut(db: Queryable, e: EventToSweep, reason: string): D1PreparedStatement {
-  return db
+export function failEventFanOut(h: History, e: EventToSweep, reason: string): D1PreparedStatement {
+  return h.db
     .prepare(
-      `UPDATE events SET fan_out_status = 'failed', sweep_after = NULL,
+      `UPDATE ${tableOfId(h, "events", e.id)} SET fan_out_status = 'failed', sweep_after = NULL,
          fan_out_error = ? || COALESCE(': ' || fan_out_error, '')
        WHERE organization_id = ? AND id = ? AND fan_out_status = 'pending'`,
     )

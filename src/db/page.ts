@@ -1,3 +1,4 @@
+import { bucketsBetween, type History, type HistoryKind, orEmpty, tableOf } from "./buckets";
 import type { Queryable } from "./queryable";
 
 /** Cursor pagination shared by every list: newest first by id, `nextCursor` is the last id returned. */
@@ -88,4 +89,42 @@ export async function scanPage<Row extends { id: string }>(
   if (matching.length > query.limit) return toPage(matching, query.limit);
   const stop = read.find((row) => row.scan_number === MAX_SCANNED_ROWS);
   return { data: matching, nextCursor: stop?.id ?? null };
+}
+
+/**
+ * A page of a shard's events or deliveries, kept in weekly tables (db/buckets.ts): scanPage on each
+ * live week whose ids can be in [within.from, within.to) (times, from the cursor and the list's
+ * bounds), newest first, until the page is full or a week's scan stopped short of its end, whose
+ * cursor is then the page's. So a filtered page reads at most MAX_SCANNED_ROWS rows of a week, and a
+ * page that ends where a week does may carry a cursor to an empty page.
+ */
+export async function scanBuckets<Row extends { id: string }>(
+  h: History,
+  query: {
+    kind: HistoryKind;
+    columns: string;
+    range: readonly Condition[];
+    filters: readonly Condition[];
+    limit: number;
+    within: { from?: number; to?: number };
+  },
+): Promise<Page<Row>> {
+  const buckets = await bucketsBetween(
+    h,
+    query.within.from ?? 0,
+    query.within.to ?? Number.POSITIVE_INFINITY,
+  );
+  const data: Row[] = [];
+  for (const [i, bucket] of buckets.entries()) {
+    const page = await orEmpty(
+      scanPage<Row>(h.db, { ...query, table: tableOf(query.kind, bucket), limit: query.limit - data.length }),
+      { data: [], nextCursor: null },
+    );
+    data.push(...page.data);
+    if (page.nextCursor !== null) return { data, nextCursor: page.nextCursor };
+    const last = data.at(-1);
+    if (data.length >= query.limit && last)
+      return { data, nextCursor: i < buckets.length - 1 ? last.id : null };
+  }
+  return { data, nextCursor: null };
 }

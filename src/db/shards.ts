@@ -1,14 +1,19 @@
 import type { OrganizationId } from "../lib/ids";
+import type { History } from "./buckets";
 import { organizationShard } from "./organizations";
 
 /**
  * The data plane's partitions (docs/scale.md): events and deliveries live in D1 databases bound as
  * DB_SHARD_0 … DB_SHARD_<n> in wrangler.toml, an organization's in the one its row in the control
  * plane names. This is the one place a database is chosen for data: every query on events or
- * deliveries runs on the database this module gives for its organization, and work across
- * organizations (the sweeper) goes over every shard in turn.
+ * deliveries runs on the history this module gives for its organization (its shard's database, with
+ * its weekly tables: db/buckets.ts), and work across organizations (the sweeper, retention) goes over
+ * every shard in turn.
  */
 export type Shard = { index: number; db: D1Database };
+
+/** A shard's history on the shard's database itself (whose sessions read replicas: api/history.ts). */
+export type ShardHistory = History & { db: D1Database };
 
 /** Every shard, in order: the bindings DB_SHARD_0, DB_SHARD_1, … up to the first missing number. */
 export function shards(env: Env): Shard[] {
@@ -25,8 +30,8 @@ export function shards(env: Env): Shard[] {
 const known = new Map<OrganizationId, number>();
 const KNOWN_LIMIT = 10_000;
 
-/** The database of the organization's data; null when there is no such organization. */
-export async function shardOf(env: Env, organizationId: OrganizationId): Promise<D1Database | null> {
+/** The history of the organization's shard; null when there is no such organization. */
+export async function shardOf(env: Env, organizationId: OrganizationId): Promise<ShardHistory | null> {
   let index = known.get(organizationId);
   if (index === undefined) {
     const read = await organizationShard(env.DB, organizationId);
@@ -37,14 +42,34 @@ export async function shardOf(env: Env, organizationId: OrganizationId): Promise
   }
   const shard = shards(env)[index];
   if (!shard) throw new Error(`organization ${organizationId} is on shard ${index}, which is not bound`);
-  return shard.db;
+  return historyOf(shard);
 }
 
-/** The database of an organization that exists (its id came from a stored row or a message). */
-export async function dataOf(env: Env, organizationId: OrganizationId): Promise<D1Database> {
-  const db = await shardOf(env, organizationId);
-  if (!db) throw new Error(`no organization ${organizationId}`);
-  return db;
+/** The history of an organization that exists (its id came from a stored row or a message). */
+export async function dataOf(env: Env, organizationId: OrganizationId): Promise<ShardHistory> {
+  const history = await shardOf(env, organizationId);
+  if (!history) throw new Error(`no organization ${organizationId}`);
+  return history;
+}
+
+// Where each shard's legacy bucket ends is set once, by its migration (migrations/data/0001), so each
+// isolate reads it once; retention sets it to 0 here when it drops the legacy tables.
+const legacyEnds = new Map<number, number>();
+
+/** A shard's history, on its database. */
+export async function historyOf(shard: Shard): Promise<ShardHistory> {
+  let legacyUntil = legacyEnds.get(shard.index);
+  if (legacyUntil === undefined) {
+    legacyUntil =
+      (await shard.db.prepare("SELECT until_ms FROM history_legacy").first<number>("until_ms")) ?? 0;
+    legacyEnds.set(shard.index, legacyUntil);
+  }
+  return { db: shard.db, legacyUntil, key: `DB_SHARD_${shard.index}` };
+}
+
+/** Retention dropped the shard's legacy tables: no id is looked for there any more. */
+export function forgetLegacy(shard: Shard): void {
+  legacyEnds.set(shard.index, 0);
 }
 
 /**

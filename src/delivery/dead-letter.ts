@@ -12,8 +12,8 @@ export async function deadLetterDeliveries(batch: MessageBatch, env: Env): Promi
     const job = firstAttemptJob(body, body.first?.eventType ?? "", null);
     // A first attempt may never have got a row; a retry or replay has one.
     const data = await dataOf(env, body.organizationId);
-    await data.batch(
-      failDelivery(data, { ...job, stored: !body.first }, "dead_lettered: the consumer kept failing"),
+    await data.db.batch(
+      await failDelivery(data, { ...job, stored: !body.first }, "dead_lettered: the consumer kept failing"),
     );
   });
 }

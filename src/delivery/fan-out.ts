@@ -1,5 +1,6 @@
 import { endpointReceives } from "../catalog/filters";
 import { getConfig } from "../config";
+import type { History } from "../db/buckets";
 import { listDeliveryEndpoints, listSubscriptions } from "../db/endpoints/reads";
 import { getEvent, insertEvent, markEventsFannedOut, noteFanOutError } from "../db/events";
 import { storedIds } from "../db/id-ranges";
@@ -124,8 +125,8 @@ async function planOrganization(
   group: EventMessage[],
 ): Promise<Plan> {
   try {
-    const data = await dataOf(env, organizationId);
-    const events = await eventsOf(data, organizationId, group);
+    const history = await dataOf(env, organizationId);
+    const events = await eventsOf(history, organizationId, group);
     const matches: { event: EventRecord; endpointId: EndpointId }[] = [];
     let after = "";
     while (events.length > 0) {
@@ -152,7 +153,7 @@ async function planOrganization(
       }),
     );
     const done = await storedIds(
-      data,
+      history,
       "deliveries",
       organizationId,
       pairs.map((p) => p.id),
@@ -197,14 +198,15 @@ async function recordFanOut(env: Env, plans: Plan[], unsettled: UnsettledEvents)
       const done = ids.filter((id) => !unsettled.has(id));
       const failed = ids.filter((id) => unsettled.has(id));
       try {
-        const data = await dataOf(env, plan.organizationId);
-        await data.batch([
-          ...(done.length > 0 ? [markEventsFannedOut(data, plan.organizationId, done)] : []),
-          // One statement per distinct error: usually one.
-          ...[...Map.groupBy(failed, (id) => unsettled.get(id) as string)].map(([error, eventIds]) =>
-            noteFanOutError(data, plan.organizationId, eventIds, error, due),
+        const history = await dataOf(env, plan.organizationId);
+        const statements = [
+          ...markEventsFannedOut(history, plan.organizationId, done),
+          // One statement per distinct error (usually one) and week.
+          ...[...Map.groupBy(failed, (id) => unsettled.get(id) as string)].flatMap(([error, eventIds]) =>
+            noteFanOutError(history, plan.organizationId, eventIds, error, due),
           ),
-        ]);
+        ];
+        if (statements.length > 0) await history.db.batch(statements);
       } catch (error) {
         const organizationId = plan.organizationId;
         console.error(
@@ -221,14 +223,14 @@ async function recordFanOut(env: Env, plans: Plan[], unsettled: UnsettledEvents)
  * dropped. One that did not fit in its message is read (gone: removed by retention meanwhile).
  */
 async function eventsOf(
-  data: D1Database,
+  history: History,
   organizationId: OrganizationId,
   group: EventMessage[],
 ): Promise<EventRecord[]> {
   const carried = group.flatMap((m) => (m.event ? [m.event] : []));
   const isStored = async () =>
     storedIds(
-      data,
+      history,
       "events",
       organizationId,
       carried.map((e) => e.id),
@@ -238,12 +240,12 @@ async function eventsOf(
   if (missing.length > 0) {
     const due = sweepAfter(Date.now());
     for (const { idempotency, ...event } of missing) {
-      await insertEvent(data, event, { idempotency, sweepAfter: due });
+      await insertEvent(history, event, { idempotency, sweepAfter: due });
     }
     stored = await isStored();
   }
   const read = await Promise.all(
-    group.filter((m) => !m.event).map((m) => getEvent(data, organizationId, m.eventId)),
+    group.filter((m) => !m.event).map((m) => getEvent(history, organizationId, m.eventId)),
   );
   return [
     ...carried.filter((e) => stored.has(e.id)).map(({ idempotency: _, ...event }) => event),

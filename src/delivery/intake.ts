@@ -1,4 +1,5 @@
 import { type Config, getConfig } from "../config";
+import type { History } from "../db/buckets";
 import { leaseDeliveries } from "../db/deliveries/consumer";
 import { getEvent } from "../db/events";
 import { storedIds } from "../db/id-ranges";
@@ -43,16 +44,16 @@ async function organizationJobs(
 ): Promise<Job[]> {
   let intakes: Intake[];
   try {
-    const data = await dataOf(env, organizationId);
+    const history = await dataOf(env, organizationId);
     intakes = await Promise.all([
       leasedJobs(
-        data,
+        history,
         config,
         organizationId,
         received.filter(({ body }) => !body.first),
       ),
       firstAttemptJobs(
-        data,
+        history,
         organizationId,
         received.filter(({ body }) => body.first),
       ),
@@ -73,7 +74,7 @@ async function organizationJobs(
 
 /** Retries and replays: the rows this run leased. One held by another run comes back when that lease ends. */
 async function leasedJobs(
-  data: D1Database,
+  history: History,
   config: Config,
   organizationId: OrganizationId,
   received: Received<DeliveryMessage>[],
@@ -82,7 +83,7 @@ async function leasedJobs(
   const seconds = leaseSeconds(config);
   const now = Date.now();
   const { leased, rows } = await leaseDeliveries(
-    data,
+    history,
     organizationId,
     received.map(({ body }) => body.deliveryId),
     new Date(now).toISOString(),
@@ -100,13 +101,13 @@ async function leasedJobs(
 
 /** First attempts handed on by fan-out; one that has a row was made already. */
 async function firstAttemptJobs(
-  data: D1Database,
+  history: History,
   organizationId: OrganizationId,
   received: Received<DeliveryMessage>[],
 ): Promise<Intake> {
   if (received.length === 0) return { jobs: [], skipped: [] };
   const stored = await storedIds(
-    data,
+    history,
     "deliveries",
     organizationId,
     received.map(({ body }) => body.deliveryId),
@@ -114,7 +115,7 @@ async function firstAttemptJobs(
   const todo = received.filter(({ body }) => !stored.has(body.deliveryId));
   // An event too large to ride along is read (null once retention removed it).
   const events = await Promise.all(
-    todo.map(({ body }) => body.first?.event ?? getEvent(data, organizationId, body.eventId)),
+    todo.map(({ body }) => body.first?.event ?? getEvent(history, organizationId, body.eventId)),
   );
   return {
     jobs: todo.map(({ message, body }, i) => {

@@ -1,3 +1,4 @@
+import { ensureBuckets, type History } from "../db/buckets";
 import {
   failDelivery,
   insertDeliveryOutcomes,
@@ -16,11 +17,11 @@ import type { Settled } from "./outcome";
  * a delivery that ended without an attempt is closed with its reason, and a lease this run will not
  * use is given back.
  */
-export function recordStatements(
-  db: D1Database,
+export async function recordStatements(
+  history: History,
   settled: readonly Settled[],
   now = new Date(),
-): D1PreparedStatement[] {
+): Promise<D1PreparedStatement[]> {
   const writes: D1PreparedStatement[] = [];
   const outcomes: DeliveryOutcome[] = [];
   for (const s of settled) {
@@ -29,16 +30,25 @@ export function recordStatements(
       const progress = progressAfter(s.made, job.queueRetries, now);
       if (job.stored)
         writes.push(
-          updateDeliveryProgress(db, job, progress, storedAttempts([...job.attempts, ...s.made.attempts])),
+          updateDeliveryProgress(
+            history,
+            job,
+            progress,
+            storedAttempts([...job.attempts, ...s.made.attempts]),
+          ),
         );
       else outcomes.push({ job, progress, attempts: storedAttempts(s.made.attempts) });
     } else if (s.kind === "ended") {
-      writes.push(...failDelivery(db, job, s.reason));
+      writes.push(...(await failDelivery(history, job, s.reason)));
     } else if ((s.kind === "handed-on" || s.kind === "crashed") && job.stored) {
-      writes.push(releaseDelivery(db, job));
+      writes.push(releaseDelivery(history, job));
     }
   }
-  return [...writes, ...insertDeliveryOutcomes(db, outcomes)];
+  await ensureBuckets(
+    history,
+    outcomes.map(({ job }) => job.id),
+  );
+  return [...writes, ...insertDeliveryOutcomes(history, outcomes)];
 }
 
 /** How many of a delivery's attempts, the latest, keep their response body in its row. */

@@ -1,3 +1,4 @@
+import { ensureBuckets } from "../db/buckets";
 import { insertReplay, listRecoverableDeliveries } from "../db/deliveries/maintenance";
 import { dataOf } from "../db/shards";
 import type { Delivery } from "../domain/delivery";
@@ -40,9 +41,13 @@ export async function replayDeliveries(
     }),
   );
   const sweep = sweepAfter(now.getTime());
-  const data = await dataOf(env, first.organizationId);
-  await data.batch(
-    replays.map((replay) => insertReplay(data, replay, { payloadOverride, sweepAfter: sweep })),
+  const history = await dataOf(env, first.organizationId);
+  await ensureBuckets(
+    history,
+    replays.map((replay) => replay.id),
+  );
+  await history.db.batch(
+    replays.map((replay) => insertReplay(history, replay, { payloadOverride, sweepAfter: sweep })),
   );
   try {
     await sendAll(
@@ -92,8 +97,8 @@ export async function recoverDeliveries(
   window: RecoverWindow,
   takePermits: (requested: number) => Promise<ReplayPermits>,
 ): Promise<Recovered> {
-  const data = await dataOf(env, endpoint.organizationId);
-  const scanned = await listRecoverableDeliveries(data, endpoint.organizationId, endpoint.id, {
+  const history = await dataOf(env, endpoint.organizationId);
+  const scanned = await listRecoverableDeliveries(history, endpoint.organizationId, endpoint.id, {
     since: window.since,
     until: window.until,
     after: window.cursor,

@@ -45,9 +45,9 @@ async function settleEndpointGroup(
   try {
     const endpoint = known ?? (await getDeliveryEndpoint(env.DB, endpointId));
     const settled = await deliverToEndpoint(env, config, endpoint, jobs, connections);
-    const data = await dataOf(env, organizationOf(jobs));
-    const writes = recordStatements(data, settled);
-    if (writes.length > 0) await data.batch(writes);
+    const history = await dataOf(env, organizationOf(jobs));
+    const writes = await recordStatements(history, settled);
+    if (writes.length > 0) await history.db.batch(writes);
     return settled;
   } catch (error) {
     console.error(JSON.stringify({ message: "delivery run failed", endpointId, error: String(error) }));

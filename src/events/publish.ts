@@ -1,4 +1,5 @@
 import { checkEventData } from "../catalog/validate";
+import type { History } from "../db/buckets";
 import { findEventByIdempotencyKey, getEvent, insertEvent } from "../db/events";
 import { shardOf } from "../db/shards";
 import type { EventRecord, EventResources, IdempotencyRecord, StoredEvent } from "../domain/event";
@@ -30,7 +31,7 @@ export type Published = { event: StoredEvent; replayed: boolean };
  */
 export async function publishEvent(env: Env, input: PublishInput): Promise<Published> {
   const { definition, data } = checkEventData(input.type, input.data, { type: "type", data: "data" });
-  const eventsDb = await dataOfPublisher(env, input.organizationId);
+  const history = await dataOfPublisher(env, input.organizationId);
 
   const resources = { ...input.resources };
   const resource = definition.resource;
@@ -53,7 +54,7 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
     ? { key: input.idempotencyKey, requestHash: await requestHash(input) }
     : undefined;
   if (idempotency) {
-    const earlier = await earlierPublish(eventsDb, input.organizationId, idempotency);
+    const earlier = await earlierPublish(history, input.organizationId, idempotency);
     if (earlier) return earlier;
   }
 
@@ -61,7 +62,7 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
     { organizationId: event.organizationId, eventId: event.id },
     { event: { ...event, idempotency } },
   );
-  const store = () => insertEvent(eventsDb, event, { idempotency, sweepAfter: sweepAfter(Date.now()) });
+  const store = () => insertEvent(history, event, { idempotency, sweepAfter: sweepAfter(Date.now()) });
   const accepted = {
     event: { ...event, fanOut: { status: "pending", error: null } },
     replayed: false,
@@ -80,27 +81,27 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
       return accepted;
     }
     // Fan-out, quicker than this request, may have stored it from the message already.
-    if (!stored && sent) stored = (await getEvent(eventsDb, event.organizationId, event.id)) !== null;
+    if (!stored && sent) stored = (await getEvent(history, event.organizationId, event.id)) !== null;
   } else {
     stored = await store();
     if (stored) await trySend(env, message);
   }
   if (stored) return accepted;
   // Another request with the same key stored its event first; fan-out drops our message, if sent.
-  const earlier = idempotency && (await earlierPublish(eventsDb, input.organizationId, idempotency));
+  const earlier = idempotency && (await earlierPublish(history, input.organizationId, idempotency));
   if (!earlier) throw new Error(`event ${event.id} was not stored`);
   return earlier;
 }
 
 /** The shard of the publishing organization, which must exist. */
-async function dataOfPublisher(env: Env, organizationId: OrganizationId): Promise<D1Database> {
-  const eventsDb = await shardOf(env, organizationId);
-  if (!eventsDb) {
+async function dataOfPublisher(env: Env, organizationId: OrganizationId): Promise<History> {
+  const history = await shardOf(env, organizationId);
+  if (!history) {
     throw new ServiceError("validation", "Unknown organization", [
       { path: "organizationId", message: "no such organization" },
     ]);
   }
-  return eventsDb;
+  return history;
 }
 
 async function trySend(env: Env, message: EventMessage): Promise<boolean> {
@@ -126,11 +127,11 @@ function requestHash(input: PublishInput): Promise<string> {
 }
 
 async function earlierPublish(
-  eventsDb: D1Database,
+  history: History,
   organizationId: OrganizationId,
   idempotency: IdempotencyRecord,
 ): Promise<Published | null> {
-  const earlier = await findEventByIdempotencyKey(eventsDb, organizationId, idempotency.key);
+  const earlier = await findEventByIdempotencyKey(history, organizationId, idempotency.key);
   if (!earlier) return null;
   if (earlier.requestHash !== idempotency.requestHash) {
     throw new ServiceError("conflict", "This Idempotency-Key was already used with a different request", [

@@ -132,6 +132,21 @@ export function deliveryIdRange(eventId: EventId): { from: string; to: string } 
 /** How many leading characters of a delivery id name its event's time: deliveryIdRange's `from`. */
 export const DELIVERY_RANGE_PREFIX_LENGTH = ID_PREFIX.delivery.length + TIME_LENGTH;
 
+/**
+ * The time an id names, in milliseconds: its creation's, or for a delivery its event's. Read from the
+ * ten characters after the kind's prefix (`evt_`, `dlv_`, …); 0 for an id without a readable time.
+ */
+export function timeOfId(id: string): number {
+  const time = id.slice(id.indexOf("_") + 1, id.indexOf("_") + 1 + TIME_LENGTH);
+  let ms = 0;
+  for (const char of time) {
+    const digit = ALPHABET.indexOf(char);
+    if (digit < 0) return 0;
+    ms = ms * 32 + digit;
+  }
+  return time.length === TIME_LENGTH ? ms : 0;
+}
+
 /** The smallest id of `prefix` made at `ms`: ids below it were made earlier (for time-bounded scans). */
 export function idAt(prefix: string, ms: number): string {
   return prefix + encodeTime(ms);

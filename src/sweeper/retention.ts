@@ -1,27 +1,74 @@
 import { getConfig } from "../config";
+import { BUCKET_MS, dropBucket, dropLegacy, liveBuckets, orEmpty } from "../db/buckets";
 import { getCronCursor, setCronCursor } from "../db/cron-cursors";
 import { deleteExpiredSecrets } from "../db/endpoint-secrets";
 import { deleteBefore } from "../db/id-ranges";
 import { organizationIdsAfter } from "../db/organizations";
-import { dataOf } from "../db/shards";
+import { dataOf, forgetLegacy, historyOf, type Shard, shards } from "../db/shards";
 import { ID_PREFIX, idAt } from "../lib/ids";
 
-/** Rows per DELETE, and DELETEs per cron run: bounded work, however much is due. */
+/** Rows per DELETE, and DELETEs per cron run, in the legacy tables: bounded work, however much is due. */
 const BATCH = 500;
 const DELETES_PER_RUN = 200;
-/** Organizations visited per run; a run that ends early resumes with the next one. */
+/** Organizations visited per run in the legacy tables; a run that ends early resumes with the next one. */
 const ORGANIZATIONS_PER_RUN = 50;
 
-export type RetentionReport = { deliveries: number; events: number; secrets: number };
+export type RetentionReport = {
+  /** Weeks whose tables were dropped, over every shard. */
+  weeks: number;
+  /** Rows deleted one by one from the legacy tables. */
+  legacyEvents: number;
+  legacyDeliveries: number;
+  /** Rotated-out signing secrets past their grace window. */
+  secrets: number;
+};
 
 /**
- * Removes history older than `RETENTION_DAYS`. Ids are time-sortable, so "older than" is a
- * primary-key range within each organization (events and deliveries are keyed by organization
- * first); organizations are walked a few per run from where the last run stopped. A delivery's id
- * carries its event's time, so an event and its deliveries (with their attempts) expire together.
+ * Removes history older than `RETENTION_DAYS`, a week at a time: on every shard, each week whose last
+ * moment is older drops its two tables (db/buckets.ts), events and deliveries with their attempts
+ * together, whatever they hold, without a DELETE per row. So a row is kept for RETENTION_DAYS at least
+ * and seven days more at most. The legacy tables of a shard from before weeks are emptied as before, by
+ * primary-key range per organization (ids are time-sortable; a delivery's id carries its event's
+ * time), and dropped once their last row has expired.
  */
 export async function applyRetention(env: Env, now: number): Promise<RetentionReport> {
   const cutoff = now - getConfig(env).retentionDays * 86_400_000;
+  const report: RetentionReport = { weeks: 0, legacyEvents: 0, legacyDeliveries: 0, secrets: 0 };
+  for (const shard of shards(env)) {
+    try {
+      report.weeks += await dropExpired(shard, cutoff);
+    } catch (error) {
+      console.error(
+        JSON.stringify({ message: "retention failed", shard: shard.index, error: String(error) }),
+      );
+    }
+  }
+  await deleteLegacyRows(env, cutoff, report);
+  report.secrets = await deleteExpiredSecrets(env.DB, new Date(now).toISOString());
+  console.log(JSON.stringify({ message: "retention applied", ...report }));
+  return report;
+}
+
+/** Drops the shard's weeks that ended before `cutoff`, and its legacy tables once all of them did. */
+async function dropExpired(shard: Shard, cutoff: number): Promise<number> {
+  const history = await historyOf(shard);
+  let dropped = 0;
+  for (const bucket of await liveBuckets(history)) {
+    if (bucket === "legacy") {
+      if (history.legacyUntil <= cutoff) {
+        await dropLegacy(history);
+        forgetLegacy(shard);
+      }
+    } else if ((bucket + 1) * BUCKET_MS <= cutoff) {
+      await dropBucket(history, bucket);
+      dropped++;
+    }
+  }
+  return dropped;
+}
+
+/** The legacy tables' expired rows, organization by organization, from where the last run stopped. */
+async function deleteLegacyRows(env: Env, cutoff: number, report: RetentionReport): Promise<void> {
   const beforeDelivery = idAt(ID_PREFIX.delivery, cutoff);
   const beforeEvent = idAt(ID_PREFIX.event, cutoff);
   let budget = DELETES_PER_RUN;
@@ -36,16 +83,20 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
     return total;
   };
 
-  const report = { deliveries: 0, events: 0, secrets: 0 };
   let cursor = await getCronCursor(env.DB, "retention");
   const organizations = await organizationIdsAfter(env.DB, cursor, ORGANIZATIONS_PER_RUN);
   for (const organizationId of organizations) {
     if (budget <= 0) break;
-    const data = await dataOf(env, organizationId);
-    report.deliveries += await drain((limit) =>
-      deleteBefore(data, "deliveries", organizationId, beforeDelivery, limit),
-    );
-    report.events += await drain((limit) => deleteBefore(data, "events", organizationId, beforeEvent, limit));
+    const { db, legacyUntil } = await dataOf(env, organizationId);
+    if (legacyUntil > 0) {
+      // The tables may have been dropped by another run meanwhile: then nothing is left to delete.
+      report.legacyDeliveries += await drain((limit) =>
+        orEmpty(deleteBefore(db, "deliveries", organizationId, beforeDelivery, limit), 0),
+      );
+      report.legacyEvents += await drain((limit) =>
+        orEmpty(deleteBefore(db, "events", organizationId, beforeEvent, limit), 0),
+      );
+    }
     if (budget > 0) cursor = organizationId; // finished with this one
   }
   // Past the last organization, the next run starts the walk over.
@@ -54,7 +105,4 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
     "retention",
     organizations.length < ORGANIZATIONS_PER_RUN && budget > 0 ? "" : cursor,
   );
-  report.secrets = await deleteExpiredSecrets(env.DB, new Date(now).toISOString());
-  console.log(JSON.stringify({ message: "retention applied", ...report }));
-  return report;
 }

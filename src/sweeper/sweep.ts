@@ -1,6 +1,6 @@
 import { listDeliveriesToSweep, postponeDeliverySweep } from "../db/deliveries/maintenance";
 import { type EventToSweep, failEventFanOut, listEventsToSweep, postponeEventSweep } from "../db/events";
-import { type Shard, shards } from "../db/shards";
+import { historyOf, type Shard, shards } from "../db/shards";
 import { storedDeliveryMessage } from "../delivery/job";
 import type { EventMessage } from "../events/message";
 import { QUEUE_SEND_BATCH_LIMIT, SWEEP_GRACE_MS, sendAll, sweepAfter } from "../lib/queue";
@@ -43,14 +43,16 @@ export async function sweep(env: Env, now: number): Promise<SweepReport> {
   return report;
 }
 
-async function sweepShard(env: Env, { db }: Shard, now: number): Promise<SweepReport> {
+async function sweepShard(env: Env, shard: Shard, now: number): Promise<SweepReport> {
+  const history = await historyOf(shard);
+  const { db } = history;
   const at = new Date(now).toISOString();
-  const events = await listEventsToSweep(db, at, SWEEP_LIMIT);
+  const events = await listEventsToSweep(history, at, SWEEP_LIMIT);
   const givenUp = events.filter((e) => e.sweeps >= MAX_EVENT_SWEEPS);
   const resent = events.filter((e) => e.sweeps < MAX_EVENT_SWEEPS);
   if (givenUp.length > 0) {
     const reason = `fan-out did not complete after ${MAX_EVENT_SWEEPS} re-sends`;
-    await db.batch(givenUp.map((e) => failEventFanOut(db, e, reason)));
+    await db.batch(givenUp.map((e) => failEventFanOut(history, e, reason)));
     console.error(JSON.stringify({ message: "event fan-out given up", events: givenUp.map((e) => e.id) }));
   }
   if (resent.length > 0) {
@@ -60,9 +62,9 @@ async function sweepShard(env: Env, { db }: Shard, now: number): Promise<SweepRe
         body: { organizationId, eventId: id } satisfies EventMessage,
       })),
     );
-    await db.batch(resent.map((e) => postponeEventSweep(db, e, nextEventSweep(e, now))));
+    await db.batch(resent.map((e) => postponeEventSweep(history, e, nextEventSweep(e, now))));
   }
-  const deliveries = await listDeliveriesToSweep(db, at, SWEEP_LIMIT);
+  const deliveries = await listDeliveriesToSweep(history, at, SWEEP_LIMIT);
   if (deliveries.length > 0) {
     await sendAll(
       env.DELIVERIES_QUEUE,
@@ -70,7 +72,7 @@ async function sweepShard(env: Env, { db }: Shard, now: number): Promise<SweepRe
     );
     // Consuming the message clears the mark; if this one is lost too, the next sweep after this one tries again.
     const again = sweepAfter(now);
-    await db.batch(deliveries.map((d) => postponeDeliverySweep(db, d, again)));
+    await db.batch(deliveries.map((d) => postponeDeliverySweep(history, d, again)));
   }
   return {
     eventsRequeued: resent.length,

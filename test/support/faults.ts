@@ -104,12 +104,16 @@ export function databaseFailingWhen(
  * insert), as a database that keeps failing on one row would. Every run of its consumer then fails
  * after the attempt; marking it failed still works. Returns the way to lift it.
  */
-export async function refuseDeliveryRow(db: D1Database, deliveryId: string): Promise<() => Promise<void>> {
-  if (!/^\w+$/.test(deliveryId)) throw new Error(`not a delivery id: ${deliveryId}`);
+export async function refuseDeliveryRow(
+  db: D1Database,
+  table: string,
+  deliveryId: string,
+): Promise<() => Promise<void>> {
+  if (!/^\w+$/.test(deliveryId) || !/^\w+$/.test(table)) throw new Error(`not a delivery id: ${deliveryId}`);
   const trigger = `refuse_${deliveryId}`;
   await db
     .prepare(
-      `CREATE TRIGGER ${trigger} BEFORE INSERT ON deliveries
+      `CREATE TRIGGER ${trigger} BEFORE INSERT ON ${table}
        WHEN NEW.id = '${deliveryId}' AND NEW.status <> 'failed'
        BEGIN SELECT RAISE(ABORT, 'injected: D1 refuses this row'); END`,
     )

@@ -6,8 +6,8 @@ import type {
   DeliveryStatus,
 } from "../../domain/delivery";
 import type { DeliveryId, OrganizationId } from "../../lib/ids";
+import { ensureBuckets, groupByBucket, type History, orEmpty, tableOf, tableOfId } from "../buckets";
 import { IN_ID_LIST, idList } from "../page";
-import type { Queryable } from "../queryable";
 import { type JobRow, toJob } from "./rows";
 
 /**
@@ -64,33 +64,38 @@ const MAX_OUTCOME_JSON_UNITS = 500_000;
  * The rows of deliveries written once their first attempts are over, a row that exists already (two
  * runs raced) left alone. They go as one JSON array per statement, not one statement per row: a run
  * records up to a thousand, and each statement costs D1 a round of its own work. A statement's JSON
- * stays under D1's 2 MB limit on a value (UTF-8 takes at most three bytes per UTF-16 unit).
+ * stays under D1's 2 MB limit on a value (UTF-8 takes at most three bytes per UTF-16 unit). One
+ * statement per week at least; the weeks' tables must exist (ensureBuckets).
  */
 export function insertDeliveryOutcomes(
-  db: Queryable,
+  h: History,
   outcomes: readonly DeliveryOutcome[],
 ): D1PreparedStatement[] {
-  const slices: string[][] = [];
-  let units = 0;
-  for (const outcome of outcomes) {
-    const row = JSON.stringify(outcomeValues(outcome));
-    const last = slices.at(-1);
-    if (last && units + row.length <= MAX_OUTCOME_JSON_UNITS) {
-      last.push(row);
-      units += row.length + 1;
-    } else {
-      slices.push([row]);
-      units = row.length + 1;
-    }
-  }
-  return slices.map((rows) =>
-    db
-      .prepare(
-        `INSERT INTO deliveries (${OUTCOME_COLUMNS.join(", ")})
-         SELECT ${OUTCOME_COLUMNS.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true
-         ON CONFLICT DO NOTHING`,
-      )
-      .bind(`[${rows.join(",")}]`),
+  return [...Map.groupBy(outcomes, ({ job }) => tableOfId(h, "deliveries", job.id))].flatMap(
+    ([table, inTable]) => {
+      const slices: string[][] = [];
+      let units = 0;
+      for (const outcome of inTable) {
+        const row = JSON.stringify(outcomeValues(outcome));
+        const last = slices.at(-1);
+        if (last && units + row.length <= MAX_OUTCOME_JSON_UNITS) {
+          last.push(row);
+          units += row.length + 1;
+        } else {
+          slices.push([row]);
+          units = row.length + 1;
+        }
+      }
+      return slices.map((rows) =>
+        h.db
+          .prepare(
+            `INSERT INTO ${table} (${OUTCOME_COLUMNS.join(", ")})
+           SELECT ${OUTCOME_COLUMNS.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true
+           ON CONFLICT DO NOTHING`,
+          )
+          .bind(`[${rows.join(",")}]`),
+      );
+    },
   );
 }
 
@@ -101,61 +106,75 @@ export function insertDeliveryOutcomes(
  * `rows` has every requested delivery that exists; `content` is null once retention removed the event.
  */
 export async function leaseDeliveries(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   ids: readonly DeliveryId[],
   now: string,
   leaseUntil: string,
 ): Promise<{ leased: Set<string>; rows: Map<string, DeliveryJob & { status: DeliveryStatus }> }> {
-  if (ids.length === 0) return { leased: new Set(), rows: new Map() };
-  const [leasedRows, jobRows] = await db.batch<{ id: string } | JobRow>([
-    db
-      .prepare(
-        `UPDATE deliveries SET lease_until = ?, sweep_after = NULL
-         WHERE organization_id = ? AND id ${IN_ID_LIST} AND status = 'pending'
-           AND (lease_until IS NULL OR lease_until <= ?)
-         RETURNING id`,
-      )
-      .bind(leaseUntil, organizationId, idList(ids), now),
-    db
-      .prepare(
-        `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data,
-           d.payload_override IS NOT NULL AS payload_overridden, e.resources AS event_resources,
-           e.occurred_at AS event_occurred_at
-         FROM deliveries d LEFT JOIN events e ON e.organization_id = d.organization_id AND e.id = d.event_id
-         WHERE d.organization_id = ? AND d.id ${IN_ID_LIST}`,
-      )
-      .bind(organizationId, idList(ids)),
-  ]);
-  const leased = new Set((leasedRows?.results ?? []).map((row) => row.id));
-  const rows = ((jobRows?.results ?? []) as JobRow[]).map(
-    (row) => [row.id, { ...toJob(row), status: row.status }] as const,
+  const leased = new Set<string>();
+  const rows = new Map<string, DeliveryJob & { status: DeliveryStatus }>();
+  // A delivery and its event are in the same week (its id names the event's time). A week retention
+  // dropped meanwhile holds none of them any more.
+  const weeks = [...groupByBucket(h, ids)];
+  const results = await Promise.all(
+    weeks.map(([bucket, inBucket]) =>
+      orEmpty(
+        h.db.batch<{ id: string } | JobRow>([
+          h.db
+            .prepare(
+              `UPDATE ${tableOf("deliveries", bucket)} SET lease_until = ?, sweep_after = NULL
+               WHERE organization_id = ? AND id ${IN_ID_LIST} AND status = 'pending'
+                 AND (lease_until IS NULL OR lease_until <= ?)
+               RETURNING id`,
+            )
+            .bind(leaseUntil, organizationId, idList(inBucket), now),
+          h.db
+            .prepare(
+              `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data,
+                 d.payload_override IS NOT NULL AS payload_overridden, e.resources AS event_resources,
+                 e.occurred_at AS event_occurred_at
+               FROM ${tableOf("deliveries", bucket)} d LEFT JOIN ${tableOf("events", bucket)} e
+                 ON e.organization_id = d.organization_id AND e.id = d.event_id
+               WHERE d.organization_id = ? AND d.id ${IN_ID_LIST}`,
+            )
+            .bind(organizationId, idList(inBucket)),
+        ]),
+        [],
+      ),
+    ),
   );
-  return { leased, rows: new Map(rows) };
+  for (const [leasedRows, jobRows] of results) {
+    for (const row of leasedRows?.results ?? []) leased.add(row.id);
+    for (const row of (jobRows?.results ?? []) as JobRow[])
+      rows.set(row.id, { ...toJob(row), status: row.status });
+  }
+  return { leased, rows };
 }
 
 /** Gives a lease back early (the run could not finish), so the next message for it can proceed. */
 export function releaseDelivery(
-  db: Queryable,
+  h: History,
   job: Pick<DeliveryJob, "organizationId" | "id">,
 ): D1PreparedStatement {
-  return db
+  return h.db
     .prepare(
-      "UPDATE deliveries SET lease_until = NULL WHERE organization_id = ? AND id = ? AND status = 'pending'",
+      `UPDATE ${tableOfId(h, "deliveries", job.id)} SET lease_until = NULL
+       WHERE organization_id = ? AND id = ? AND status = 'pending'`,
     )
     .bind(job.organizationId, job.id);
 }
 
 /** Records a consumer run's outcome; only a still-pending delivery moves, so a late duplicate cannot undo it. */
 export function updateDeliveryProgress(
-  db: Queryable,
+  h: History,
   job: DeliveryJob,
   p: DeliveryProgress,
   attempts: readonly Attempt[],
 ): D1PreparedStatement {
-  return db
+  return h.db
     .prepare(
-      `UPDATE deliveries SET status = ?, attempt_count = ?, queue_retries = ?, next_attempt_at = ?, sweep_after = ?,
+      `UPDATE ${tableOfId(h, "deliveries", job.id)} SET status = ?, attempt_count = ?, queue_retries = ?, next_attempt_at = ?, sweep_after = ?,
          last_status_code = ?, last_error = ?, delivered_at = ?, attempts = ?, lease_until = NULL
        WHERE organization_id = ? AND id = ? AND status = 'pending'`,
     )
@@ -167,10 +186,14 @@ export function updateDeliveryProgress(
  * A stored delivery is closed if still pending; a first attempt is given its row, failed (and a row
  * an earlier run did write is closed the same way).
  */
-export function failDelivery(db: Queryable, job: DeliveryJob, reason: string): D1PreparedStatement[] {
-  const close = db
+export async function failDelivery(
+  h: History,
+  job: DeliveryJob,
+  reason: string,
+): Promise<D1PreparedStatement[]> {
+  const close = h.db
     .prepare(
-      `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, sweep_after = NULL, lease_until = NULL,
+      `UPDATE ${tableOfId(h, "deliveries", job.id)} SET status = 'failed', next_attempt_at = NULL, sweep_after = NULL, lease_until = NULL,
          last_error = ?
        WHERE organization_id = ? AND id = ? AND status = 'pending'`,
     )
@@ -186,5 +209,6 @@ export function failDelivery(db: Queryable, job: DeliveryJob, reason: string): D
     deliveredAt: null,
     sweepAfter: null,
   };
-  return [...insertDeliveryOutcomes(db, [{ job, progress: failed, attempts: [] }]), close];
+  await ensureBuckets(h, [job.id]);
+  return [...insertDeliveryOutcomes(h, [{ job, progress: failed, attempts: [] }]), close];
 }

@@ -6,9 +6,10 @@ import {
   ID_PREFIX,
   idAt,
   type OrganizationId,
+  timeOfId,
 } from "../../lib/ids";
-import { IN_ID_LIST, idList, type Page, type PageQuery, scanPage } from "../page";
-import type { Queryable } from "../queryable";
+import { type History, orEmpty, tableOfId } from "../buckets";
+import { IN_ID_LIST, idList, type Page, type PageQuery, scanBuckets } from "../page";
 import { type DeliveryRow, LIST_COLUMNS, toDelivery } from "./rows";
 
 /** Delivery history as the API reads it. */
@@ -24,14 +25,17 @@ export type DeliveryFilters = {
 };
 
 export async function getDelivery(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   id: DeliveryId,
 ): Promise<(Delivery & { attempts: Attempt[] }) | null> {
-  const row = await db
-    .prepare("SELECT * FROM deliveries WHERE organization_id = ? AND id = ?")
-    .bind(organizationId, id)
-    .first<DeliveryRow>();
+  const row = await orEmpty(
+    h.db
+      .prepare(`SELECT * FROM ${tableOfId(h, "deliveries", id)} WHERE organization_id = ? AND id = ?`)
+      .bind(organizationId, id)
+      .first<DeliveryRow>(),
+    null,
+  );
   return row ? { ...toDelivery(row), attempts: JSON.parse(row.attempts) } : null;
 }
 
@@ -41,14 +45,23 @@ export async function getDelivery(
  * the other filters are read from at most MAX_SCANNED_ROWS rows a page (page.ts: scanPage).
  */
 export async function listDeliveries(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   query: PageQuery & DeliveryFilters,
 ): Promise<Page<Delivery>> {
-  // An event's deliveries share an id range (lib/ids.ts): the filter becomes a primary-key range.
+  // An event's deliveries share an id range (lib/ids.ts): the filter becomes a primary-key range, and
+  // its week the only one read.
   const event = query.eventId?.startsWith("evt_") ? deliveryIdRange(query.eventId as EventId) : undefined;
-  const page = await scanPage<DeliveryRow>(db, {
-    table: "deliveries",
+  const eventTime = event && timeOfId(event.from);
+  const before = [
+    query.cursor === undefined ? undefined : timeOfId(query.cursor) + 1,
+    query.until === undefined ? undefined : Date.parse(query.until),
+    eventTime === undefined ? undefined : eventTime + 1,
+  ].filter((t) => t !== undefined);
+  const page = await scanBuckets<DeliveryRow>(h, {
+    kind: "deliveries",
+    // A delivery's id names its event's time, at or before its own created_at: `since` bounds nothing.
+    within: { from: eventTime, to: before.length > 0 ? Math.min(...before) : undefined },
     columns: LIST_COLUMNS,
     range: [
       ["organization_id = ?", organizationId],

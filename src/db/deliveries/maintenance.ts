@@ -7,20 +7,23 @@ import {
   type OrganizationId,
   RANGE_END,
 } from "../../lib/ids";
-import type { Queryable } from "../queryable";
+import { bucketsBetween, type History, orEmpty, overdue, tableOf, tableOfId } from "../buckets";
 import { type DeliveryRow, LIST_COLUMNS, toDelivery } from "./rows";
 
 /** What the sweeper, retention, replay and recover read and write of deliveries. */
 
-/** A replay: a pending row, which the sweeper re-sends if its queue message never comes. */
+/**
+ * A replay: a pending row, which the sweeper re-sends if its queue message never comes. In its event's
+ * week, whose tables must exist (ensureBuckets).
+ */
 export function insertReplay(
-  db: Queryable,
+  h: History,
   d: Delivery,
   options: { payloadOverride?: unknown; sweepAfter: string },
 ): D1PreparedStatement {
-  return db
+  return h.db
     .prepare(
-      `INSERT INTO deliveries (organization_id, id, event_id, endpoint_id, event_type, status, next_attempt_at,
+      `INSERT INTO ${tableOfId(h, "deliveries", d.id)} (organization_id, id, event_id, endpoint_id, event_type, status, next_attempt_at,
          sweep_after, replay_of, payload_override, created_at)
        VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
     )
@@ -47,17 +50,16 @@ export type DeliveryToSweep = {
 
 /** Pending deliveries whose `sweep_after` has passed: no queue message picked them up in time. */
 export async function listDeliveriesToSweep(
-  db: Queryable,
+  h: History,
   now: string,
   limit: number,
 ): Promise<DeliveryToSweep[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT organization_id, id, endpoint_id, event_id FROM deliveries
-       WHERE sweep_after IS NOT NULL AND sweep_after <= ? ORDER BY sweep_after LIMIT ?`,
-    )
-    .bind(now, limit)
-    .all<{ organization_id: string; id: string; endpoint_id: string; event_id: string }>();
+  const results = await overdue<{
+    organization_id: string;
+    id: string;
+    endpoint_id: string;
+    event_id: string;
+  }>(h, "deliveries", "organization_id, id, endpoint_id, event_id", now, limit);
   return results.map((r) => ({
     organizationId: r.organization_id as OrganizationId,
     id: r.id as DeliveryId,
@@ -68,13 +70,14 @@ export async function listDeliveriesToSweep(
 
 /** The sweeper re-sent it: look again only if this message is lost too. */
 export function postponeDeliverySweep(
-  db: Queryable,
+  h: History,
   d: DeliveryToSweep,
   sweepAfter: string,
 ): D1PreparedStatement {
-  return db
+  return h.db
     .prepare(
-      "UPDATE deliveries SET sweep_after = ? WHERE organization_id = ? AND id = ? AND status = 'pending'",
+      `UPDATE ${tableOfId(h, "deliveries", d.id)} SET sweep_after = ?
+       WHERE organization_id = ? AND id = ? AND status = 'pending'`,
     )
     .bind(sweepAfter, d.organizationId, d.id);
 }
@@ -83,42 +86,80 @@ export function postponeDeliverySweep(
 export type ScannedFailure = Delivery & { recoverable: boolean };
 
 /**
+ * How long after its event a delivery can first be recorded: fan-out, re-sent by the sweeper, gives up
+ * after about 17 hours (sweeper/sweep.ts). Recover's window is on created_at; a delivery's week is its
+ * event's, so the weeks read start this much before the window.
+ */
+const LATEST_FIRST_RECORD_MS = 2 * 86_400_000;
+
+/**
  * Recover's scan: up to `limit` of the endpoint's failed original deliveries (never a replay) created
  * in [since, until), oldest first, after the delivery `after` when given, each marked recoverable unless
- * a replay of it is pending or delivered. The partial index deliveries_failed_originals holds just
- * these rows (migrations/control/0003_list_indexes.sql); a replay is looked for in its original's id range
- * (deliveryIdRange, lib/ids.ts: a replay's id starts with its event's time too), with no index of its own.
+ * a replay of it is pending or delivered. The partial index of failed originals holds just these rows
+ * (migrations/control/0003_list_indexes.sql, and each week's: db/buckets.ts); a replay is looked for in
+ * its original's id range (deliveryIdRange, lib/ids.ts: a replay's id starts with its event's time
+ * too, so it is in the same week), with no index of its own. Each week that can hold the window is
+ * read, and the oldest `limit` of all kept.
  */
 export async function listRecoverableDeliveries(
-  db: Queryable,
+  h: History,
   organizationId: OrganizationId,
   endpointId: EndpointId,
   window: { since: string; until: string; after?: string; limit: number },
 ): Promise<ScannedFailure[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT ${LIST_COLUMNS}, NOT EXISTS (
-           SELECT 1 FROM deliveries r
-           WHERE r.organization_id = d.organization_id
-             AND r.id >= substr(d.id, 1, ?7) AND r.id < substr(d.id, 1, ?7) || '${RANGE_END}'
-             AND r.replay_of = d.id AND r.status IN ('pending', 'delivered')
-         ) AS recoverable
-       FROM deliveries d
-       WHERE d.organization_id = ?1 AND d.endpoint_id = ?2 AND d.status = 'failed' AND d.replay_of IS NULL
-         AND d.created_at >= ?3 AND d.created_at < ?4
-         AND (d.created_at, d.id) > (
-           COALESCE((SELECT created_at FROM deliveries WHERE organization_id = ?1 AND id = ?5), ''), ?5)
-       ORDER BY d.created_at, d.id LIMIT ?6`,
+  const after = window.after
+    ? await orEmpty(
+        h.db
+          .prepare(
+            `SELECT created_at FROM ${tableOfId(h, "deliveries", window.after)} WHERE organization_id = ? AND id = ?`,
+          )
+          .bind(organizationId, window.after)
+          .first<string>("created_at"),
+        null,
+      )
+    : null;
+  const buckets = await bucketsBetween(
+    h,
+    Date.parse(window.since) - LATEST_FIRST_RECORD_MS,
+    Date.parse(window.until),
+  );
+  const pages = await Promise.all(
+    buckets.map((bucket) =>
+      orEmpty(
+        h.db
+          .prepare(
+            `SELECT ${LIST_COLUMNS}, NOT EXISTS (
+                 SELECT 1 FROM ${tableOf("deliveries", bucket)} r
+                 WHERE r.organization_id = d.organization_id
+                   AND r.id >= substr(d.id, 1, ?7) AND r.id < substr(d.id, 1, ?7) || '${RANGE_END}'
+                   AND r.replay_of = d.id AND r.status IN ('pending', 'delivered')
+               ) AS recoverable
+             FROM ${tableOf("deliveries", bucket)} d
+             WHERE d.organization_id = ?1 AND d.endpoint_id = ?2 AND d.status = 'failed' AND d.replay_of IS NULL
+               AND d.created_at >= ?3 AND d.created_at < ?4 AND (d.created_at, d.id) > (?5, ?6)
+             ORDER BY d.created_at, d.id LIMIT ?8`,
+          )
+          .bind(
+            organizationId,
+            endpointId,
+            window.since,
+            window.until,
+            after ?? "",
+            window.after ?? "",
+            DELIVERY_RANGE_PREFIX_LENGTH,
+            window.limit,
+          )
+          .all<DeliveryRow & { recoverable: number }>()
+          .then(({ results }) => results),
+        [],
+      ),
+    ),
+  );
+  return pages
+    .flat()
+    .sort((a, b) =>
+      a.created_at === b.created_at ? (a.id < b.id ? -1 : 1) : a.created_at < b.created_at ? -1 : 1,
     )
-    .bind(
-      organizationId,
-      endpointId,
-      window.since,
-      window.until,
-      window.after ?? "",
-      window.limit,
-      DELIVERY_RANGE_PREFIX_LENGTH,
-    )
-    .all<DeliveryRow & { recoverable: number }>();
-  return results.map((row) => ({ ...toDelivery(row), recoverable: row.recoverable === 1 }));
+    .slice(0, window.limit)
+    .map((row) => ({ ...toDelivery(row), recoverable: row.recoverable === 1 }));
 }

@@ -15,7 +15,7 @@ import {
 import { consume } from "../../support/consumers";
 import { batchOf, capturingQueue } from "../../support/faults";
 import { givenEndpoint } from "../../support/fixtures";
-import { dataDb } from "../../support/shards";
+import { countOfOrganization } from "../../support/shards";
 
 const matter = { matterId: "matter_1", name: "Idempotent" };
 
@@ -52,10 +52,7 @@ describe("publishing with an Idempotency-Key", () => {
     });
 
     await settledDeliveries(org.token, `event_id=${event.id}`, 1);
-    const stored = await (await dataDb(org.id))
-      .prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
-      .bind(org.id)
-      .first<number>("n");
+    const stored = await countOfOrganization(org.id, "events");
     expect(stored).toBe(1);
     expect(await receiver.received()).toHaveLength(1);
   });
@@ -85,10 +82,7 @@ describe("publishing with an Idempotency-Key", () => {
     expect(await receiver.received()).toHaveLength(1);
     const [delivered] = await receiver.received();
     expect(delivered?.headers["webhook-id"]).toBe([...ids][0]);
-    const stored = await (await dataDb(org.id))
-      .prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
-      .bind(org.id)
-      .first<number>("n");
+    const stored = await countOfOrganization(org.id, "events");
     expect(stored).toBe(1);
   });
 });

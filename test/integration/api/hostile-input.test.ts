@@ -41,7 +41,7 @@ async function snapshot(): Promise<string> {
             (SELECT COUNT(*) || ':' || COUNT(deleted_at) || ':' || IFNULL(MAX(updated_at), '') FROM endpoints) AS endpoints,
             (SELECT COUNT(*) || ':' || COUNT(expires_at) FROM endpoint_secrets) AS secrets`,
   ).first();
-  const events = await countOnEveryShard("SELECT COUNT(*) AS n FROM events");
+  const events = await countOnEveryShard("events");
   return JSON.stringify({ ...row, events });
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, createOrganization, publishRpc } from "../../support/api";
 import { givenEndpoint, publishSettled } from "../../support/fixtures";
-import { dataDb } from "../../support/shards";
+import { countOfOrganization } from "../../support/shards";
 
 /** JSON text of an array nested `depth` deep. */
 const nestedText = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
@@ -18,10 +18,7 @@ async function send(method: string, path: string, token: string, rawBody: string
 }
 
 async function eventCount(organizationId: string) {
-  return (await dataDb(organizationId))
-    .prepare("SELECT COUNT(*) AS n FROM events WHERE organization_id = ?")
-    .bind(organizationId)
-    .first<number>("n");
+  return countOfOrganization(organizationId, "events");
 }
 
 describe("JSON bodies are bounded at every door", () => {

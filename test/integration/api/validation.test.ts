@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newOrganizationId } from "../../../src/lib/ids";
 import { ADMIN_TOKEN, call, createOrganization, receiverChannel } from "../../support/api";
-import { dataDb } from "../../support/shards";
+import { countOfOrganization } from "../../support/shards";
 
 type Problem = {
   type: string;
@@ -25,10 +25,11 @@ async function expectProblem(response: Response, status: number): Promise<Proble
 }
 
 const countRows = async (table: "events" | "endpoints", organizationId: string) =>
-  (await (table === "events" ? await dataDb(organizationId) : env.DB)
-    .prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE organization_id = ?`)
-    .bind(organizationId)
-    .first<number>("n")) ?? 0;
+  table === "events"
+    ? countOfOrganization(organizationId, "events")
+    : ((await env.DB.prepare("SELECT COUNT(*) AS n FROM endpoints WHERE organization_id = ?")
+        .bind(organizationId)
+        .first<number>("n")) ?? 0);
 
 describe("bad input on publish: problem+json 4xx, nothing stored", () => {
   const publish = (body: unknown, init: { rawBody?: string; headers?: Record<string, string> } = {}) =>

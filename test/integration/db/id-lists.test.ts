@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { ensureBuckets, tableOfId } from "../../../src/db/buckets";
 import { insertDeliveryOutcomes } from "../../../src/db/deliveries/consumer";
 import { storedIds } from "../../../src/db/id-ranges";
 import { IN_ID_LIST, idList } from "../../../src/db/page";
@@ -7,6 +8,22 @@ import { firstAttemptJob } from "../../../src/delivery/job";
 import type { DeliveryOutcome } from "../../../src/domain/delivery";
 import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../../../src/lib/ids";
 import { createOrganization } from "../../support/api";
+import { weeklyHistory } from "../../support/shards";
+
+// Ids without a time (`dlv_test…`) are in week 0: its tables hold every row written here.
+const history = weeklyHistory(env.DB);
+const table = tableOfId(history, "deliveries", "dlv_test000000");
+
+/** Writes the outcomes' rows, their week's tables made first, as the delivery run does. */
+async function insertOutcomes(outcomes: DeliveryOutcome[]) {
+  await ensureBuckets(
+    history,
+    outcomes.map((o) => o.job.id),
+  );
+  const statements = insertDeliveryOutcomes(history, outcomes);
+  await env.DB.batch(statements);
+  return statements;
+}
 
 /** A delivered first attempt whose answer body is `responseBody`. */
 function deliveredOutcome(organizationId: string, n: number, responseBody: string): DeliveryOutcome {
@@ -49,12 +66,11 @@ describe("rows written and looked up many at a time", () => {
   it("writes first attempts' rows in one statement, with their columns typed as one at a time would", async () => {
     const org = await createOrganization();
     const outcomes = Array.from({ length: 150 }, (_, n) => deliveredOutcome(org.id, n, "ok"));
-    const statements = insertDeliveryOutcomes(env.DB, outcomes);
+    const statements = await insertOutcomes(outcomes);
     expect(statements.length).toBe(1);
-    await env.DB.batch(statements);
     const { results } = await env.DB.prepare(
       `SELECT typeof(attempt_count) AS count_type, typeof(last_status_code) AS status_type,
-         typeof(next_attempt_at) AS next_type, status, attempts FROM deliveries WHERE organization_id = ?`,
+         typeof(next_attempt_at) AS next_type, status, attempts FROM ${table} WHERE organization_id = ?`,
     )
       .bind(org.id)
       .all<{
@@ -77,9 +93,9 @@ describe("rows written and looked up many at a time", () => {
       ]);
     }
     // Written again (a run that raced another), nothing changes.
-    await env.DB.batch(insertDeliveryOutcomes(env.DB, outcomes));
+    await insertOutcomes(outcomes);
     const ids = await storedIds(
-      env.DB,
+      history,
       "deliveries",
       org.id,
       outcomes.map((o) => o.job.id),
@@ -90,10 +106,9 @@ describe("rows written and looked up many at a time", () => {
   it("cuts a write whose JSON would pass D1's 2 MB limit on a value into several statements", async () => {
     const org = await createOrganization();
     const outcomes = Array.from({ length: 3 }, (_, n) => deliveredOutcome(org.id, n, "é".repeat(300_000)));
-    const statements = insertDeliveryOutcomes(env.DB, outcomes);
+    const statements = await insertOutcomes(outcomes);
     expect(statements.length).toBe(3);
-    await env.DB.batch(statements);
-    expect((await storedIds(env.DB, "deliveries", org.id, ["dlv_test000000", "dlv_test000002"])).size).toBe(
+    expect((await storedIds(history, "deliveries", org.id, ["dlv_test000000", "dlv_test000002"])).size).toBe(
       2,
     );
   });
@@ -101,24 +116,19 @@ describe("rows written and looked up many at a time", () => {
   it("finds ids past D1's hundred bound parameters, only the organization's, through the primary key", async () => {
     const org = await createOrganization();
     const other = await createOrganization();
-    await env.DB.batch(
-      insertDeliveryOutcomes(
-        env.DB,
-        Array.from({ length: 120 }, (_, n) => deliveredOutcome(org.id, n, "")),
-      ),
-    );
+    await insertOutcomes(Array.from({ length: 120 }, (_, n) => deliveredOutcome(org.id, n, "")));
     const asked = Array.from({ length: 240 }, (_, n) => `dlv_test${String(n).padStart(6, "0")}`);
-    expect((await storedIds(env.DB, "deliveries", org.id, asked)).size).toBe(120);
-    expect((await storedIds(env.DB, "deliveries", other.id, asked)).size).toBe(0);
-    expect((await storedIds(env.DB, "events", org.id, [])).size).toBe(0);
+    expect((await storedIds(history, "deliveries", org.id, asked)).size).toBe(120);
+    expect((await storedIds(history, "deliveries", other.id, asked)).size).toBe(0);
+    expect((await storedIds(history, "events", org.id, [])).size).toBe(0);
 
     const { results: plan } = await env.DB.prepare(
-      `EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE organization_id = ? AND id ${IN_ID_LIST}`,
+      `EXPLAIN QUERY PLAN SELECT id FROM ${table} WHERE organization_id = ? AND id ${IN_ID_LIST}`,
     )
       .bind(org.id, idList(asked))
       .all<{ detail: string }>();
     expect(plan.map((step) => step.detail).join("\n")).toMatch(
-      /SEARCH deliveries USING PRIMARY KEY \(organization_id=\? AND id=\?\)/,
+      /SEARCH deliveries_w0 USING PRIMARY KEY \(organization_id=\? AND id=\?\)/,
     );
   });
 });

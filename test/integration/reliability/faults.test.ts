@@ -1,6 +1,7 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
+import { ensureBuckets } from "../../../src/db/buckets";
 import type { DeliveryMessage } from "../../../src/delivery/job";
 import type { EventMessage } from "../../../src/events/message";
 import { publishEvent } from "../../../src/events/publish";
@@ -18,7 +19,16 @@ import {
   refuseDeliveryRow,
 } from "../../support/faults";
 import { givenEndpoint } from "../../support/fixtures";
-import { countOnEveryShard, dataDb, envWithDataDb } from "../../support/shards";
+import { countOnEveryShard, envWithDataDb, historyOfOrganization, rowTable } from "../../support/shards";
+
+/** The event's `sweep_after`, where its row is. */
+async function sweepAfterOf(organizationId: string, eventId: string) {
+  const { db, table } = await rowTable(organizationId, "events", eventId);
+  return db
+    .prepare(`SELECT sweep_after FROM ${table} WHERE organization_id = ? AND id = ?`)
+    .bind(organizationId, eventId)
+    .first<string>("sweep_after");
+}
 
 const matter = { matterId: "m", name: "n" };
 
@@ -55,10 +65,7 @@ describe("nothing lost", () => {
   it("an event whose queue send failed is delivered after the sweep", async () => {
     const { org, receiver } = await givenEndpoint();
     const event = await publishWhileQueueDown(org.id);
-    const stored = await (await dataDb(org.id))
-      .prepare("SELECT sweep_after FROM events WHERE organization_id = ? AND id = ?")
-      .bind(org.id, event.id)
-      .first<string>("sweep_after");
+    const stored = await sweepAfterOf(org.id, event.id);
     expect(stored).not.toBeNull();
 
     await runCronAfterGrace();
@@ -78,7 +85,7 @@ describe("nothing lost", () => {
       { ...failing, EVENTS_QUEUE: events.queue },
       { organizationId: org.id as OrganizationId, type: "matter.created", data: matter },
     );
-    expect(await countOnEveryShard("SELECT COUNT(*) AS n FROM events WHERE id = ?", accepted.id)).toBe(0);
+    expect(await countOnEveryShard("events", "id = ?", accepted.id)).toBe(0);
     const [message] = events.sent as [EventMessage];
     expect(await consume(batchOf("webhook-events", [message]))).toEqual({ acked: 1, retried: 0 });
 
@@ -93,17 +100,15 @@ describe("nothing lost", () => {
     const { org, receiver } = await givenEndpoint();
     const { event, message } = await publishCaptured(org.id);
     // As if the publish request had not stored it either.
-    await (await dataDb(org.id))
-      .prepare("DELETE FROM events WHERE organization_id = ? AND id = ?")
+    const { db, table } = await rowTable(org.id, "events", event.id);
+    await db
+      .prepare(`DELETE FROM ${table} WHERE organization_id = ? AND id = ?`)
       .bind(org.id, event.id)
       .run();
 
     // Fan-out failed max_retries times: the message reaches the events' dead-letter queue.
     expect(await consume(batchOf("webhook-events-dlq", [message]))).toEqual({ acked: 1, retried: 0 });
-    const stored = await (await dataDb(org.id))
-      .prepare("SELECT sweep_after FROM events WHERE organization_id = ? AND id = ?")
-      .bind(org.id, event.id)
-      .first<string>("sweep_after");
+    const stored = await sweepAfterOf(org.id, event.id);
     expect(stored).not.toBeNull();
     expect(await receiver.received()).toHaveLength(0);
 
@@ -186,7 +191,9 @@ describe("nothing lost", () => {
     };
     // D1 refuses to record it delivered: every run makes its attempt, then fails, and the message
     // goes round again, through the real local queue.
-    const lift = await refuseDeliveryRow(await dataDb(org.id), handedOn.deliveryId);
+    await ensureBuckets(await historyOfOrganization(org.id), [handedOn.deliveryId]);
+    const { db, table } = await rowTable(org.id, "deliveries", handedOn.deliveryId);
+    const lift = await refuseDeliveryRow(db, table, handedOn.deliveryId);
     await sendAll(env.DELIVERIES_QUEUE, [{ body: handedOn }]);
 
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1).finally(lift);
