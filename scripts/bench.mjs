@@ -13,7 +13,10 @@ import { readFileSync } from "node:fs";
 //   5. what a delivery costs over its whole life: the D1 bytes each delivered event leaves (the growth
 //      of the databases' size over the metered load), kept RETENTION_DAYS at D1's storage price, and
 //      its removal, from the rows written by retention's own deletes run on the load's data with the
-//      clock far ahead (bench/metered/storage.ts); and the D1 statements per delivery.
+//      clock far ahead (bench/metered/storage.ts); and the D1 statements per delivery. For each metered
+//      load, a table of the data-plane shards (DB_SHARD_0, …): events and deliveries rows and bytes
+//      after the load, and their growth during it; and the shard each run's organization landed on
+//      (drawn by SHARD_WEIGHTS, as for any new organization).
 // Counting costs CPU (a log line per invocation, about 15% more per delivery here), so throughput,
 // latency and CPU come from runs of the service as deployed, and the operations from a separate run of
 // the same load through bench/metered. Each load starts with an unmeasured warm-up of 5% of it, on both
@@ -33,6 +36,7 @@ import {
   freePort,
   organizationWithKey,
   pool,
+  shardTable,
   startBaseline,
   startLocalService,
   workerdCpu,
@@ -244,6 +248,7 @@ async function ours(events, fanOut, { meter }) {
   try {
     const { base, adminToken } = service;
     const { organization, token } = await organizationWithKey(service, "bench");
+    const { shard } = organization;
     for (let i = 0; i < fanOut; i++) {
       await api(base, token, "POST", "/webhooks/v1/endpoints", {
         url: endpointUrl(`ours-${i}`),
@@ -260,10 +265,15 @@ async function ours(events, fanOut, { meter }) {
     const logOffset = readFileSync(service.logFile, "utf8").length;
     const before = meter ? await d1Sizes(base) : null;
     const measured = await measureDeliveries(events, fanOut, publish);
-    if (!meter) return measured;
+    if (!meter) return { ...measured, shard };
     const lines = await linesSince(service.logFile, logOffset);
     const after = await d1Sizes(base);
-    return { ...measured, lines, storage: { before, after, retention: await retentionFarAhead(base) } };
+    return {
+      ...measured,
+      shard,
+      lines,
+      storage: { before, after, retention: await retentionFarAhead(base) },
+    };
   } finally {
     await service.stop();
   }
@@ -357,7 +367,16 @@ try {
     };
     const rate = (round) => round.deliveries / round.elapsedMs;
     const roundRatios = oursRounds.map((round, i) => rate(round) / rate(baselineRounds[i]));
-    rows.push({ events, fanOut, mine, limit, ratio: mine.perSecond / limit.perSecond, roundRatios });
+    rows.push({
+      events,
+      fanOut,
+      mine,
+      limit,
+      ratio: mine.perSecond / limit.perSecond,
+      roundRatios,
+      shards: { rounds: oursRounds.map((round) => round.shard), metered: metered.shard },
+      storage: metered.storage,
+    });
   }
   console.log("measuring publish latency with 1, 100 and 1,000 endpoints…");
   const publish = {};
@@ -427,6 +446,21 @@ try {
   console.log(
     `(bytes over ${rows.map((r) => r.mine.d1.deliveryRows).join(" and ")} delivery rows written; ` +
       `retention removed ${rows.map((r) => r.mine.d1.removedDeliveries).join(" and ")} deliveries, warm-up included)`,
+  );
+  for (const r of rows) {
+    console.log(
+      `\nD1 per shard, ${r.events} events × ${r.fanOut} metered (organization on DB_SHARD_${r.shards.metered}):` +
+        " after the load, and its growth",
+    );
+    for (const line of shardTable(r.storage.after, r.storage.before)) console.log(line);
+  }
+  console.log(
+    "(DB_SHARD_0 is the primary database: its bytes include the control plane. Each run's organization, " +
+      "by shard, rounds then metered: " +
+      rows
+        .map((r) => `${[...r.shards.rounds, r.shards.metered].join(", ")} at fan-out ${r.fanOut}`)
+        .join("; ") +
+      ")",
   );
 
   const retentionDays = rows[0].mine.d1.retentionDays;

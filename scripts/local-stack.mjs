@@ -11,6 +11,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -87,6 +88,8 @@ async function startWranglerDev({ dir, files, vars, migrate, entry }) {
   return {
     base,
     logFile,
+    project,
+    state,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
@@ -120,7 +123,80 @@ export async function startLocalService(vars, { metered = false } = {}) {
     async triggerCron() {
       await fetch(`${dev.base}/__scheduled?cron=*/5+*+*+*+*`);
     },
+    /** Rows and bytes of each shard of this deployment (shardUsage). */
+    shardUsage: () => shardUsage(dev),
   };
+}
+
+/**
+ * Each data-plane shard of a local deployment (the `DB_SHARD_<n>` bindings of its wrangler.toml), by
+ * binding: `{ sizeBytes, events, deliveries }`, `sizeBytes` being D1's `meta.size_after`, the figure
+ * the bench's metered route reads and D1 bills (bench/metered/storage.ts); shard 0 is the primary
+ * database, so its bytes include the control plane. Read while the service runs (SQLite serves both)
+ * through wrangler's local D1 (`getPlatformProxy`) on the deployment's state directory, with a config of
+ * the shards' bindings only: `wrangler d1 execute --local` gives the rows but not `size_after`.
+ */
+export async function shardUsage({ project, state }) {
+  const configText = readFileSync(join(project, "wrangler.toml"), "utf8");
+  const shards = d1Databases(configText).filter(({ binding }) => /^DB_SHARD_\d+$/.test(binding));
+  const configPath = join(project, "..", "shard-usage.wrangler.json");
+  const config = {
+    name: "shard-usage",
+    compatibility_date: configText.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1],
+    d1_databases: shards.map(({ binding, name, id }) => ({ binding, database_name: name, database_id: id })),
+  };
+  writeFileSync(configPath, JSON.stringify(config));
+  // wrangler dev --persist-to <state> keeps its data in <state>/v3, where getPlatformProxy's path points.
+  const { getPlatformProxy } = await import("wrangler");
+  const proxy = await getPlatformProxy({
+    configPath,
+    persist: { path: join(state, "v3") },
+    remoteBindings: false,
+  });
+  try {
+    const usage = {};
+    for (const { binding } of shards) {
+      const { results, meta } = await proxy.env[binding]
+        .prepare(
+          "SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM deliveries) AS deliveries",
+        )
+        .all();
+      usage[binding] = {
+        sizeBytes: meta.size_after,
+        events: results[0].events,
+        deliveries: results[0].deliveries,
+      };
+    }
+    return usage;
+  } finally {
+    await proxy.dispose();
+  }
+}
+
+/**
+ * A small table of shard readings (`shardUsage()`, or the bench's /__bench/d1 for the shards): one
+ * line per shard with its events and deliveries rows and its bytes; with `before`, a reading taken
+ * earlier, also how much each grew since. Returns the lines.
+ */
+export function shardTable(after, before) {
+  const grown = (binding, key) => {
+    const growth = after[binding][key] - (before?.[binding]?.[key] ?? 0);
+    return `${growth >= 0 ? "+" : ""}${growth}`;
+  };
+  const cells = (binding, key, width) =>
+    before
+      ? `${String(after[binding][key]).padStart(width)} ${grown(binding, key).padStart(width)}`
+      : String(after[binding][key]).padStart(width);
+  const head = (label, width) =>
+    before ? `${label.padStart(width)} ${"growth".padStart(width)}` : label.padStart(width);
+  const bindings = Object.keys(after).filter((binding) => /^DB_SHARD_\d+$/.test(binding));
+  return [
+    `${"shard".padEnd(12)} ${head("events", 8)} ${head("deliveries", 10)} ${head("bytes", 11)}`,
+    ...bindings.map(
+      (binding) =>
+        `${binding.padEnd(12)} ${cells(binding, "events", 8)} ${cells(binding, "deliveries", 10)} ${cells(binding, "sizeBytes", 11)}`,
+    ),
+  ];
 }
 
 /** The bare baseline Worker of bench/baseline, for the benchmark's yardstick. */

@@ -10,10 +10,19 @@
 //   all arrive; each of A's publishes must be refused with a 4xx or end delivered or visibly failed.
 //
 // Waits until nothing is pending (or the time limit), prints what the receiver saw against what was
-// expected, and exits 0 only when nothing was lost. Loopback only; stops by itself.
+// expected, then the shard each organization is on and each shard's events and deliveries rows and
+// bytes, and exits 0 only when nothing was lost. Loopback only; stops by itself.
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
-import { api, freePort, listAll, organizationWithKey, pool, startLocalService } from "./local-stack.mjs";
+import {
+  api,
+  freePort,
+  listAll,
+  organizationWithKey,
+  pool,
+  shardTable,
+  startLocalService,
+} from "./local-stack.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -122,6 +131,7 @@ async function faultsScenario() {
     ["duplicates seen by the receiver", duplicates()],
     ["elapsed", seconds(started)],
   ]);
+  await reportShards([["soak", organization]]);
   const allDelivered = count("delivered") === expected && acknowledged.size === expected;
   console.log(`\n${allDelivered ? "PASS: every delivery delivered, none lost" : "FAIL: deliveries missing"}`);
   return allDelivered;
@@ -209,6 +219,7 @@ async function hostileScenario() {
     ["elapsed", seconds(started)],
   );
   report(rows);
+  await reportShards([["A", hostile.organization], ...others.map((o) => [o.name, o.organization])]);
   const passed = allArrived && hostileUnaccounted === 0;
   console.log(
     `\n${passed ? "PASS: every event of B and C arrived; A's were refused or delivered" : "FAIL: events missing"}`,
@@ -239,6 +250,14 @@ async function waitForDeliveries(tokens, expected) {
     await service.triggerCron();
     await new Promise((r) => setTimeout(r, 10_000));
   }
+}
+
+/** The shard of each `[name, organization]`, then each shard's rows and bytes now. */
+async function reportShards(organizations) {
+  const placed = organizations.map(([name, { shard }]) => `${name} on DB_SHARD_${shard}`).join(", ");
+  console.log(`\nRows and bytes per shard (organizations: ${placed})`);
+  for (const line of shardTable(await service.shardUsage())) console.log(line);
+  console.log("(DB_SHARD_0 is the primary database: its bytes include the control plane)");
 }
 
 function report(rows) {
