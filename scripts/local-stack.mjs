@@ -156,15 +156,22 @@ export async function shardUsage({ project, state }) {
   try {
     const usage = {};
     for (const { binding } of shards) {
-      const { results, meta } = await proxy.env[binding]
-        .prepare(
-          "SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM deliveries) AS deliveries",
-        )
+      // Every table of each kind: the weeks' (src/db/buckets.ts) and, in shard 0, the legacy one.
+      const db = proxy.env[binding];
+      const { results: tables, meta } = await db
+        .prepare(`SELECT name FROM sqlite_master WHERE type = 'table'
+           AND (name IN ('events', 'deliveries') OR name GLOB 'events_w*' OR name GLOB 'deliveries_w*')`)
         .all();
+      const rows = async (kind) => {
+        let total = 0;
+        for (const { name } of tables.filter((t) => t.name === kind || t.name.startsWith(`${kind}_w`)))
+          total += (await db.prepare(`SELECT COUNT(*) AS n FROM ${name}`).first("n")) ?? 0;
+        return total;
+      };
       usage[binding] = {
         sizeBytes: meta.size_after,
-        events: results[0].events,
-        deliveries: results[0].deliveries,
+        events: await rows("events"),
+        deliveries: await rows("deliveries"),
       };
     }
     return usage;
