@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // `npm run deploy`: everything a Cloudflare account needs, then `wrangler deploy`.
 // 1. creates what is missing: the D1 databases, the control plane's and each shard's (and writes their
-//    ids into wrangler.toml), the queues;
+//    ids into wrangler.toml), the queues, the R2 bucket of large event data and its lifecycle rule;
 // 2. applies the D1 migrations: the control plane's to DB, the data plane's to every DB_SHARD_<n>;
 // 3. checks that the secrets ADMIN_TOKEN and SECRETS_KEY are set, and says how to set them if not;
 // 4. deploys. Run `npx wrangler login` first (or set CLOUDFLARE_API_TOKEN).
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { d1Databases, isPlaceholderId } from "./d1-databases.mjs";
@@ -63,6 +64,30 @@ for (const queue of QUEUES) {
   if (new RegExp(`\\b${queue}\\b`).test(existing)) console.log(`${queue} exists.`);
   else wrangler(["queues", "create", queue]);
 }
+
+step("R2 bucket");
+const bucket = config.match(/bucket_name\s*=\s*"([^"]+)"/)?.[1] ?? "edge-webhooks-payloads";
+if (new RegExp(`\\b${bucket}\\b`).test(wrangler(["r2", "bucket", "list"], { capture: true })))
+  console.log(`${bucket} exists.`);
+else wrangler(["r2", "bucket", "create", bucket]);
+// Event data in R2 lives as long as its row: RETENTION_DAYS and at most a week more (weekly tables go
+// whole, src/db/buckets.ts), then a day's margin. Set, not added, so a changed RETENTION_DAYS applies.
+const retentionDays = Number(config.match(/^RETENTION_DAYS\s*=\s*"(\d+)"/m)?.[1] ?? "30");
+const lifecycle = join(mkdtempSync(join(tmpdir(), "edge-webhooks-")), "lifecycle.json");
+writeFileSync(
+  lifecycle,
+  JSON.stringify({
+    rules: [
+      {
+        id: "expire-event-data",
+        enabled: true,
+        conditions: { prefix: "events/" },
+        deleteObjectsTransition: { condition: { type: "Age", maxAge: (retentionDays + 8) * 86_400 } },
+      },
+    ],
+  }),
+);
+wrangler(["r2", "bucket", "lifecycle", "set", bucket, "--file", lifecycle, "--force"]);
 
 step("Remote D1 migrations");
 for (const { binding } of bound) wrangler(["d1", "migrations", "apply", binding, "--remote"]);

@@ -13,6 +13,8 @@ export type Config = {
   allowInsecureUrls: boolean;
   signatureHeaderPrefix: string;
   maxPayloadBytes: number;
+  /** Event data above this many bytes (of JSON text) is kept in R2, not in its row (db/payloads.ts). */
+  payloadInR2Bytes: number;
   retentionDays: number;
   /** How deep a JSON body may nest (objects and arrays); beyond it a request is refused. */
   maxJsonDepth: number;
@@ -52,6 +54,7 @@ function parseConfig(env: Env): Config {
     allowInsecureUrls: env.ALLOW_INSECURE_URLS === "true",
     signatureHeaderPrefix: env.SIGNATURE_HEADER_PREFIX ?? "",
     maxPayloadBytes: positiveInt("MAX_PAYLOAD_BYTES", env.MAX_PAYLOAD_BYTES),
+    payloadInR2Bytes: positiveInt("PAYLOAD_IN_R2_BYTES", env.PAYLOAD_IN_R2_BYTES),
     retentionDays: positiveInt("RETENTION_DAYS", env.RETENTION_DAYS),
     maxJsonDepth: positiveInt("MAX_JSON_DEPTH", env.MAX_JSON_DEPTH),
     allowedPorts: numberList("ALLOWED_PORTS", env.ALLOWED_PORTS),

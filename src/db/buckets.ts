@@ -1,4 +1,5 @@
 import { timeOfId } from "../lib/ids";
+import type { PayloadStore } from "./payloads";
 import type { Queryable } from "./queryable";
 
 /**
@@ -21,10 +22,11 @@ export type HistoryKind = "events" | "deliveries";
 export type Bucket = number | "legacy";
 
 /**
- * A shard's history: the database (or a session of it), where its legacy bucket ends, and a name of
- * the database that stays the same for the isolate's life (its binding's).
+ * A shard's history: the database (or a session of it), where its legacy bucket ends, a name of the
+ * database that stays the same for the isolate's life (its binding's), and where event data too large
+ * for a row goes (db/payloads.ts; null: every event's data stays in its row).
  */
-export type History = { db: Queryable; legacyUntil: number; key: string };
+export type History = { db: Queryable; legacyUntil: number; key: string; payloads: PayloadStore | null };
 
 export const bucketOfTime = (h: History, ms: number): Bucket =>
   ms < h.legacyUntil ? "legacy" : Math.floor(ms / BUCKET_MS);
@@ -169,6 +171,7 @@ function bucketSchema(week: number): string[] {
        id TEXT NOT NULL,
        type TEXT NOT NULL,
        data TEXT NOT NULL,
+       data_key TEXT,
        resources TEXT NOT NULL,
        occurred_at TEXT NOT NULL,
        created_at TEXT NOT NULL,

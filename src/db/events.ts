@@ -11,18 +11,30 @@ import {
   tableOfId,
 } from "./buckets";
 import { IN_ID_LIST, idList, type Page, type PageQuery, scanBuckets } from "./page";
+import { loadPayloads, storePayload } from "./payloads";
 
 type EventRow = {
   id: string;
   organization_id: string;
   type: string;
   data: string;
+  /** Where the data is when it is too large for the row (db/payloads.ts); absent in legacy tables. */
+  data_key?: string | null;
   resources: string;
   occurred_at: string;
   created_at: string;
   fan_out_status: FanOutStatus;
   fan_out_error: string | null;
 };
+
+/** Rows as events, the data of those that keep it in R2 read from there. */
+async function toEvents(h: History, rows: EventRow[]): Promise<StoredEvent[]> {
+  const texts = await loadPayloads(
+    h.payloads,
+    rows.flatMap((row) => (row.data_key ? [row.data_key] : [])),
+  );
+  return rows.map((row) => toEvent(row.data_key ? { ...row, data: texts.get(row.data_key) as string } : row));
+}
 
 const toEvent = (row: EventRow): StoredEvent => ({
   id: row.id as EventId,
@@ -49,24 +61,30 @@ export async function insertEvent(
   options: { idempotency?: IdempotencyRecord; sweepAfter: string },
 ): Promise<boolean> {
   await ensureBuckets(h, [e.id]);
+  const table = tableOfId(h, "events", e.id);
+  const data = JSON.stringify(e.data);
+  // Large data goes to R2 first, the row keeping its key; the legacy tables have no key column.
+  const dataKey =
+    h.payloads && table !== "events" ? await storePayload(h.payloads, e.organizationId, e.id, data) : null;
   const { meta } = await h.db
     .prepare(
-      `INSERT INTO ${tableOfId(h, "events", e.id)} (organization_id, id, type, data, resources, occurred_at, created_at, sweep_after,
-         idempotency_key, request_hash, fan_out_status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+      `INSERT INTO ${table} (organization_id, id, type, data, resources, occurred_at, created_at, sweep_after,
+         idempotency_key, request_hash, fan_out_status${dataKey ? ", data_key" : ""})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending'${dataKey ? ", ?" : ""})
        ON CONFLICT DO NOTHING`,
     )
     .bind(
       e.organizationId,
       e.id,
       e.type,
-      JSON.stringify(e.data),
+      dataKey ? "null" : data,
       JSON.stringify(e.resources),
       e.occurredAt,
       e.createdAt,
       options.sweepAfter,
       options.idempotency?.key ?? null,
       options.idempotency?.requestHash ?? null,
+      ...(dataKey ? [dataKey] : []),
     )
     .run();
   return meta.changes > 0;
@@ -96,7 +114,9 @@ export async function findEventByIdempotencyKey(
     [],
   );
   const row = found.flatMap((result) => result.results).sort((a, b) => (a.id < b.id ? -1 : 1))[0];
-  return row ? { event: toEvent(row), requestHash: row.request_hash } : null;
+  if (!row) return null;
+  const [event] = await toEvents(h, [row]);
+  return event ? { event, requestHash: row.request_hash } : null;
 }
 
 export async function getEvent(
@@ -111,7 +131,7 @@ export async function getEvent(
       .first<EventRow>(),
     null,
   );
-  return row ? toEvent(row) : null;
+  return row ? ((await toEvents(h, [row]))[0] ?? null) : null;
 }
 
 /**
@@ -148,7 +168,7 @@ export async function listEvents(
     ],
     limit: query.limit,
   });
-  return { data: page.data.map(toEvent), nextCursor: page.nextCursor };
+  return { data: await toEvents(h, page.data), nextCursor: page.nextCursor };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { getConfig } from "../config";
 import type { OrganizationId } from "../lib/ids";
 import type { History } from "./buckets";
 import { organizationShard } from "./organizations";
@@ -42,7 +43,7 @@ export async function shardOf(env: Env, organizationId: OrganizationId): Promise
   }
   const shard = shards(env)[index];
   if (!shard) throw new Error(`organization ${organizationId} is on shard ${index}, which is not bound`);
-  return historyOf(shard);
+  return historyOf(env, shard);
 }
 
 /** The history of an organization that exists (its id came from a stored row or a message). */
@@ -56,15 +57,16 @@ export async function dataOf(env: Env, organizationId: OrganizationId): Promise<
 // isolate reads it once; retention sets it to 0 here when it drops the legacy tables.
 const legacyEnds = new Map<number, number>();
 
-/** A shard's history, on its database. */
-export async function historyOf(shard: Shard): Promise<ShardHistory> {
+/** A shard's history, on its database, with the R2 bucket of large event data. */
+export async function historyOf(env: Env, shard: Shard): Promise<ShardHistory> {
   let legacyUntil = legacyEnds.get(shard.index);
   if (legacyUntil === undefined) {
     legacyUntil =
       (await shard.db.prepare("SELECT until_ms FROM history_legacy").first<number>("until_ms")) ?? 0;
     legacyEnds.set(shard.index, legacyUntil);
   }
-  return { db: shard.db, legacyUntil, key: `DB_SHARD_${shard.index}` };
+  const payloads = { bucket: env.PAYLOADS, thresholdBytes: getConfig(env).payloadInR2Bytes };
+  return { db: shard.db, legacyUntil, key: `DB_SHARD_${shard.index}`, payloads };
 }
 
 /** Retention dropped the shard's legacy tables: no id is looked for there any more. */

@@ -36,7 +36,7 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
   const report: RetentionReport = { weeks: 0, legacyEvents: 0, legacyDeliveries: 0, secrets: 0 };
   for (const shard of shards(env)) {
     try {
-      report.weeks += await dropExpired(shard, cutoff);
+      report.weeks += await dropExpired(env, shard, cutoff);
     } catch (error) {
       console.error(
         JSON.stringify({ message: "retention failed", shard: shard.index, error: String(error) }),
@@ -50,8 +50,8 @@ export async function applyRetention(env: Env, now: number): Promise<RetentionRe
 }
 
 /** Drops the shard's weeks that ended before `cutoff`, and its legacy tables once all of them did. */
-async function dropExpired(shard: Shard, cutoff: number): Promise<number> {
-  const history = await historyOf(shard);
+async function dropExpired(env: Env, shard: Shard, cutoff: number): Promise<number> {
+  const history = await historyOf(env, shard);
   let dropped = 0;
   for (const bucket of await liveBuckets(history)) {
     if (bucket === "legacy") {

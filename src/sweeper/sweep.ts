@@ -44,7 +44,7 @@ export async function sweep(env: Env, now: number): Promise<SweepReport> {
 }
 
 async function sweepShard(env: Env, shard: Shard, now: number): Promise<SweepReport> {
-  const history = await historyOf(shard);
+  const history = await historyOf(env, shard);
   const { db } = history;
   const at = new Date(now).toISOString();
   const events = await listEventsToSweep(history, at, SWEEP_LIMIT);

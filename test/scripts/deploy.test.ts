@@ -11,6 +11,7 @@ function deploy(account: {
   databases: { name: string; uuid: string }[];
   queues: string[];
   secrets: string[];
+  buckets?: string[];
 }) {
   const dir = mkdtempSync(join(tmpdir(), "deploy-test-"));
   const config = join(dir, "wrangler.toml");
@@ -26,8 +27,17 @@ function deploy(account: {
       FAKE_ACCOUNT: statePath,
     },
   });
-  const calls = readFileSync(`${statePath}.calls`, "utf8").trim().split("\n");
-  return { status: run.status, output: run.stdout + run.stderr, calls, config: readFileSync(config, "utf8") };
+  const calls = readFileSync(`${statePath}.calls`, "utf8")
+    .trim()
+    .split("\n")
+    .map((call) => call.replace(/--file \S+/, "--file <lifecycle.json>"));
+  return {
+    status: run.status,
+    output: run.stdout + run.stderr,
+    calls,
+    config: readFileSync(config, "utf8"),
+    account: JSON.parse(readFileSync(statePath, "utf8")),
+  };
 }
 
 /** Each D1 binding's database id in the config. */
@@ -51,6 +61,9 @@ describe("npm run deploy", () => {
       "queues create webhook-events-dlq",
       "queues create webhook-deliveries",
       "queues create webhook-deliveries-dlq",
+      "r2 bucket list",
+      "r2 bucket create edge-webhooks-payloads",
+      "r2 bucket lifecycle set edge-webhooks-payloads --file <lifecycle.json> --force",
       "d1 migrations apply DB --remote",
       "d1 migrations apply DB_SHARD_0 --remote",
       "d1 migrations apply DB_SHARD_1 --remote",
@@ -62,6 +75,13 @@ describe("npm run deploy", () => {
       DB_SHARD_0: "11111111-2222-4333-8444-000000000001",
       DB_SHARD_1: "11111111-2222-4333-8444-000000000002",
     });
+    // Large event data expires in R2 a day after its rows at the latest: 30 days, a week, a day.
+    expect(result.account.lifecycle.rules).toEqual([
+      expect.objectContaining({
+        conditions: { prefix: "events/" },
+        deleteObjectsTransition: { condition: { type: "Age", maxAge: 38 * 86_400 } },
+      }),
+    ]);
     expect(result.output).toContain("npx wrangler secret put SECRETS_KEY");
     expect(result.output).not.toContain("secret put ADMIN_TOKEN");
     expect(result.status).toBe(1);
@@ -75,11 +95,14 @@ describe("npm run deploy", () => {
       ],
       queues: ["webhook-events", "webhook-events-dlq", "webhook-deliveries", "webhook-deliveries-dlq"],
       secrets: ["ADMIN_TOKEN", "SECRETS_KEY"],
+      buckets: ["edge-webhooks-payloads"],
     });
     expect(result.calls).toEqual([
       "whoami",
       "d1 list --json",
       "queues list",
+      "r2 bucket list",
+      "r2 bucket lifecycle set edge-webhooks-payloads --file <lifecycle.json> --force",
       "d1 migrations apply DB --remote",
       "d1 migrations apply DB_SHARD_0 --remote",
       "d1 migrations apply DB_SHARD_1 --remote",

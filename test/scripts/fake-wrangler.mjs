@@ -19,7 +19,16 @@ else if (command === "d1" && sub === "create") {
   });
   save();
 } else if (command === "queues" && sub === "list") console.log(state.queues.join("\n"));
-else if (command === "queues" && sub === "create") {
+else if (command === "r2" && sub === "bucket" && name === "list")
+  console.log((state.buckets ?? []).map((b) => `name: ${b}`).join("\n"));
+else if (command === "r2" && sub === "bucket" && name === "create") {
+  state.buckets = [...(state.buckets ?? []), args[3]];
+  save();
+} else if (command === "r2" && sub === "bucket" && name === "lifecycle") {
+  const file = args[args.indexOf("--file") + 1];
+  state.lifecycle = JSON.parse(readFileSync(file, "utf8"));
+  save();
+} else if (command === "queues" && sub === "create") {
   state.queues.push(name);
   save();
 } else if (command === "secret" && sub === "list")

@@ -19,10 +19,16 @@ export const legacyHistory = (db: D1Database): History => ({
   db,
   legacyUntil: Number.POSITIVE_INFINITY,
   key: "legacy",
+  payloads: null,
 });
 
 /** A history on `db` in weekly tables only, as a shard made after weeks has. */
-export const weeklyHistory = (db: D1Database, key = "weekly"): History => ({ db, legacyUntil: 0, key });
+export const weeklyHistory = (db: D1Database, key = "weekly"): History => ({
+  db,
+  legacyUntil: 0,
+  key,
+  payloads: null,
+});
 
 /** The tables of `kind` in a database: the legacy one and every week's. */
 async function tablesOf(db: D1Database, kind: HistoryKind): Promise<string[]> {

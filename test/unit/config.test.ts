@@ -12,12 +12,14 @@ const vars = {
   ALLOW_INSECURE_URLS: "false",
   SIGNATURE_HEADER_PREFIX: "",
   MAX_PAYLOAD_BYTES: "262144",
+  PAYLOAD_IN_R2_BYTES: "8192",
   RETENTION_DAYS: "30",
   MAX_JSON_DEPTH: "32",
   ALLOWED_PORTS: "443",
   MAX_ENDPOINTS_PER_ORGANIZATION: "2000",
   MAX_ENDPOINTS_PER_URL: "10",
   REPLAYS_PER_ENDPOINT_PER_HOUR: "1000",
+  SHARD_WEIGHTS: "1,1",
 };
 const configOf = (overrides: Record<string, string>) =>
   getConfig({ ...vars, ...overrides } as unknown as Env);

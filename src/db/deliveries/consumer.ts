@@ -8,6 +8,7 @@ import type {
 import type { DeliveryId, OrganizationId } from "../../lib/ids";
 import { ensureBuckets, groupByBucket, type History, orEmpty, tableOf, tableOfId } from "../buckets";
 import { IN_ID_LIST, idList } from "../page";
+import { loadPayloads } from "../payloads";
 import { type JobRow, toJob } from "./rows";
 
 /**
@@ -132,6 +133,7 @@ export async function leaseDeliveries(
           h.db
             .prepare(
               `SELECT d.*, COALESCE(d.payload_override, e.data) AS event_data,
+                 ${bucket === "legacy" ? "NULL" : "CASE WHEN d.payload_override IS NULL THEN e.data_key END"} AS event_data_key,
                  d.payload_override IS NOT NULL AS payload_overridden, e.resources AS event_resources,
                  e.occurred_at AS event_occurred_at
                FROM ${tableOf("deliveries", bucket)} d LEFT JOIN ${tableOf("events", bucket)} e
@@ -144,10 +146,16 @@ export async function leaseDeliveries(
       ),
     ),
   );
-  for (const [leasedRows, jobRows] of results) {
-    for (const row of leasedRows?.results ?? []) leased.add(row.id);
-    for (const row of (jobRows?.results ?? []) as JobRow[])
-      rows.set(row.id, { ...toJob(row), status: row.status });
+  for (const [leasedRows] of results) for (const row of leasedRows?.results ?? []) leased.add(row.id);
+  // The events' data kept in R2 (db/payloads.ts) is read for the jobs that send it.
+  const jobRows = results.flatMap(([, read]) => (read?.results ?? []) as JobRow[]);
+  const texts = await loadPayloads(
+    h.payloads,
+    jobRows.flatMap((row) => (row.event_data_key ? [row.event_data_key] : [])),
+  );
+  for (const row of jobRows) {
+    const data = row.event_data_key ? (texts.get(row.event_data_key) as string) : row.event_data;
+    rows.set(row.id, { ...toJob({ ...row, event_data: data }), status: row.status });
   }
   return { leased, rows };
 }

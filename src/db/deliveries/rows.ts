@@ -48,6 +48,8 @@ export type JobRow = DeliveryRow & {
   queue_retries: number;
   payload_overridden: 0 | 1;
   event_data: string;
+  /** Where the event's data is when it is in R2 (db/payloads.ts), and no replay data replaces it. */
+  event_data_key: string | null;
   event_resources: string | null;
   event_occurred_at: string | null;
 };

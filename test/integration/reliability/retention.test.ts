@@ -7,7 +7,7 @@ import { applyRetention } from "../../../src/sweeper/retention";
 import { callOk, createOrganization, publish } from "../../support/api";
 import { recordingDatabase } from "../../support/d1-recorder";
 import { givenEndpoint, matter, publishSettled, rotateSecret } from "../../support/fixtures";
-import { countOnEveryShard, envWithDataDb, historyOfOrganization } from "../../support/shards";
+import { countOnEveryShard, envWithDataDb, historyOfOrganization, weeklyHistory } from "../../support/shards";
 
 const count = async (sql: string, ...params: string[]) =>
   (await env.DB.prepare(sql)
@@ -65,7 +65,7 @@ describe("retention", () => {
   it("keeps a week for RETENTION_DAYS at least, then drops its events and deliveries whole", async () => {
     const { org, endpoint } = await givenEndpoint({ filters: ["*"] });
     const { event, delivery } = await publishSettled(org, { count: 1 });
-    const week = bucketOfTime({ db: env.DB, legacyUntil: 0, key: "" }, timeOfId(event.id)) as number;
+    const week = bucketOfTime(weeklyHistory(env.DB), timeOfId(event.id)) as number;
     const weekEnd = (week + 1) * BUCKET_MS;
 
     // RETENTION_DAYS (30) after the event, its week is not over: nothing goes.
