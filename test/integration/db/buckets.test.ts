@@ -5,17 +5,15 @@ import { insertDeliveryOutcomes } from "../../../src/db/deliveries/consumer";
 import { getDelivery, listDeliveries } from "../../../src/db/deliveries/history";
 import { findEventByIdempotencyKey, getEvent, insertEvent, listEvents } from "../../../src/db/events";
 import { storedIds } from "../../../src/db/id-ranges";
-import { firstAttemptJob } from "../../../src/delivery/job";
-import type { DeliveryOutcome } from "../../../src/domain/delivery";
 import {
   type DeliveryId,
-  type EndpointId,
   type EventId,
   ID_PREFIX,
   idAt,
   type OrganizationId,
   timeOfId,
 } from "../../../src/lib/ids";
+import { deliveredOutcome } from "../../support/outcomes";
 import { weeklyHistory } from "../../support/shards";
 
 /**
@@ -47,27 +45,8 @@ async function storeEvent(id: EventId, idempotencyKey?: string) {
   );
 }
 
-function delivered(eventId: EventId): DeliveryOutcome {
-  const job = firstAttemptJob(
-    { organizationId: org, deliveryId: deliveryOf(eventId), endpointId: "evsub_B" as EndpointId, eventId },
-    "matter.created",
-    null,
-  );
-  return {
-    job,
-    attempts: [],
-    progress: {
-      status: "delivered",
-      attemptCount: 1,
-      queueRetries: 0,
-      nextAttemptAt: null,
-      sweepAfter: null,
-      lastStatusCode: 200,
-      lastError: null,
-      deliveredAt: null,
-    },
-  };
-}
+const delivered = (eventId: EventId) =>
+  deliveredOutcome({ organizationId: org, deliveryId: deliveryOf(eventId), endpointId: "evsub_B", eventId });
 
 describe("history in weekly tables", () => {
   // Three events in each of three weeks, each with its delivery, in the week of its event.

@@ -4,10 +4,9 @@ import { ensureBuckets, tableOfId } from "../../../src/db/buckets";
 import { insertDeliveryOutcomes } from "../../../src/db/deliveries/consumer";
 import { storedIds } from "../../../src/db/id-ranges";
 import { IN_ID_LIST, idList } from "../../../src/db/page";
-import { firstAttemptJob } from "../../../src/delivery/job";
 import type { DeliveryOutcome } from "../../../src/domain/delivery";
-import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../../../src/lib/ids";
 import { createOrganization } from "../../support/api";
+import { deliveredOutcome } from "../../support/outcomes";
 import { weeklyHistory } from "../../support/shards";
 
 // Ids without a time (`dlv_test…`) are in week 0: its tables hold every row written here.
@@ -25,47 +24,22 @@ async function insertOutcomes(outcomes: DeliveryOutcome[]) {
   return statements;
 }
 
-/** A delivered first attempt whose answer body is `responseBody`. */
-function deliveredOutcome(organizationId: string, n: number, responseBody: string): DeliveryOutcome {
-  const job = firstAttemptJob(
+/** The `n`th delivered first attempt of an organization, whose answer body is `responseBody`. */
+const deliveredOutcomeOf = (organizationId: string, n: number, responseBody: string) =>
+  deliveredOutcome(
     {
-      organizationId: organizationId as OrganizationId,
-      deliveryId: `dlv_test${String(n).padStart(6, "0")}` as DeliveryId,
-      endpointId: "evsub_test" as EndpointId,
-      eventId: "evt_test" as EventId,
+      organizationId,
+      deliveryId: `dlv_test${String(n).padStart(6, "0")}`,
+      endpointId: "evsub_test",
+      eventId: "evt_test",
     },
-    "matter.created",
-    null,
-  );
-  const attempt = {
-    number: 1,
-    trigger: "initial" as const,
-    startedAt: new Date().toISOString(),
-    durationMs: 3,
-    statusCode: 200,
-    error: null,
     responseBody,
-  };
-  return {
-    job,
-    attempts: [attempt],
-    progress: {
-      status: "delivered",
-      attemptCount: 1,
-      queueRetries: 0,
-      nextAttemptAt: null,
-      sweepAfter: null,
-      lastStatusCode: 200,
-      lastError: null,
-      deliveredAt: new Date().toISOString(),
-    },
-  };
-}
+  );
 
 describe("rows written and looked up many at a time", () => {
   it("writes first attempts' rows in one statement, with their columns typed as one at a time would", async () => {
     const org = await createOrganization();
-    const outcomes = Array.from({ length: 150 }, (_, n) => deliveredOutcome(org.id, n, "ok"));
+    const outcomes = Array.from({ length: 150 }, (_, n) => deliveredOutcomeOf(org.id, n, "ok"));
     const statements = await insertOutcomes(outcomes);
     expect(statements.length).toBe(1);
     const { results } = await env.DB.prepare(
@@ -105,7 +79,7 @@ describe("rows written and looked up many at a time", () => {
 
   it("cuts a write whose JSON would pass D1's 2 MB limit on a value into several statements", async () => {
     const org = await createOrganization();
-    const outcomes = Array.from({ length: 3 }, (_, n) => deliveredOutcome(org.id, n, "é".repeat(300_000)));
+    const outcomes = Array.from({ length: 3 }, (_, n) => deliveredOutcomeOf(org.id, n, "é".repeat(300_000)));
     const statements = await insertOutcomes(outcomes);
     expect(statements.length).toBe(3);
     expect((await storedIds(history, "deliveries", org.id, ["dlv_test000000", "dlv_test000002"])).size).toBe(
@@ -116,7 +90,7 @@ describe("rows written and looked up many at a time", () => {
   it("finds ids past D1's hundred bound parameters, only the organization's, through the primary key", async () => {
     const org = await createOrganization();
     const other = await createOrganization();
-    await insertOutcomes(Array.from({ length: 120 }, (_, n) => deliveredOutcome(org.id, n, "")));
+    await insertOutcomes(Array.from({ length: 120 }, (_, n) => deliveredOutcomeOf(org.id, n, "")));
     const asked = Array.from({ length: 240 }, (_, n) => `dlv_test${String(n).padStart(6, "0")}`);
     expect((await storedIds(history, "deliveries", org.id, asked)).size).toBe(120);
     expect((await storedIds(history, "deliveries", other.id, asked)).size).toBe(0);
