@@ -56,6 +56,7 @@ describe("npm run deploy", () => {
       "d1 list --json",
       "d1 create edge-webhooks",
       "d1 create edge-webhooks-shard-1",
+      "d1 create edge-webhooks-shard-2",
       "d1 list --json",
       "queues list",
       "queues create webhook-events-dlq",
@@ -67,13 +68,15 @@ describe("npm run deploy", () => {
       "d1 migrations apply DB --remote",
       "d1 migrations apply DB_SHARD_0 --remote",
       "d1 migrations apply DB_SHARD_1 --remote",
+      "d1 migrations apply DB_SHARD_2 --remote",
       "secret list --format json",
     ]);
-    // DB and DB_SHARD_0 are one database (shard 0 is the primary); shard 1 is a database of its own.
+    // DB and DB_SHARD_0 are one database (shard 0 is the primary); the others are databases of their own.
     expect(databaseIds(result.config)).toEqual({
       DB: "11111111-2222-4333-8444-000000000001",
       DB_SHARD_0: "11111111-2222-4333-8444-000000000001",
       DB_SHARD_1: "11111111-2222-4333-8444-000000000002",
+      DB_SHARD_2: "11111111-2222-4333-8444-000000000003",
     });
     // Large event data expires in R2 a day after its rows at the latest: 30 days, a week, a day.
     expect(result.account.lifecycle.rules).toEqual([
@@ -92,6 +95,7 @@ describe("npm run deploy", () => {
       databases: [
         { name: "edge-webhooks", uuid: "99999999-2222-4333-8444-555555555555" },
         { name: "edge-webhooks-shard-1", uuid: "99999999-2222-4333-8444-666666666666" },
+        { name: "edge-webhooks-shard-2", uuid: "99999999-2222-4333-8444-777777777777" },
       ],
       queues: ["webhook-events", "webhook-events-dlq", "webhook-deliveries", "webhook-deliveries-dlq"],
       secrets: ["ADMIN_TOKEN", "SECRETS_KEY"],
@@ -106,6 +110,7 @@ describe("npm run deploy", () => {
       "d1 migrations apply DB --remote",
       "d1 migrations apply DB_SHARD_0 --remote",
       "d1 migrations apply DB_SHARD_1 --remote",
+      "d1 migrations apply DB_SHARD_2 --remote",
       "secret list --format json",
       "deploy",
     ]);
@@ -113,6 +118,7 @@ describe("npm run deploy", () => {
       DB: "99999999-2222-4333-8444-555555555555",
       DB_SHARD_0: "99999999-2222-4333-8444-555555555555",
       DB_SHARD_1: "99999999-2222-4333-8444-666666666666",
+      DB_SHARD_2: "99999999-2222-4333-8444-777777777777",
     });
     expect(result.status).toBe(0);
   });

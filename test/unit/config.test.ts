@@ -19,7 +19,7 @@ const vars = {
   MAX_ENDPOINTS_PER_ORGANIZATION: "2000",
   MAX_ENDPOINTS_PER_URL: "10",
   REPLAYS_PER_ENDPOINT_PER_HOUR: "1000",
-  SHARD_WEIGHTS: "1,1",
+  SHARD_WEIGHTS: "1,1,1",
 };
 const configOf = (overrides: Record<string, string>) =>
   getConfig({ ...vars, ...overrides } as unknown as Env);

@@ -23,9 +23,11 @@ import { countIn } from "../../support/shards";
 
 /**
  * The data plane partitioned by organization (src/db/shards.ts, docs/scale.md): the tests run with
- * two shards, DB_SHARD_0 (the primary database itself) and DB_SHARD_1, new organizations spread
- * over both by SHARD_WEIGHTS = "1,1".
+ * three shards, DB_SHARD_0 (the primary database itself), DB_SHARD_1 and DB_SHARD_2, new
+ * organizations spread over them by SHARD_WEIGHTS = "1,1,1".
  */
+
+const SHARDS = [0, 1, 2];
 
 /** The shard the control plane records for the organization. */
 const shardRecorded = async (id: string) => (await getOrganization(env.DB, id as OrganizationId))?.shard;
@@ -47,7 +49,7 @@ const rowsOn = (index: number, kind: "events" | "deliveries", organizationId: st
 
 describe("organizations and their shard", () => {
   it("has at least two shards to test with", () => {
-    expect(shards(env).map((s) => s.index)).toEqual([0, 1]);
+    expect(shards(env).map((s) => s.index)).toEqual(SHARDS);
   });
 
   it("keeps shard 0 in the primary database, where data from before shards already is", async () => {
@@ -63,7 +65,7 @@ describe("organizations and their shard", () => {
 
   it("spreads new organizations over the shards by weight, and says where each one is", async () => {
     const created = await Promise.all(
-      Array.from({ length: 24 }, (_, i) => createOrganization(`spread ${i}`)),
+      Array.from({ length: 60 }, (_, i) => createOrganization(`spread ${i}`)),
     );
     const { data } = await callOk("GET", "/admin/v1/organizations?limit=100", 200, { token: ADMIN_TOKEN });
     const placed = await Promise.all(
@@ -73,8 +75,8 @@ describe("organizations and their shard", () => {
         return listed.shard as number;
       }),
     );
-    // 24 tosses of a fair coin all landing the same way: 1 in 8 million.
-    expect(new Set(placed)).toEqual(new Set([0, 1]));
+    // One of three shards left out of 60 even draws: about 1 in 10 billion.
+    expect(new Set(placed)).toEqual(new Set(SHARDS));
   });
 });
 
@@ -107,11 +109,10 @@ describe("an organization's shard is never recomputed", () => {
 });
 
 describe("an organization's events and deliveries live on its shard alone", () => {
-  it.each([0, 1])(
+  it.each(SHARDS)(
     "on shard %i: publish, retries, replay, recover, the sweeper and idempotent and RPC publishes",
     async (index) => {
       const org = await organizationOnShard(index);
-      const other = 1 - index;
       // The first event fails its inline attempts (two 500s), then succeeds from the queue.
       const { receiver, endpoint } = await givenEndpoint({ org, script: [{ status: 500 }, { status: 500 }] });
       const { event, delivery } = await publishSettled(org);
@@ -156,13 +157,15 @@ describe("an organization's events and deliveries live on its shard alone", () =
 
       expect(await rowsOn(index, "events", org.id)).toBe(5);
       expect(await rowsOn(index, "deliveries", org.id)).toBe(7);
-      expect(await rowsOn(other, "events", org.id)).toBe(0);
-      expect(await rowsOn(other, "deliveries", org.id)).toBe(0);
+      for (const other of SHARDS.filter((i) => i !== index)) {
+        expect(await rowsOn(other, "events", org.id)).toBe(0);
+        expect(await rowsOn(other, "deliveries", org.id)).toBe(0);
+      }
     },
   );
 
   it("lets no organization read another's history, whichever shards they are on", async () => {
-    const [a, b] = [await organizationOnShard(0), await organizationOnShard(1)];
+    const [a, b] = [await organizationOnShard(0), await organizationOnShard(2)];
     for (const [reader, owner] of [
       [a, b],
       [b, a],
@@ -179,7 +182,8 @@ describe("an organization's events and deliveries live on its shard alone", () =
   });
 
   it("applies retention on every shard, a week at a time", async () => {
-    const orgs = [await organizationOnShard(0), await organizationOnShard(1)];
+    const orgs = [];
+    for (const index of SHARDS) orgs.push(await organizationOnShard(index));
     const events = [];
     for (const org of orgs) {
       await givenEndpoint({ org });
@@ -187,10 +191,12 @@ describe("an organization's events and deliveries live on its shard alone", () =
     }
     const weekEnd = Math.max(...events.map((e) => (Math.floor(timeOfId(e.id) / BUCKET_MS) + 1) * BUCKET_MS));
 
-    // Before the week is RETENTION_DAYS (30) old, nothing goes; after, its tables go on both shards.
+    // Before the week is RETENTION_DAYS (30) old, nothing goes; after, its tables go on every shard.
     expect((await applyRetention(env, weekEnd + 29 * 86_400_000)).weeks).toBe(0);
     for (const [i, org] of orgs.entries()) expect(await rowsOn(i, "events", org.id)).toBe(1);
-    expect((await applyRetention(env, weekEnd + 30 * 86_400_000)).weeks).toBeGreaterThanOrEqual(2);
+    expect((await applyRetention(env, weekEnd + 30 * 86_400_000)).weeks).toBeGreaterThanOrEqual(
+      SHARDS.length,
+    );
     for (const [i, org] of orgs.entries()) {
       const listed = await callOk("GET", "/webhooks/v1/events?limit=100", 200, { token: org.token });
       expect(listed.data).toEqual([]);
