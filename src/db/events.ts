@@ -1,5 +1,5 @@
 import type { EventRecord, FanOutStatus, IdempotencyRecord, StoredEvent } from "../domain/event";
-import { type EventId, ID_PREFIX, idAt, type OrganizationId, timeOfId } from "../lib/ids";
+import { type EventId, ID_PREFIX, idAt, type OrganizationId } from "../lib/ids";
 import {
   ensureBuckets,
   groupByBucket,
@@ -33,7 +33,12 @@ async function toEvents(h: History, rows: EventRow[]): Promise<StoredEvent[]> {
     h.payloads,
     rows.flatMap((row) => (row.data_key ? [row.data_key] : [])),
   );
-  return rows.map((row) => toEvent(row.data_key ? { ...row, data: texts.get(row.data_key) as string } : row));
+  return rows.map((row) => {
+    if (!row.data_key) return toEvent(row);
+    const data = texts.get(row.data_key);
+    if (data === undefined) throw new Error(`the data of event ${row.id} is missing from R2`);
+    return toEvent({ ...row, data });
+  });
 }
 
 const toEvent = (row: EventRow): StoredEvent => ({
@@ -148,12 +153,10 @@ export async function listEvents(
   const idAtTime = (iso: string | undefined) => iso && idAt(ID_PREFIX.event, Date.parse(iso));
   const page = await scanBuckets<EventRow>(h, {
     kind: "events",
+    cursor: query.cursor,
     within: {
       from: query.since === undefined ? undefined : Date.parse(query.since),
-      to: Math.min(
-        query.cursor === undefined ? Number.POSITIVE_INFINITY : timeOfId(query.cursor) + 1,
-        query.until === undefined ? Number.POSITIVE_INFINITY : Date.parse(query.until),
-      ),
+      to: query.until === undefined ? undefined : Date.parse(query.until),
     },
     columns: "*",
     range: [

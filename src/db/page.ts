@@ -1,3 +1,4 @@
+import { timeOfId } from "../lib/ids";
 import { bucketsBetween, type History, type HistoryKind, orEmpty, tableOf } from "./buckets";
 import type { Queryable } from "./queryable";
 
@@ -93,8 +94,8 @@ export async function scanPage<Row extends { id: string }>(
 
 /**
  * A page of a shard's events or deliveries, kept in weekly tables (db/buckets.ts): scanPage on each
- * live week whose ids can be in [within.from, within.to) (times, from the cursor and the list's
- * bounds), newest first, until the page is full or a week's scan stopped short of its end, whose
+ * live week whose ids can be in [within.from, within.to) (times, from the list's bounds) and before
+ * the cursor's, newest first, until the page is full or a week's scan stopped short of its end, whose
  * cursor is then the page's. So a filtered page reads at most MAX_SCANNED_ROWS rows of a week, and a
  * page that ends where a week does may carry a cursor to an empty page.
  */
@@ -106,14 +107,15 @@ export async function scanBuckets<Row extends { id: string }>(
     range: readonly Condition[];
     filters: readonly Condition[];
     limit: number;
+    cursor?: string;
     within: { from?: number; to?: number };
   },
 ): Promise<Page<Row>> {
-  const buckets = await bucketsBetween(
-    h,
-    query.within.from ?? 0,
+  const to = Math.min(
     query.within.to ?? Number.POSITIVE_INFINITY,
+    query.cursor === undefined ? Number.POSITIVE_INFINITY : timeOfId(query.cursor) + 1,
   );
+  const buckets = await bucketsBetween(h, query.within.from ?? 0, to);
   const data: Row[] = [];
   for (const [i, bucket] of buckets.entries()) {
     const page = await orEmpty(

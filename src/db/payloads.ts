@@ -25,7 +25,11 @@ export async function storePayload(
   return key;
 }
 
-/** The JSON text of each key's data. One that is missing is an error: rows go before their objects. */
+/**
+ * The JSON text of each key's data that R2 has. Rows go before their objects (the lifecycle rule
+ * expires an object a day after its row at the latest), so a key left out is data lost: the caller
+ * says what that means for it.
+ */
 export async function loadPayloads(
   store: PayloadStore | null,
   keys: Iterable<string>,
@@ -34,11 +38,10 @@ export async function loadPayloads(
   if (wanted.length === 0) return new Map();
   if (!store) throw new Error("event data is in R2, and no PAYLOADS bucket is bound");
   const texts = await Promise.all(
-    wanted.map(async (key) => {
+    wanted.map(async (key): Promise<[string, string][]> => {
       const object = await store.bucket.get(key);
-      if (!object) throw new Error(`event data ${key} is missing from R2`);
-      return [key, await object.text()] as const;
+      return object ? [[key, await object.text()]] : [];
     }),
   );
-  return new Map(texts);
+  return new Map(texts.flat());
 }

@@ -154,8 +154,10 @@ export async function leaseDeliveries(
     jobRows.flatMap((row) => (row.event_data_key ? [row.event_data_key] : [])),
   );
   for (const row of jobRows) {
-    const data = row.event_data_key ? (texts.get(row.event_data_key) as string) : row.event_data;
-    rows.set(row.id, { ...toJob({ ...row, event_data: data }), status: row.status });
+    const data = row.event_data_key ? texts.get(row.event_data_key) : row.event_data;
+    // Data lost from R2 ends that delivery as its event's expiry would; the others go on.
+    const job = data === undefined ? { ...row, event_resources: null } : { ...row, event_data: data };
+    rows.set(row.id, { ...toJob(job), status: row.status });
   }
   return { leased, rows };
 }

@@ -53,15 +53,12 @@ export async function listDeliveries(
   // its week the only one read.
   const event = query.eventId?.startsWith("evt_") ? deliveryIdRange(query.eventId as EventId) : undefined;
   const eventTime = event && timeOfId(event.from);
-  const before = [
-    query.cursor === undefined ? undefined : timeOfId(query.cursor) + 1,
-    query.until === undefined ? undefined : Date.parse(query.until),
-    eventTime === undefined ? undefined : eventTime + 1,
-  ].filter((t) => t !== undefined);
+  const until = query.until === undefined ? Number.POSITIVE_INFINITY : Date.parse(query.until);
   const page = await scanBuckets<DeliveryRow>(h, {
     kind: "deliveries",
+    cursor: query.cursor,
     // A delivery's id names its event's time, at or before its own created_at: `since` bounds nothing.
-    within: { from: eventTime, to: before.length > 0 ? Math.min(...before) : undefined },
+    within: { from: eventTime, to: eventTime === undefined ? until : Math.min(until, eventTime + 1) },
     columns: LIST_COLUMNS,
     range: [
       ["organization_id = ?", organizationId],

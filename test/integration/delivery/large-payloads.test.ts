@@ -1,7 +1,10 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import type { DeliveryMessage } from "../../../src/delivery/job";
 import { callOk, eventually, publish, settledDeliveries } from "../../support/api";
+import { consume, publishCaptured } from "../../support/consumers";
+import { batchOf, capturingQueue } from "../../support/faults";
 import { givenEndpoint, matter, publishSettled } from "../../support/fixtures";
 import { rowTable } from "../../support/shards";
 
@@ -55,6 +58,29 @@ describe("event data too large for a row", () => {
       return all.length === 2 ? all : undefined;
     });
     for (const request of bodies) expect(JSON.parse(request.body).data).toEqual(large);
+  });
+
+  it("lost from R2, ends its own retry failed as expired, and no other delivery of the batch", async () => {
+    // Four 500s: both events' first runs fail (an attempt and an inline retry each).
+    const { org, receiver } = await givenEndpoint({ script: Array(4).fill({ status: 500 }) });
+    const lost = await publishCaptured(org.id, "matter.created", large);
+    const kept = await publishCaptured(org.id, "matter.created", { ...large, matterId: "matter_kept" });
+    // The first run: every inline attempt fails (500), so both go on as retries, held here.
+    const retries = capturingQueue<DeliveryMessage>();
+    await consume(batchOf("webhook-events", [lost.message, kept.message]), {
+      ...env,
+      DELIVERIES_QUEUE: retries.queue,
+    });
+    expect(retries.sent).toHaveLength(2);
+
+    await env.PAYLOADS.delete(`events/${org.id}/${lost.event.id}`);
+    await consume(batchOf("webhook-deliveries", retries.sent));
+    const [failed] = await settledDeliveries(org.token, `event_id=${lost.event.id}`, 1);
+    expect(failed).toMatchObject({ status: "failed", lastError: "event_expired" });
+    const [delivered] = await settledDeliveries(org.token, `event_id=${kept.event.id}`, 1);
+    expect(delivered).toMatchObject({ status: "delivered" });
+    const last = (await receiver.received()).at(-1);
+    expect(JSON.parse(last?.body ?? "{}").data).toEqual({ ...large, matterId: "matter_kept" });
   });
 
   it("stays in its row below the threshold", async () => {
