@@ -1,7 +1,7 @@
 import type { Config } from "../config";
 import type { Attempt, AttemptTrigger, DeliveryJob } from "../domain/delivery";
 import type { DeliveryEndpoint } from "../domain/endpoint";
-import type { ConnectionGate } from "./connections";
+import type { EndpointConnections } from "./connections";
 import type { EndpointCredentials } from "./endpoint-credentials";
 import { buildSignedRequest } from "./request";
 import { describeAttempt, type FinalStep, type NextStep, nextStep } from "./retry-policy";
@@ -12,7 +12,7 @@ export type AttemptSetting = {
   config: Config;
   endpoint: DeliveryEndpoint;
   credentials: EndpointCredentials;
-  connections: ConnectionGate;
+  connections: EndpointConnections;
 };
 
 /** A delivery's attempts in one run, and the step they end on. */

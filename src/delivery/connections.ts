@@ -1,60 +1,102 @@
 /**
- * Workers open at most six outgoing connections at once per invocation and queue the others inside
- * the runtime, where an attempt's timeout would already be running (and its webhook-timestamp ageing)
- * before its request has left. A run keeps its attempts to the same number, so each one is signed and
- * timed when it really starts.
+ * Workers let at most six outgoing connections of an invocation wait for their response headers at once
+ * and queue the others inside the runtime, where an attempt's timeout would already be running (and
+ * its webhook-timestamp ageing) before its request has left. A run keeps its attempts to the same
+ * number, so each one is signed and timed when it really starts.
  */
 export const SIMULTANEOUS_CONNECTIONS = 6;
 
+type Waiter = { endpoint: string; retry: boolean; resolve: () => void };
+
 /**
- * A consumer run's outgoing connections. A delivery's first attempt in the run waits for a free one
- * until `startBy` and is then declined (null): behind a slow receiver the rest of a large batch goes on
- * to another run instead of stretching this one toward the platform's time limit. An inline retry of a
- * delivery already started goes before any first attempt and is never declined, so a started delivery
- * finishes in the run that holds it.
+ * A consumer run's outgoing connections, shared fairly by the endpoints of the run
+ * (docs/architecture.md#fair-connections): an endpoint holds at most its share of them, the six
+ * divided among the endpoints still attempting in the run, so a slow receiver's queue of attempts
+ * never stands between another endpoint and a connection. A free connection goes to a waiting inline
+ * retry first (a started delivery finishes in the run that holds it, and is never declined), then to
+ * a first attempt, of the endpoint holding the fewest connections, the longest-waiting first. A
+ * first attempt still waiting at `startBy` is declined (null): behind slow receivers the rest of a
+ * large batch goes on to another run instead of stretching this one toward the platform's time limit.
  */
-export function connectionGate(startBy: number, max = SIMULTANEOUS_CONNECTIONS) {
+export function connectionGate(startBy: number, endpoints: Iterable<string>, max = SIMULTANEOUS_CONNECTIONS) {
+  const attempting = new Set(endpoints);
+  const held = new Map<string, number>();
+  const waiting: Waiter[] = [];
   let open = 0;
-  const retries: (() => void)[] = [];
-  const firsts: (() => void)[] = [];
 
-  async function acquire(queue: (() => void)[]): Promise<void> {
-    if (open < max && retries.length === 0 && firsts.length === 0) {
+  const share = () => Math.ceil(max / Math.max(1, attempting.size));
+  const holds = (endpoint: string) => held.get(endpoint) ?? 0;
+  const mayOpen = (endpoint: string) => open < max && holds(endpoint) < share();
+
+  /** Hands free connections to waiters, as long as some waiter may take one. */
+  function serve(): void {
+    for (;;) {
+      let chosen = -1;
+      for (const [i, w] of waiting.entries()) {
+        if (!mayOpen(w.endpoint)) continue;
+        const best = waiting[chosen];
+        if (
+          !best ||
+          (w.retry && !best.retry) ||
+          (w.retry === best.retry && holds(w.endpoint) < holds(best.endpoint))
+        )
+          chosen = i;
+      }
+      const [next] = chosen < 0 ? [] : waiting.splice(chosen, 1);
+      if (!next) return;
       open++;
-      return;
+      held.set(next.endpoint, holds(next.endpoint) + 1);
+      next.resolve();
     }
-    // The releasing call hands its connection over: `open` stays as it is.
-    await new Promise<void>((resolve) => queue.push(resolve));
   }
 
-  function release(): void {
-    const next = retries.shift() ?? firsts.shift();
-    if (next) next();
-    else open--;
+  function acquire(endpoint: string, retry: boolean): Promise<void> {
+    attempting.add(endpoint);
+    const turn = new Promise<void>((resolve) => waiting.push({ endpoint, retry, resolve }));
+    serve();
+    return turn;
   }
 
-  async function use<T>(send: () => Promise<T>): Promise<T> {
+  function release(endpoint: string): void {
+    open--;
+    held.set(endpoint, holds(endpoint) - 1);
+    serve();
+  }
+
+  async function use<T>(endpoint: string, send: () => Promise<T>): Promise<T> {
     try {
       return await send();
     } finally {
-      release();
+      release(endpoint);
     }
   }
 
   return {
-    /** `send` once a connection is free, or null if none came free before `startBy`. */
-    async first<T>(send: () => Promise<T>): Promise<T | null> {
-      await acquire(firsts);
-      if (Date.now() <= startBy) return use(send);
-      release();
-      return null;
+    /** The connections as one endpoint of the run uses them. */
+    of(endpoint: string) {
+      return {
+        /** `send` once a connection is free for this endpoint, or null if none came free before `startBy`. */
+        async first<T>(send: () => Promise<T>): Promise<T | null> {
+          await acquire(endpoint, false);
+          if (Date.now() <= startBy) return use(endpoint, send);
+          release(endpoint);
+          return null;
+        },
+        /** `send` once a connection is free for this endpoint, ahead of every first attempt waiting. */
+        async retry<T>(send: () => Promise<T>): Promise<T> {
+          await acquire(endpoint, true);
+          return use(endpoint, send);
+        },
+      };
     },
-    /** `send` once a connection is free, ahead of every first attempt waiting. */
-    async retry<T>(send: () => Promise<T>): Promise<T> {
-      await acquire(retries);
-      return use(send);
+    /** The endpoint will attempt nothing more in this run: its share goes to the others. */
+    done(endpoint: string): void {
+      attempting.delete(endpoint);
+      serve();
     },
   };
 }
 
 export type ConnectionGate = ReturnType<typeof connectionGate>;
+/** One endpoint's use of a run's connections. */
+export type EndpointConnections = ReturnType<ConnectionGate["of"]>;

@@ -6,7 +6,7 @@ import type { AttemptOutcome } from "../health/policy";
 import { deferralDelaySeconds } from "../health/rate-limit";
 import { UnreadableSecretError } from "../lib/secret-box";
 import { type AttemptSetting, type AttemptsMade, attemptDelivery } from "./attempt";
-import type { ConnectionGate } from "./connections";
+import type { EndpointConnections } from "./connections";
 import { type EndpointCredentials, loadEndpointCredentials } from "./endpoint-credentials";
 import type { Job } from "./job";
 import { type DeliveredAttempt, logDelivered, observeAttempt } from "./observe";
@@ -25,7 +25,7 @@ export async function deliverToEndpoint(
   config: Config,
   endpoint: DeliveryEndpoint | null,
   jobs: Job[],
-  connections: ConnectionGate,
+  connections: EndpointConnections,
 ): Promise<Settled[]> {
   const target = deliveryTarget(endpoint, config);
   if (!target.ok) return jobs.map((j) => ended(j, target.reason));

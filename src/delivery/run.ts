@@ -13,7 +13,7 @@ import { recordStatements } from "./record";
 /**
  * A delivery run: `jobs` grouped by endpoint, each group delivered (endpoint-group.ts) and recorded in
  * one D1 batch (record.ts); only after that are its messages acknowledged, retried or sent on.
- * Attempts go six at a time across the run (connections.ts); a delivery not started within the run's
+ * Attempts go six at a time across the run, each endpoint its fair share (connections.ts); a delivery not started within the run's
  * time is handed on to a new message. Whatever goes wrong for one group — its D1 batch, its endpoint's
  * secrets, its health object — goes wrong for it alone: its messages go round again (a first attempt
  * finds no row), the other groups are answered as usual. Returns the events of fan-out's jobs that
@@ -25,7 +25,8 @@ export async function runDeliveries(
   jobs: Job[],
   knownEndpoints: ReadonlyMap<string, DeliveryEndpoint> = new Map(),
 ): Promise<UnsettledEvents> {
-  const connections = connectionGate(Date.now() + startBudgetMs(config));
+  const endpointIds = new Set(jobs.map(({ job }) => job.endpointId));
+  const connections = connectionGate(Date.now() + startBudgetMs(config), endpointIds);
   const settled = await Promise.all(
     [...Map.groupBy(jobs, ({ job }) => job.endpointId)].map(([endpointId, group]) =>
       settleEndpointGroup(env, config, knownEndpoints.get(endpointId), endpointId, group, connections),
@@ -44,7 +45,9 @@ async function settleEndpointGroup(
 ): Promise<Settled[]> {
   try {
     const endpoint = known ?? (await getDeliveryEndpoint(env.DB, endpointId));
-    const settled = await deliverToEndpoint(env, config, endpoint, jobs, connections);
+    const settled = await deliverToEndpoint(env, config, endpoint, jobs, connections.of(endpointId)).finally(
+      () => connections.done(endpointId),
+    );
     const history = await dataOf(env, organizationOf(jobs));
     const writes = await recordStatements(history, settled);
     if (writes.length > 0) await history.db.batch(writes);

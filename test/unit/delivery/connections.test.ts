@@ -5,7 +5,7 @@ const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("connectionGate", () => {
   it("keeps at most `max` sends open, starts waiting first attempts in order, and passes results and errors through", async () => {
-    const gate = connectionGate(Date.now() + 60_000, 2);
+    const gate = connectionGate(Date.now() + 60_000, ["A"], 2).of("A");
     let open = 0;
     let most = 0;
     const started: number[] = [];
@@ -32,7 +32,7 @@ describe("connectionGate", () => {
   });
 
   it("lets an inline retry go before the first attempts waiting", async () => {
-    const gate = connectionGate(Date.now() + 60_000, 1);
+    const gate = connectionGate(Date.now() + 60_000, ["A"], 1).of("A");
     const started: string[] = [];
     const send = (name: string) => async () => {
       started.push(name);
@@ -48,7 +48,7 @@ describe("connectionGate", () => {
   });
 
   it("declines a first attempt no connection came free for before the deadline, never a retry", async () => {
-    const gate = connectionGate(Date.now() + 20, 1);
+    const gate = connectionGate(Date.now() + 20, ["A"], 1).of("A");
     const slow = gate.first(async () => {
       await tick(40);
       return "slow";
@@ -58,5 +58,58 @@ describe("connectionGate", () => {
     expect(await Promise.all([slow, late, retry])).toEqual(["slow", null, "retry"]);
     // The declined attempt gave its turn back: the gate is free again.
     expect(await gate.retry(async () => "after")).toBe("after");
+  });
+
+  it("gives an endpoint its share only while others attempt: a slow receiver's queue holds no one else up", async () => {
+    const gate = connectionGate(Date.now() + 60_000, ["slow", "fast"], 6);
+    const started: string[] = [];
+    const hold = Promise.withResolvers<void>();
+    const slow = gate.of("slow");
+    // The slow endpoint asks first, for ten connections, and holds each until released.
+    const slowSends = Array.from({ length: 10 }, (_, i) =>
+      slow.first(async () => {
+        started.push(`slow ${i}`);
+        await hold.promise;
+      }),
+    );
+    await tick(1);
+    // It holds three, its share of six among two endpoints; the fast one starts at once.
+    expect(started).toEqual(["slow 0", "slow 1", "slow 2"]);
+    await gate.of("fast").first(async () => started.push("fast"));
+    expect(started).toContain("fast");
+    // Once the fast endpoint is done, the slow one may use all six.
+    gate.done("fast");
+    await tick(1);
+    expect(started.filter((s) => s.startsWith("slow"))).toHaveLength(6);
+    hold.resolve();
+    await Promise.all(slowSends);
+    expect(started.filter((s) => s.startsWith("slow"))).toHaveLength(10);
+  });
+
+  it("hands a free connection to the endpoint holding the fewest, inline retries first", async () => {
+    const gate = connectionGate(Date.now() + 60_000, ["A", "B", "C"], 2);
+    const started: string[] = [];
+    const release = { A: Promise.withResolvers<void>(), B: Promise.withResolvers<void>() };
+    const a = gate.of("A").first(async () => {
+      started.push("A1");
+      await release.A.promise;
+    });
+    const b = gate.of("B").first(async () => {
+      started.push("B1");
+      await release.B.promise;
+    });
+    await tick(1);
+    // Both connections taken: C's first attempt and A's inline retry wait.
+    const c = gate.of("C").first(async () => started.push("C1"));
+    const retryA = gate.of("A").retry(async () => started.push("A retry"));
+    const secondB = gate.of("B").first(async () => started.push("B2"));
+    release.A.resolve();
+    await a;
+    await tick(1);
+    // A's connection went to its retry; when that was done, to C, which held none, not to B, holding one.
+    expect(started).toEqual(["A1", "B1", "A retry", "C1"]);
+    release.B.resolve();
+    await Promise.all([b, c, retryA, secondB]);
+    expect(started.at(-1)).toBe("B2");
   });
 });
