@@ -16,7 +16,13 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 // Overridable so the script's own test can run it against a stand-in wrangler and a copy of the config.
 const configPath = process.env.DEPLOY_CONFIG ?? join(root, "wrangler.toml");
 const wranglerBin = process.env.WRANGLER_BIN ?? join(root, "node_modules/.bin/wrangler");
-const QUEUES = ["webhook-events", "webhook-events-dlq", "webhook-deliveries", "webhook-deliveries-dlq"];
+const QUEUES = [
+  "webhook-events",
+  "webhook-events-dlq",
+  "webhook-deliveries",
+  "webhook-deliveries-slow",
+  "webhook-deliveries-dlq",
+];
 const SECRETS = ["ADMIN_TOKEN", "SECRETS_KEY"];
 
 function wrangler(args, { capture = false, allowFailure = false } = {}) {

@@ -13,6 +13,8 @@ export type Config = {
   allowInsecureUrls: boolean;
   signatureHeaderPrefix: string;
   maxPayloadBytes: number;
+  /** An attempt this long (or timed out) puts its endpoint in the slow lane (delivery/lanes.ts). */
+  slowAttemptMs: number;
   /** Event data above this many bytes (of JSON text) is kept in R2, not in its row (db/payloads.ts). */
   payloadInR2Bytes: number;
   retentionDays: number;
@@ -55,6 +57,7 @@ function parseConfig(env: Env): Config {
     signatureHeaderPrefix: env.SIGNATURE_HEADER_PREFIX ?? "",
     maxPayloadBytes: positiveInt("MAX_PAYLOAD_BYTES", env.MAX_PAYLOAD_BYTES),
     payloadInR2Bytes: positiveInt("PAYLOAD_IN_R2_BYTES", env.PAYLOAD_IN_R2_BYTES),
+    slowAttemptMs: positiveInt("SLOW_ATTEMPT_MS", env.SLOW_ATTEMPT_MS),
     retentionDays: positiveInt("RETENTION_DAYS", env.RETENTION_DAYS),
     maxJsonDepth: positiveInt("MAX_JSON_DEPTH", env.MAX_JSON_DEPTH),
     allowedPorts: numberList("ALLOWED_PORTS", env.ALLOWED_PORTS),

@@ -46,6 +46,8 @@ export default {
         return fanOutBatch(batch, env);
       case QUEUES.deliveries:
         return deliverBatch(batch, env);
+      case QUEUES.slowDeliveries:
+        return deliverBatch(batch, env, "slow");
       case QUEUES.eventsDeadLetter:
         return deadLetterEvents(batch, env);
       case QUEUES.deliveriesDeadLetter:

@@ -3,6 +3,7 @@ import type { Attempt, AttemptTrigger, DeliveryJob } from "../domain/delivery";
 import type { DeliveryEndpoint } from "../domain/endpoint";
 import type { EndpointConnections } from "./connections";
 import type { EndpointCredentials } from "./endpoint-credentials";
+import { type Lane, slowAttempts } from "./lanes";
 import { buildSignedRequest } from "./request";
 import { describeAttempt, type FinalStep, type NextStep, nextStep } from "./retry-policy";
 import { type AttemptResult, attemptTimeoutMs, sendSignedRequest } from "./send";
@@ -13,6 +14,7 @@ export type AttemptSetting = {
   endpoint: DeliveryEndpoint;
   credentials: EndpointCredentials;
   connections: EndpointConnections;
+  lane: Lane;
 };
 
 /** A delivery's attempts in one run, and the step they end on. */
@@ -32,7 +34,7 @@ export type AttemptsMade = {
  * to is recorded and reported by the caller.
  */
 export async function attemptDelivery(
-  { config, endpoint, credentials, connections }: AttemptSetting,
+  { config, endpoint, credentials, connections, lane }: AttemptSetting,
   job: DeliveryJob,
 ): Promise<AttemptsMade | null> {
   const content = job.content as NonNullable<DeliveryJob["content"]>;
@@ -53,7 +55,11 @@ export async function attemptDelivery(
         timestamp: Math.floor(Date.now() / 1000),
         headerPrefix: config.signatureHeaderPrefix,
       });
-      return sendSignedRequest(request, timeoutMs);
+      const result = await sendSignedRequest(request, timeoutMs);
+      // A slow receiver found by the main lane gets no more first attempts in this run (they go to the
+      // slow lane): decided before this connection is free for another.
+      if (lane === "main" && slowAttempts([result], config)) connections.declineFirsts();
+      return result;
     };
     const result = attempts.length === 0 ? await connections.first(send) : await connections.retry(send);
     if (!result) return null;

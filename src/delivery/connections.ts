@@ -6,7 +6,8 @@
  */
 export const SIMULTANEOUS_CONNECTIONS = 6;
 
-type Waiter = { endpoint: string; retry: boolean; resolve: () => void };
+/** A waiting send; `resolve(false)`: it will not get a connection (its endpoint's first attempts were declined). */
+type Waiter = { endpoint: string; retry: boolean; resolve: (granted: boolean) => void };
 
 /**
  * A consumer run's outgoing connections, shared fairly by the endpoints of the run
@@ -17,9 +18,12 @@ type Waiter = { endpoint: string; retry: boolean; resolve: () => void };
  * a first attempt, of the endpoint holding the fewest connections, the longest-waiting first. A
  * first attempt still waiting at `startBy` is declined (null): behind slow receivers the rest of a
  * large batch goes on to another run instead of stretching this one toward the platform's time limit.
+ * So are an endpoint's first attempts once `declineFirsts` is called for it (its receiver was found
+ * slow: they go to the slow lane, delivery/lanes.ts).
  */
 export function connectionGate(startBy: number, endpoints: Iterable<string>, max = SIMULTANEOUS_CONNECTIONS) {
   const attempting = new Set(endpoints);
+  const declined = new Set<string>();
   const held = new Map<string, number>();
   const waiting: Waiter[] = [];
   let open = 0;
@@ -46,13 +50,14 @@ export function connectionGate(startBy: number, endpoints: Iterable<string>, max
       if (!next) return;
       open++;
       held.set(next.endpoint, holds(next.endpoint) + 1);
-      next.resolve();
+      next.resolve(true);
     }
   }
 
-  function acquire(endpoint: string, retry: boolean): Promise<void> {
+  /** Resolves true once the send holds a connection, false if it never will. */
+  function acquire(endpoint: string, retry: boolean): Promise<boolean> {
     attempting.add(endpoint);
-    const turn = new Promise<void>((resolve) => waiting.push({ endpoint, retry, resolve }));
+    const turn = new Promise<boolean>((resolve) => waiting.push({ endpoint, retry, resolve }));
     serve();
     return turn;
   }
@@ -77,7 +82,7 @@ export function connectionGate(startBy: number, endpoints: Iterable<string>, max
       return {
         /** `send` once a connection is free for this endpoint, or null if none came free before `startBy`. */
         async first<T>(send: () => Promise<T>): Promise<T | null> {
-          await acquire(endpoint, false);
+          if (declined.has(endpoint) || !(await acquire(endpoint, false))) return null;
           if (Date.now() <= startBy) return use(endpoint, send);
           release(endpoint);
           return null;
@@ -86,6 +91,17 @@ export function connectionGate(startBy: number, endpoints: Iterable<string>, max
         async retry<T>(send: () => Promise<T>): Promise<T> {
           await acquire(endpoint, true);
           return use(endpoint, send);
+        },
+        /** No more first attempts for this endpoint in this run: those waiting, and later ones, get null. */
+        declineFirsts(): void {
+          declined.add(endpoint);
+          for (let i = waiting.length - 1; i >= 0; i--) {
+            const w = waiting[i];
+            if (w && w.endpoint === endpoint && !w.retry) {
+              waiting.splice(i, 1);
+              w.resolve(false);
+            }
+          }
         },
       };
     },

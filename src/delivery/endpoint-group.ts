@@ -1,4 +1,5 @@
 import type { Config } from "../config";
+import { setEndpointSlowUntil } from "../db/endpoints/writes";
 import type { DeliveryJob } from "../domain/delivery";
 import type { DeliveryEndpoint } from "../domain/endpoint";
 import { endpointHealth } from "../health/endpoint-health";
@@ -9,6 +10,7 @@ import { type AttemptSetting, type AttemptsMade, attemptDelivery } from "./attem
 import type { EndpointConnections } from "./connections";
 import { type EndpointCredentials, loadEndpointCredentials } from "./endpoint-credentials";
 import type { Job } from "./job";
+import { inSlowLane, type Lane, laneAfter } from "./lanes";
 import { type DeliveredAttempt, logDelivered, observeAttempt } from "./observe";
 import type { Settled } from "./outcome";
 import { classifyAttempt, describeAttempt, retryAfterOf } from "./retry-policy";
@@ -18,7 +20,9 @@ import { checkEndpointUrl } from "./url-policy";
 /**
  * One endpoint's share of a run: whether it may receive at all, its credentials opened once, its
  * rate-limit permits asked for once, its deliveries attempted, and their outcomes reported to its
- * health object once. Returns what became of each job; recording and answering are the run's.
+ * health object once. Returns what became of each job, and the lane the endpoint's later messages go
+ * to (lanes.ts): in the main lane, an endpoint in the slow lane is not attempted at all, and one this
+ * run finds slow moves there. Recording and answering are the run's.
  */
 export async function deliverToEndpoint(
   env: Env,
@@ -26,35 +30,68 @@ export async function deliverToEndpoint(
   endpoint: DeliveryEndpoint | null,
   jobs: Job[],
   connections: EndpointConnections,
-): Promise<Settled[]> {
+  lane: Lane,
+): Promise<{ settled: Settled[]; lane: Lane }> {
   const target = deliveryTarget(endpoint, config);
-  if (!target.ok) return jobs.map((j) => ended(j, target.reason));
+  if (!target.ok) return { settled: jobs.map((j) => ended(j, target.reason)), lane };
+  const slowNow = inSlowLane(target.endpoint, Date.now());
+  if (lane === "main" && slowNow)
+    return { settled: jobs.map((j) => ({ ...j, kind: "handed-on" })), lane: "slow" };
+  const settled = await attemptEndpoint(env, config, target.endpoint, jobs, { connections, lane });
+  const attempts = settled.flatMap((s) => (s.kind === "attempted" ? s.made.attempts : []));
+  const change = laneAfter(lane, target.endpoint, attempts, config, Date.now());
+  if (change) await moveLane(env, target.endpoint, change.slowUntil);
+  const slowAfter = change ? change.slowUntil !== null : slowNow;
+  return { settled, lane: slowAfter ? "slow" : "main" };
+}
 
+async function attemptEndpoint(
+  env: Env,
+  config: Config,
+  endpoint: DeliveryEndpoint,
+  jobs: Job[],
+  { connections, lane }: Pick<AttemptSetting, "connections" | "lane">,
+): Promise<Settled[]> {
   const ready = jobs.filter(({ job }) => job.content);
   // Retention removed the event before this delivery (a late replay) could be sent.
   const expired = jobs.filter(({ job }) => !job.content).map((j) => ended(j, "event_expired"));
   if (ready.length === 0) return expired;
 
-  const credentials = await openCredentials(env, target.endpoint);
+  const credentials = await openCredentials(env, endpoint);
   if (!credentials.ok) return [...expired, ...ready.map((j) => ended(j, credentials.reason))];
 
-  const health = endpointHealth(env, target.endpoint.id);
-  const { now, deferred } = target.endpoint.rateLimitPerSecond
-    ? await takeTurns(health, target.endpoint.rateLimitPerSecond, ready)
+  const health = endpointHealth(env, endpoint.id);
+  const { now, deferred } = endpoint.rateLimitPerSecond
+    ? await takeTurns(health, endpoint.rateLimitPerSecond, ready)
     : { now: ready, deferred: [] };
   if (now.length === 0) return [...expired, ...deferred];
 
-  const setting = { config, endpoint: target.endpoint, credentials: credentials.value, connections };
+  const setting = { config, endpoint, credentials: credentials.value, connections, lane };
   const attempted = await Promise.all(now.map((j) => attemptJob(setting, j)));
   const made = attempted.flatMap((s) => (s.kind === "attempted" ? [{ job: s.job, made: s.made }] : []));
-  for (const { job, made: m } of made) observe(env, target.endpoint, job, m);
+  for (const { job, made: m } of made) observe(env, endpoint, job, m);
   logDelivered(
-    target.endpoint,
+    endpoint,
     made.flatMap(({ job, made: m }) => deliveredOf(job, m)),
   );
   const outcomes = made.flatMap(({ made: m }) => healthOutcomes(m));
-  if (outcomes.length > 0) await health.record(target.endpoint.id, outcomes);
+  if (outcomes.length > 0) await health.record(endpoint.id, outcomes);
   return [...expired, ...deferred, ...attempted];
+}
+
+/**
+ * Writes the endpoint's new lane. A write that fails is logged and left: the next run measures the
+ * endpoint again, and its deliveries are made whichever lane they go through.
+ */
+async function moveLane(env: Env, endpoint: DeliveryEndpoint, slowUntil: string | null): Promise<void> {
+  try {
+    await setEndpointSlowUntil(env.DB, endpoint.id, slowUntil).run();
+    console.log(JSON.stringify({ message: "endpoint lane changed", endpointId: endpoint.id, slowUntil }));
+  } catch (error) {
+    console.error(
+      JSON.stringify({ message: "endpoint lane not changed", endpointId: endpoint.id, error: String(error) }),
+    );
+  }
 }
 
 const ended = (j: Job, reason: string): Settled => ({ ...j, kind: "ended", reason });

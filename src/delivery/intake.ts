@@ -7,15 +7,16 @@ import { dataOf } from "../db/shards";
 import type { OrganizationId } from "../lib/ids";
 import { type Received, readMessages } from "../lib/queue";
 import { type DeliveryMessage, firstAttemptJob, isDeliveryMessage, type Job } from "./job";
+import type { Lane } from "./lanes";
 import { leaseSeconds, runDeliveries } from "./run";
 
 /**
- * The `webhook-deliveries` consumer: retries and replays (leased and read from their rows) and first
+ * The `webhook-deliveries` consumer, and in the slow lane `webhook-deliveries-slow`'s (lanes.ts): retries and replays (leased and read from their rows) and first
  * attempts that fan-out handed on (which carry their event). Duplicates — a message whose delivery
  * has a row already, or twice in this batch — are acknowledged without an attempt. Each
  * organization's messages are read on their own: if that fails, they go round again, and only they.
  */
-export async function deliverBatch(batch: MessageBatch, env: Env): Promise<void> {
+export async function deliverBatch(batch: MessageBatch, env: Env, lane: Lane = "main"): Promise<void> {
   const config = getConfig(env);
   const seen = new Set<string>();
   const unique = readMessages(batch, isDeliveryMessage).filter(({ message, body }) => {
@@ -29,7 +30,7 @@ export async function deliverBatch(batch: MessageBatch, env: Env): Promise<void>
       organizationJobs(env, config, organizationId, received),
     ),
   );
-  await runDeliveries(env, config, jobs.flat());
+  await runDeliveries(env, config, jobs.flat(), new Map(), lane);
 }
 
 /** A message that needs no attempt now: acknowledged, or retried after `delaySeconds`. */

@@ -7,6 +7,7 @@ import { sendAll } from "../lib/queue";
 import { type ConnectionGate, connectionGate } from "./connections";
 import { deliverToEndpoint } from "./endpoint-group";
 import { type DeliveryMessage, type Job, messageFor } from "./job";
+import type { Lane } from "./lanes";
 import type { Settled, UnsettledEvents } from "./outcome";
 import { recordStatements } from "./record";
 
@@ -24,16 +25,20 @@ export async function runDeliveries(
   config: Config,
   jobs: Job[],
   knownEndpoints: ReadonlyMap<string, DeliveryEndpoint> = new Map(),
+  lane: Lane = "main",
 ): Promise<UnsettledEvents> {
   const endpointIds = new Set(jobs.map(({ job }) => job.endpointId));
   const connections = connectionGate(Date.now() + startBudgetMs(config), endpointIds);
-  const settled = await Promise.all(
+  const groups = await Promise.all(
     [...Map.groupBy(jobs, ({ job }) => job.endpointId)].map(([endpointId, group]) =>
-      settleEndpointGroup(env, config, knownEndpoints.get(endpointId), endpointId, group, connections),
+      settleEndpointGroup(env, config, knownEndpoints.get(endpointId), endpointId, group, connections, lane),
     ),
   );
-  return followUp(env, settled.flat());
+  return followUp(env, groups);
 }
+
+/** An endpoint's jobs as the run left them, and the lane its later messages go to (lanes.ts). */
+type SettledGroup = { settled: Settled[]; lane: Lane };
 
 async function settleEndpointGroup(
   env: Env,
@@ -42,19 +47,28 @@ async function settleEndpointGroup(
   endpointId: EndpointId,
   jobs: Job[],
   connections: ConnectionGate,
-): Promise<Settled[]> {
+  lane: Lane,
+): Promise<SettledGroup> {
   try {
     const endpoint = known ?? (await getDeliveryEndpoint(env.DB, endpointId));
-    const settled = await deliverToEndpoint(env, config, endpoint, jobs, connections.of(endpointId)).finally(
-      () => connections.done(endpointId),
-    );
+    const group = await deliverToEndpoint(
+      env,
+      config,
+      endpoint,
+      jobs,
+      connections.of(endpointId),
+      lane,
+    ).finally(() => connections.done(endpointId));
     const history = await dataOf(env, organizationOf(jobs));
-    const writes = await recordStatements(history, settled);
+    const writes = await recordStatements(history, group.settled);
     if (writes.length > 0) await history.db.batch(writes);
-    return settled;
+    return group;
   } catch (error) {
     console.error(JSON.stringify({ message: "delivery run failed", endpointId, error: String(error) }));
-    return jobs.map((j) => ({ ...j, kind: "crashed", error: `delivery run failed: ${String(error)}` }));
+    return {
+      settled: jobs.map((j) => ({ ...j, kind: "crashed", error: `delivery run failed: ${String(error)}` })),
+      lane,
+    };
   }
 }
 
@@ -65,44 +79,53 @@ function organizationOf(jobs: Job[]): OrganizationId {
   return first.job.organizationId;
 }
 
+/** A message the run sends on, to its endpoint's lane, and what it stands for. */
+type Later = { lane: Lane; body: DeliveryMessage; delaySeconds: number; settled?: Settled };
+
 /**
- * After the run is recorded: acknowledge, retry through the queue, or send on as a later message.
- * Returns the events whose fan-out jobs could not be settled.
+ * After the run is recorded: acknowledge, retry through the queue, or send on as a later message to
+ * the endpoint's lane. Returns the events whose fan-out jobs could not be settled.
  */
-async function followUp(env: Env, settled: Settled[]): Promise<UnsettledEvents> {
+async function followUp(env: Env, groups: SettledGroup[]): Promise<UnsettledEvents> {
   const unsettled: UnsettledEvents = new Map();
-  const later: { body: DeliveryMessage; delaySeconds: number }[] = [];
-  const sentOn: Settled[] = [];
-  for (const s of settled) {
-    const { job } = s;
-    const retryIn =
-      s.kind === "attempted" && s.made.step.kind === "retry_queue" ? s.made.step.delaySeconds : null;
-    if (s.kind === "crashed") {
-      if (s.source === "queue") s.message.retry();
-      else unsettled.set(job.eventId, s.error);
-    } else if (retryIn !== null) {
-      // A queue job's own message comes back; a fan-out job's row is written now, so what comes back
-      // is a retry of a stored delivery.
-      if (s.source === "queue") s.message.retry({ delaySeconds: retryIn });
-      else later.push({ body: messageFor({ ...job, stored: true }), delaySeconds: retryIn });
-    } else if (s.kind === "deferred" || s.kind === "handed-on") {
-      later.push({ body: messageFor(job), delaySeconds: s.kind === "deferred" ? s.delaySeconds : 0 });
-      sentOn.push(s);
-    } else if (s.source === "queue") {
-      s.message.ack(); // delivered, failed, or ended without an attempt
+  const later: Later[] = [];
+  for (const { settled, lane } of groups) {
+    for (const s of settled) {
+      const { job } = s;
+      const retryIn =
+        s.kind === "attempted" && s.made.step.kind === "retry_queue" ? s.made.step.delaySeconds : null;
+      if (s.kind === "crashed") {
+        if (s.source === "queue") s.message.retry();
+        else unsettled.set(job.eventId, s.error);
+      } else if (retryIn !== null) {
+        // A queue job's own message comes back; a fan-out job's row is written now, so what comes back
+        // is a retry of a stored delivery.
+        if (s.source === "queue") s.message.retry({ delaySeconds: retryIn });
+        else later.push({ lane, body: messageFor({ ...job, stored: true }), delaySeconds: retryIn });
+      } else if (s.kind === "deferred" || s.kind === "handed-on") {
+        const delaySeconds = s.kind === "deferred" ? s.delaySeconds : 0;
+        later.push({ lane, body: messageFor(job), delaySeconds, settled: s });
+      } else if (s.source === "queue") {
+        s.message.ack(); // delivered, failed, or ended without an attempt
+      }
     }
   }
-  try {
-    await sendAll(env.DELIVERIES_QUEUE, later);
-  } catch (error) {
-    // A message still held goes back to the queue; a written pending row is swept later.
-    for (const s of sentOn) {
-      if (s.source === "queue") s.message.retry({ delaySeconds: 1 });
-      else unsettled.set(s.job.eventId, `deliveries could not be queued: ${String(error)}`);
-    }
-    return unsettled;
-  }
-  for (const s of sentOn) if (s.source === "queue") s.message.ack();
+  await Promise.all(
+    [...Map.groupBy(later, (l) => l.lane)].map(async ([lane, messages]) => {
+      const sentOn = messages.flatMap((m) => (m.settled ? [m.settled] : []));
+      try {
+        await sendAll(lane === "slow" ? env.SLOW_DELIVERIES_QUEUE : env.DELIVERIES_QUEUE, messages);
+      } catch (error) {
+        // A message still held goes back to the queue; a written pending row is swept later.
+        for (const s of sentOn) {
+          if (s.source === "queue") s.message.retry({ delaySeconds: 1 });
+          else unsettled.set(s.job.eventId, `deliveries could not be queued: ${String(error)}`);
+        }
+        return;
+      }
+      for (const s of sentOn) if (s.source === "queue") s.message.ack();
+    }),
+  );
   return unsettled;
 }
 

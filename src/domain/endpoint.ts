@@ -64,7 +64,10 @@ export type DeliveryEndpoint = Pick<
   | "headerValues"
   | "rateLimitPerSecond"
   | "timeoutMs"
->;
+> & {
+  /** Delivered through the slow lane until then (delivery/lanes.ts); null when not slow. */
+  slowUntil: string | null;
+};
 
 /** An endpoint as a create or an update writes it: header values are never written in clear. */
 export type EndpointToWrite = Omit<Endpoint, "headerValues"> & {

@@ -7,6 +7,8 @@ export const QUEUES = {
   events: "webhook-events",
   eventsDeadLetter: "webhook-events-dlq",
   deliveries: "webhook-deliveries",
+  /** Deliveries to endpoints measured slow (delivery/lanes.ts), consumed apart from the others. */
+  slowDeliveries: "webhook-deliveries-slow",
   deliveriesDeadLetter: "webhook-deliveries-dlq",
 } as const;
 

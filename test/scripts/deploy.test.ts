@@ -61,6 +61,7 @@ describe("npm run deploy", () => {
       "queues list",
       "queues create webhook-events-dlq",
       "queues create webhook-deliveries",
+      "queues create webhook-deliveries-slow",
       "queues create webhook-deliveries-dlq",
       "r2 bucket list",
       "r2 bucket create edge-webhooks-payloads",
@@ -97,7 +98,13 @@ describe("npm run deploy", () => {
         { name: "edge-webhooks-shard-1", uuid: "99999999-2222-4333-8444-666666666666" },
         { name: "edge-webhooks-shard-2", uuid: "99999999-2222-4333-8444-777777777777" },
       ],
-      queues: ["webhook-events", "webhook-events-dlq", "webhook-deliveries", "webhook-deliveries-dlq"],
+      queues: [
+        "webhook-events",
+        "webhook-events-dlq",
+        "webhook-deliveries",
+        "webhook-deliveries-slow",
+        "webhook-deliveries-dlq",
+      ],
       secrets: ["ADMIN_TOKEN", "SECRETS_KEY"],
       buckets: ["edge-webhooks-payloads"],
     });

@@ -29,13 +29,14 @@ export type EndpointRow = {
   legacy_header_values: string | null;
   rate_limit_per_second: number | null;
   timeout_ms: number | null;
+  slow_until: string | null;
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
 };
 
 export const DELIVERY_COLUMNS = `id, organization_id, url, status, deleted_at, signature_scheme, payload_format,
-  header_values, legacy_header_values, rate_limit_per_second, timeout_ms`;
+  header_values, legacy_header_values, rate_limit_per_second, timeout_ms, slow_until`;
 
 export type DeliveryEndpointRow = Pick<
   EndpointRow,
@@ -50,6 +51,7 @@ export type DeliveryEndpointRow = Pick<
   | "legacy_header_values"
   | "rate_limit_per_second"
   | "timeout_ms"
+  | "slow_until"
 >;
 
 export const toDeliveryEndpoint = (row: DeliveryEndpointRow): DeliveryEndpoint => ({
@@ -63,6 +65,7 @@ export const toDeliveryEndpoint = (row: DeliveryEndpointRow): DeliveryEndpoint =
   headerValues: headerValuesOf(row),
   rateLimitPerSecond: row.rate_limit_per_second,
   timeoutMs: row.timeout_ms,
+  slowUntil: row.slow_until,
 });
 
 export const toSubscription = (

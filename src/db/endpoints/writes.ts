@@ -79,6 +79,15 @@ export function softDeleteEndpoint(
     .bind(at, at, id, organizationId);
 }
 
+/** Puts the endpoint in the slow lane until `until`, or takes it out (null): delivery/lanes.ts. */
+export function setEndpointSlowUntil(
+  db: D1Database,
+  id: EndpointId,
+  until: string | null,
+): D1PreparedStatement {
+  return db.prepare("UPDATE endpoints SET slow_until = ? WHERE id = ?").bind(until, id);
+}
+
 /** Auto-disables an endpoint that is still active; false when it was not (already off, or deleted). */
 export async function autoDisableEndpoint(
   db: D1Database,
