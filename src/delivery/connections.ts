@@ -6,12 +6,19 @@
  */
 export const SIMULTANEOUS_CONNECTIONS = 6;
 
+/**
+ * The runtime counts a run's own D1, Queues and Durable Object calls among the six too: attempts take
+ * five, so recording a group, sending its messages or asking its health object never waits behind
+ * receivers that have not answered yet.
+ */
+export const ATTEMPT_CONNECTIONS = SIMULTANEOUS_CONNECTIONS - 1;
+
 /** A waiting send; `resolve(false)`: it will not get a connection (its endpoint's first attempts were declined). */
 type Waiter = { endpoint: string; retry: boolean; resolve: (granted: boolean) => void };
 
 /**
- * A consumer run's outgoing connections, shared fairly by the endpoints of the run
- * (docs/architecture.md#fair-connections): an endpoint holds at most its share of them, the six
+ * A consumer run's connections for attempts, shared fairly by the endpoints of the run
+ * (docs/architecture.md#fair-connections): an endpoint holds at most its share of them, the five
  * divided among the endpoints still attempting in the run, so a slow receiver's queue of attempts
  * never stands between another endpoint and a connection. A free connection goes to a waiting inline
  * retry first (a started delivery finishes in the run that holds it, and is never declined), then to
@@ -21,7 +28,7 @@ type Waiter = { endpoint: string; retry: boolean; resolve: (granted: boolean) =>
  * So are an endpoint's first attempts once `declineFirsts` is called for it (its receiver was found
  * slow: they go to the slow lane, delivery/lanes.ts).
  */
-export function connectionGate(startBy: number, endpoints: Iterable<string>, max = SIMULTANEOUS_CONNECTIONS) {
+export function connectionGate(startBy: number, endpoints: Iterable<string>, max = ATTEMPT_CONNECTIONS) {
   const attempting = new Set(endpoints);
   const declined = new Set<string>();
   const held = new Map<string, number>();

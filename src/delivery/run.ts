@@ -14,7 +14,7 @@ import { recordStatements } from "./record";
 /**
  * A delivery run: `jobs` grouped by endpoint, each group delivered (endpoint-group.ts) and recorded in
  * one D1 batch (record.ts); only after that are its messages acknowledged, retried or sent on.
- * Attempts go six at a time across the run, each endpoint its fair share (connections.ts); a delivery not started within the run's
+ * Attempts go five at a time across the run, each endpoint its fair share (connections.ts); a delivery not started within the run's
  * time is handed on to a new message. Whatever goes wrong for one group — its D1 batch, its endpoint's
  * secrets, its health object — goes wrong for it alone: its messages go round again (a first attempt
  * finds no row), the other groups are answered as usual. Returns the events of fan-out's jobs that
