@@ -217,19 +217,35 @@ export function startBaseline() {
 }
 
 /**
- * CPU time, in ms, used by each of the machine's workerd processes (the local runtime, with its
- * simulated D1, Queues and Durable Objects) so far, by pid. Linux only; empty elsewhere.
+ * CPU time, in ms, used so far by each workerd process (the local runtime, with its simulated D1,
+ * Queues and Durable Objects) that this process started, through wrangler, by pid: the machine's other
+ * workerd processes (another checkout's tests, say) are not counted. Linux only; empty elsewhere.
  */
 export function workerdCpu() {
-  const byPid = new Map();
+  const stats = new Map(); // pid → { command, parent, cpuMs }
   for (const pid of existsSync("/proc") ? readdirSync("/proc") : []) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "workerd") continue;
-      // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      byPid.set(pid, (Number(fields[11]) + Number(fields[12])) * 10); // USER_HZ is 100 on Linux
+      // After the parenthesised command name: the parent's pid is the 2nd field, utime and stime the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      stats.set(pid, {
+        command,
+        parent: fields[1],
+        cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, // USER_HZ is 100 on Linux
+      });
     } catch {} // the process ended meanwhile
+  }
+  const ours = (pid) => {
+    for (let at = pid, hops = 0; at && hops < 64; at = stats.get(at)?.parent, hops++) {
+      if (at === String(process.pid)) return true;
+    }
+    return false;
+  };
+  const byPid = new Map();
+  for (const [pid, { command, cpuMs }] of stats) {
+    if (command === "workerd" && ours(pid)) byPid.set(pid, cpuMs);
   }
   return byPid;
 }

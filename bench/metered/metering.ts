@@ -1,9 +1,13 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
 /**
  * Counting of billable operations, for the benchmark's cost per million deliveries (scripts/bench.mjs).
  * Only the bench's wrapper Worker (bench/metered/index.ts) uses it; the shipped Worker counts nothing.
- * Each invocation runs on an `Env` whose D1 databases, queues and Durable Object namespace count what
- * they are asked to do, and ends with one `{"message":"operations",…}` log line. D1 rows come from
- * the query results' own `meta`.
+ * Each invocation runs on an `Env` whose bindings count what they are asked to do, and ends with one
+ * `{"message":"operations",…}` log line. Everything is counted as it happens, nothing from a ratio:
+ * D1 rows from the query results' own `meta`; queue operations from the bytes of each message sent,
+ * received and acknowledged; Analytics Engine points as they are written; Durable Object calls on the
+ * stubs; and, inside the Durable Object (meteredDurableObject), the rows its storage writes.
  */
 export type OperationCounts = {
   /** D1 statements run: one per run(), all() or first(), and one per statement of a batch(). */
@@ -12,11 +16,26 @@ export type OperationCounts = {
   d1WriteQueries: number;
   d1RowsRead: number;
   d1RowsWritten: number;
-  /** Billed per 64,000 bytes of each message written; reading and deleting it cost as much again. */
+  /** Operations of the messages sent: one per 64,000 bytes of each, about 100 of them metadata. */
   queueWriteOperations: number;
+  /** Of the messages a consumer invocation received, each time it received one (a retry reads it again). */
+  queueReadOperations: number;
+  /** Of the messages it acknowledged, explicitly or by returning without retrying them. */
+  queueDeleteOperations: number;
+  analyticsEngineDataPoints: number;
   durableObjectCalls: number;
-  /** Distinct objects called: "one call per endpoint per batch" is calls ≤ objects. */
+  /** Distinct objects called. */
   durableObjects: number;
+  /**
+   * Calls by object, named as the caller named it (`idFromName`, else its id): "one call per endpoint
+   * per batch" is every value at most 1. Only objects called at all are listed.
+   */
+  durableObjectCallsByName: Record<string, number>;
+  /**
+   * Rows a Durable Object's storage wrote, counted inside the object (meteredDurableObject) as Durable
+   * Objects bill them: each key put or deleted, each setAlarm(), each SQL statement's `rowsWritten`.
+   */
+  durableObjectRowsWritten: number;
 };
 
 export const noOperations = (): OperationCounts => ({
@@ -25,8 +44,13 @@ export const noOperations = (): OperationCounts => ({
   d1RowsRead: 0,
   d1RowsWritten: 0,
   queueWriteOperations: 0,
+  queueReadOperations: 0,
+  queueDeleteOperations: 0,
+  analyticsEngineDataPoints: 0,
   durableObjectCalls: 0,
   durableObjects: 0,
+  durableObjectCallsByName: {},
+  durableObjectRowsWritten: 0,
 });
 
 /** Runs `work` with a metered copy of `env` and logs what it cost, tagged with `describe()`. */
@@ -39,25 +63,107 @@ export async function withMetering<T>(
   try {
     return await work(meteredEnv(env, counts));
   } finally {
-    console.log(JSON.stringify({ message: "operations", ...describe(), ...counts }));
+    logOperations(describe(), counts);
+  }
+}
+
+/** The one `operations` line of an invocation (or of a Durable Object call). */
+export function logOperations(tags: Record<string, unknown>, counts: OperationCounts): void {
+  console.log(JSON.stringify({ message: "operations", ...tags, ...counts }));
+}
+
+/**
+ * A queue consumer's invocation, metered: `work` gets a metered `env` and a copy of `batch` whose
+ * messages remember whether they were acknowledged or retried. Each message received is read
+ * operations (its bytes, as for a write); each one acknowledged, explicitly or implicitly (the handler
+ * returned without retrying it), is as many delete operations. A message retried, or left undecided by
+ * a handler that threw, is not deleted: it comes back and is read again.
+ */
+export async function withMeteredBatch(
+  env: Env,
+  batch: MessageBatch,
+  describe: () => Record<string, unknown>,
+  work: (env: Env, batch: MessageBatch) => Promise<void>,
+): Promise<void> {
+  const counts = noOperations();
+  const decided = new Map<Message, "ack" | "retry">();
+  // The first word on a message stands.
+  const decide = (message: Message, verdict: "ack" | "retry") => {
+    if (!decided.has(message)) decided.set(message, verdict);
+  };
+  const messages = batch.messages.map((message): Message => {
+    counts.queueReadOperations += queueOperations(message.body);
+    return {
+      id: message.id,
+      timestamp: message.timestamp,
+      body: message.body,
+      attempts: message.attempts,
+      ack() {
+        decide(message, "ack");
+        message.ack();
+      },
+      retry(options?: QueueRetryOptions) {
+        decide(message, "retry");
+        message.retry(options);
+      },
+    };
+  });
+  const metered: MessageBatch = {
+    messages,
+    queue: batch.queue,
+    metadata: batch.metadata,
+    ackAll() {
+      for (const message of batch.messages) decide(message, "ack");
+      batch.ackAll();
+    },
+    retryAll(options?: QueueRetryOptions) {
+      for (const message of batch.messages) decide(message, "retry");
+      batch.retryAll(options);
+    },
+  };
+  let completed = false;
+  try {
+    await work(meteredEnv(env, counts), metered);
+    completed = true;
+  } finally {
+    for (const message of batch.messages) {
+      const verdict = decided.get(message) ?? (completed ? "ack" : "retry");
+      if (verdict === "ack") counts.queueDeleteOperations += queueOperations(message.body);
+    }
+    logOperations(describe(), counts);
   }
 }
 
 /**
- * A copy of `env` whose D1 databases, queues and Durable Object namespace add what they are asked to
- * do to `counts`. Every D1 binding whose name starts with `DB` is metered, found by name rather than
- * listed: the primary `DB` and any database beside it (`DB_SHARD_0`, `DB_SHARD_1`, …) as wrangler.toml
- * declares them.
+ * A copy of `env` whose bindings add what they are asked to do to `counts`, found by what they are
+ * rather than listed, so a binding added to wrangler.toml is counted without a change here: every D1
+ * database whose name starts with `DB` (the primary `DB` and the shards `DB_SHARD_0`, …), every queue
+ * producer, every Durable Object namespace and every Analytics Engine dataset.
  */
 export function meteredEnv(env: Env, counts: OperationCounts): Env {
-  const databases = d1Bindings(env).map(([name, db]) => [name, meteredDatabase(db, counts)]);
-  return {
-    ...env,
-    ...Object.fromEntries(databases),
-    EVENTS_QUEUE: meteredQueue(env.EVENTS_QUEUE, counts),
-    DELIVERIES_QUEUE: meteredQueue(env.DELIVERIES_QUEUE, counts),
-    ENDPOINT_HEALTH: meteredNamespace(env.ENDPOINT_HEALTH, counts),
-  };
+  const entries = Object.entries(env).map(([name, value]): [string, unknown] => {
+    if (name.startsWith("DB") && isD1Database(value)) return [name, meteredDatabase(value, counts)];
+    if (hasMethods(value, ["send", "sendBatch"])) return [name, meteredQueue(value as Queue, counts)];
+    if (hasMethods(value, ["idFromName", "idFromString", "get"])) {
+      return [name, meteredNamespace(value as DurableObjectNamespace, counts)];
+    }
+    if (hasMethods(value, ["writeDataPoint"])) {
+      return [name, meteredAnalytics(value as AnalyticsEngineDataset, counts)];
+    }
+    return [name, value];
+  });
+  return Object.fromEntries(entries) as unknown as Env;
+}
+
+/**
+ * Whether `value` has these methods and is not an RPC stub (a service binding), on which every
+ * property is a method: a name no binding has must not be one.
+ */
+function hasMethods(value: unknown, methods: string[]): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  if (typeof record.surelyNoBindingHasThisMethod === "function") return false;
+  return methods.every((method) => typeof record[method] === "function");
 }
 
 /** The D1 bindings of `env` whose name starts with `DB`, by name. */
@@ -154,21 +260,31 @@ function bodyBytes(body: unknown): number {
   return encoder.encode(JSON.stringify(body)).length;
 }
 
+/** Queue operations of one message, written, read or deleted: one per 64,000 bytes of body and metadata. */
+function queueOperations(body: unknown): number {
+  return Math.ceil((bodyBytes(body) + QUEUE_MESSAGE_METADATA_BYTES) / QUEUE_OPERATION_BYTES);
+}
+
 function meteredQueue(queue: Queue, counts: OperationCounts): Queue {
-  const count = (body: unknown) => {
-    const bytes = bodyBytes(body) + QUEUE_MESSAGE_METADATA_BYTES;
-    counts.queueWriteOperations += Math.ceil(bytes / QUEUE_OPERATION_BYTES);
-  };
   return {
     send(body, options) {
-      count(body);
+      counts.queueWriteOperations += queueOperations(body);
       return queue.send(body, options);
     },
     sendBatch(messages, options) {
-      for (const message of messages) count(message.body);
+      for (const message of messages) counts.queueWriteOperations += queueOperations(message.body);
       return queue.sendBatch(messages, options);
     },
   } as Queue;
+}
+
+function meteredAnalytics(dataset: AnalyticsEngineDataset, counts: OperationCounts): AnalyticsEngineDataset {
+  return {
+    writeDataPoint(point) {
+      counts.analyticsEngineDataPoints++;
+      dataset.writeDataPoint(point);
+    },
+  };
 }
 
 /** Every RPC method call on a stub is one billed Durable Object request. */
@@ -176,25 +292,205 @@ function meteredNamespace<T extends Rpc.DurableObjectBranded | undefined>(
   namespace: DurableObjectNamespace<T>,
   counts: OperationCounts,
 ): DurableObjectNamespace<T> {
-  const called = new Set<string>();
+  const names = new Map<string, string>();
+  const meteredStub = (stub: DurableObjectStub<T>, name: string) =>
+    new Proxy(stub, {
+      get(target, method) {
+        const member = Reflect.get(target, method, target);
+        if (typeof member !== "function") return member;
+        return (...callArgs: unknown[]) => {
+          counts.durableObjectCalls++;
+          counts.durableObjectCallsByName[name] = (counts.durableObjectCallsByName[name] ?? 0) + 1;
+          counts.durableObjects = Object.keys(counts.durableObjectCallsByName).length;
+          // Reflect.apply: on an RPC stub, `member.apply` would itself be taken for a remote method.
+          return Reflect.apply(member, target, callArgs);
+        };
+      },
+    });
   return new Proxy(namespace, {
     get(target, property) {
       const value = Reflect.get(target, property, target);
-      if (property !== "get") return typeof value === "function" ? value.bind(target) : value;
-      return (id: DurableObjectId, ...rest: unknown[]) =>
-        new Proxy(Reflect.apply(target.get, target, [id, ...rest]), {
-          get(stub, method) {
-            const member = Reflect.get(stub, method, stub);
-            if (typeof member !== "function") return member;
-            return (...callArgs: unknown[]) => {
-              counts.durableObjectCalls++;
-              called.add(id.toString());
-              counts.durableObjects = called.size;
-              // Reflect.apply: on an RPC stub, `member.apply` would itself be taken for a remote method.
-              return Reflect.apply(member, stub, callArgs);
-            };
-          },
+      if (property === "idFromName") {
+        return (name: string) => {
+          const id = target.idFromName(name);
+          names.set(id.toString(), name);
+          return id;
+        };
+      }
+      if (property === "get") {
+        return (id: DurableObjectId, ...rest: unknown[]) =>
+          meteredStub(
+            Reflect.apply(target.get, target, [id, ...rest]),
+            names.get(id.toString()) ?? id.toString(),
+          );
+      }
+      if (property === "getByName" && typeof value === "function") {
+        return (name: string, ...rest: unknown[]) =>
+          meteredStub(Reflect.apply(value, target, [name, ...rest]), name);
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+const METER = Symbol("operations");
+
+/** Set while a metered Durable Object call runs, so its calls to the object's own methods are not lines of their own. */
+const insideCall = new AsyncLocalStorage<true>();
+
+/** A Durable Object class, as the runtime constructs it. */
+// biome-ignore lint/suspicious/noExplicitAny: a mixin's base constructor must take any arguments.
+type DurableObjectClass = new (...args: any[]) => object;
+
+/**
+ * A subclass of a Durable Object class whose instances count what they do: their `env` is metered as
+ * a Worker's is (the D1 queries, queue sends, Analytics Engine points and Durable Object calls made
+ * inside the object), and their storage counts the rows it writes as Durable Objects bill a
+ * SQLite-backed object (https://developers.cloudflare.com/durable-objects/platform/pricing/): "Key-value
+ * methods like get(), put(), delete(), or list() … are billed as rows read and rows written", "Each
+ * setAlarm() is billed as a single row written", "Deletes are counted as rows written": one row per key
+ * put, one per key deleted, one per setAlarm(), and a SQL statement's own `rowsWritten`; deleteAlarm()
+ * is not counted (the page does not price it). After each method call and each alarm, one
+ * `operations` line, `invocation: "durableObject"`, with what was counted since the previous line
+ * (calls interleave where the object awaits other I/O than its storage: the totals are exact, the split
+ * between lines may not be).
+ */
+export function meteredDurableObject<Base extends DurableObjectClass>(Base: Base, className: string): Base {
+  const prototype = Base.prototype as Record<string, unknown>;
+  const methods = Object.getOwnPropertyNames(prototype).filter(
+    (name) =>
+      name !== "constructor" && typeof Object.getOwnPropertyDescriptor(prototype, name)?.value === "function",
+  );
+  const Metered = class extends Base {
+    // biome-ignore lint/suspicious/noExplicitAny: the mixin's constructor, as the runtime calls it.
+    constructor(...args: any[]) {
+      const [ctx, env] = args as [DurableObjectState, Env];
+      const counts = noOperations();
+      // The runtime's base class takes the real state only; the object then sees the metered one.
+      super(ctx, meteredEnv(env, counts));
+      Object.defineProperty(this, "ctx", {
+        value: meteredState(ctx, counts),
+        writable: true,
+        configurable: true,
+      });
+      Object.defineProperty(this, METER, { value: counts });
+    }
+  };
+  for (const method of methods) {
+    const original = prototype[method] as (...args: unknown[]) => unknown;
+    Object.defineProperty(Metered.prototype, method, {
+      configurable: true,
+      writable: true,
+      value(this: { [METER]: OperationCounts }, ...args: unknown[]) {
+        // The object's calls to its own methods are part of the call that made them.
+        if (insideCall.getStore()) return Reflect.apply(original, this, args);
+        const counts = this[METER];
+        return insideCall.run(true, async () => {
+          try {
+            return await Reflect.apply(original, this, args);
+          } finally {
+            logOperations({ invocation: "durableObject", class: className, method }, { ...counts });
+            Object.assign(counts, noOperations());
+          }
         });
+      },
+    });
+  }
+  return Metered;
+}
+
+/**
+ * `ctx` with a storage that adds the rows it writes to `counts`. Wrapped, not changed: every other
+ * member is the real one, called on the real object.
+ */
+export function meteredState(ctx: DurableObjectState, counts: OperationCounts): DurableObjectState {
+  const storage = meteredStorage(ctx.storage, counts);
+  return new Proxy(ctx, {
+    get(target, property) {
+      if (property === "storage") return storage;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A Durable Object's storage that adds the rows it writes to `counts` (see meteredDurableObject). */
+export function meteredStorage(storage: DurableObjectStorage, counts: OperationCounts): DurableObjectStorage {
+  const add = (rows: number) => {
+    counts.durableObjectRowsWritten += rows;
+  };
+  const overrides: Record<string, unknown> = {
+    put(keyOrEntries: string | Record<string, unknown>, ...rest: unknown[]) {
+      add(typeof keyOrEntries === "string" ? 1 : Object.keys(keyOrEntries).length);
+      return Reflect.apply(storage.put, storage, [keyOrEntries, ...rest]);
+    },
+    async delete(keyOrKeys: string | string[], ...rest: unknown[]) {
+      const deleted: boolean | number = await Reflect.apply(storage.delete, storage, [keyOrKeys, ...rest]);
+      add(typeof deleted === "number" ? deleted : deleted ? 1 : 0);
+      return deleted;
+    },
+    setAlarm(...args: unknown[]) {
+      add(1);
+      return Reflect.apply(storage.setAlarm, storage, args);
+    },
+  };
+  let sql: SqlStorage | undefined;
+  let kv: SyncKvStorage | undefined;
+  return new Proxy(storage, {
+    get(target, property) {
+      if (typeof property === "string" && property in overrides) return overrides[property];
+      if (property === "sql") {
+        sql ??= meteredSql(target.sql, add);
+        return sql;
+      }
+      if (property === "kv") {
+        kv ??= meteredKv(target.kv, add);
+        return kv;
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * Each statement's `rowsWritten`, read when exec() returns: a statement whose rows are read later may
+ * write more than that (the service's objects use the key-value API, not SQL).
+ */
+function meteredSql(sql: SqlStorage, add: (rows: number) => void): SqlStorage {
+  return new Proxy(sql, {
+    get(target, property) {
+      if (property === "exec") {
+        return (query: string, ...bindings: unknown[]) => {
+          const cursor = target.exec(query, ...bindings);
+          add(cursor.rowsWritten);
+          return cursor;
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function meteredKv(kv: SyncKvStorage, add: (rows: number) => void): SyncKvStorage {
+  return new Proxy(kv, {
+    get(target, property) {
+      if (property === "put") {
+        return (key: string, value: unknown) => {
+          add(1);
+          target.put(key, value);
+        };
+      }
+      if (property === "delete") {
+        return (key: string) => {
+          const deleted = target.delete(key);
+          add(deleted ? 1 : 0);
+          return deleted;
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
     },
   });
 }

@@ -1,9 +1,20 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import metered from "../../bench/metered/index";
-import { withMetering } from "../../bench/metered/metering";
-import { endpointHealth } from "../../src/health/endpoint-health";
+import {
+  meteredDurableObject,
+  meteredStorage,
+  noOperations,
+  withMeteredBatch,
+  withMetering,
+} from "../../bench/metered/metering";
+import { EndpointHealth, endpointHealth } from "../../src/health/endpoint-health";
 import service from "../../src/index";
 import type { EndpointId } from "../../src/lib/ids";
 import { ADMIN_TOKEN, createOrganization } from "../support/api";
@@ -32,7 +43,7 @@ const organizationRequest = () =>
   }) as Parameters<typeof service.fetch>[0];
 
 describe("operation counting (bench/metered, for npm run bench)", () => {
-  it("counts D1 rows from query meta, queue operations per 64,000 bytes with metadata, and Durable Object calls", async () => {
+  it("counts D1 rows from query meta, queue operations per 64,000 bytes with metadata, Analytics Engine points and Durable Object calls", async () => {
     const [line] = await operationsLogged(() =>
       withMetering(
         env,
@@ -55,6 +66,9 @@ describe("operation counting (bench/metered, for npm run bench)", () => {
           const health = endpointHealth(counted, "evsub_metering" as EndpointId);
           await health.summary();
           await health.summary();
+          await endpointHealth(counted, "evsub_other" as EndpointId).summary();
+          counted.DELIVERY_ANALYTICS.writeDataPoint({ blobs: ["a"] });
+          counted.DELIVERY_ANALYTICS.writeDataPoint({ blobs: ["b"] });
         },
       ),
     );
@@ -64,10 +78,93 @@ describe("operation counting (bench/metered, for npm run bench)", () => {
       d1WriteQueries: 1,
       d1RowsWritten: 2, // the row and its primary-key index (organizations is a rowid table)
       queueWriteOperations: 4, // one each for the small and the 63,900-byte body, two for 63,901 bytes
-      durableObjectCalls: 2,
-      durableObjects: 1,
+      analyticsEngineDataPoints: 2,
+      durableObjectCalls: 3,
+      durableObjects: 2,
+      // By the name the object was asked for: two calls to one endpoint's object in this invocation.
+      durableObjectCallsByName: { evsub_metering: 2, evsub_other: 1 },
     });
     expect(line.d1RowsRead).toBeGreaterThan(0);
+  });
+
+  it("counts a consumer's reads of every message received and deletes of those acknowledged, explicitly or not", async () => {
+    const big = "x".repeat(70_000); // two operations each time
+    const batch = batchOf("webhook-deliveries", ["acked", "retried", "left", big]);
+    const [line] = await operationsLogged(() =>
+      withMeteredBatch(
+        env,
+        batch,
+        () => ({ invocation: "queue" }),
+        async (_env, metered) => {
+          expect(metered.messages.map((m) => m.body)).toEqual(batch.messages.map((m) => m.body));
+          metered.messages[0]?.ack();
+          metered.messages[1]?.retry();
+          metered.messages[1]?.ack(); // the first word stands
+        },
+      ),
+    );
+    // Read: 1 + 1 + 1 + 2. Deleted: the acknowledged one, and the two the handler returned without a word on.
+    expect(line).toMatchObject({ queueReadOperations: 5, queueDeleteOperations: 4 });
+  });
+
+  it("deletes nothing a throwing consumer did not acknowledge: those messages come back", async () => {
+    const batch = batchOf("webhook-deliveries", ["acked", "left"]);
+    const [line] = await operationsLogged(() =>
+      withMeteredBatch(
+        env,
+        batch,
+        () => ({ invocation: "queue" }),
+        async (_env, metered) => {
+          metered.messages[0]?.ack();
+          throw new Error("injected");
+        },
+      ).catch(() => {}),
+    );
+    expect(line).toMatchObject({ queueReadOperations: 2, queueDeleteOperations: 1 });
+  });
+
+  it("counts the rows a Durable Object's storage writes: keys put and deleted, and alarms set", async () => {
+    const stub = env.ENDPOINT_HEALTH.get(env.ENDPOINT_HEALTH.idFromName("evsub_storage_metering"));
+    await runInDurableObject(stub, async (_instance, state) => {
+      const counts = noOperations();
+      const storage = meteredStorage(state.storage, counts);
+      await storage.put("one", 1);
+      await storage.put({ two: 2, three: 3 });
+      expect(await storage.delete("one")).toBe(true);
+      expect(await storage.delete("missing")).toBe(false);
+      expect(await storage.delete(["two", "three", "missing"])).toBe(2);
+      await storage.setAlarm(Date.now() + 3_600_000);
+      await storage.deleteAlarm();
+      expect(await storage.get("two")).toBeUndefined();
+      expect(counts.durableObjectRowsWritten).toBe(1 + 2 + 1 + 2 + 1);
+    });
+  });
+
+  it("meters a Durable Object class: a line per call from outside, its own calls to itself inside it", async () => {
+    const Metered = meteredDurableObject(EndpointHealth, "EndpointHealth");
+    expect(Metered.prototype).toBeInstanceOf(EndpointHealth);
+    const stub = env.ENDPOINT_HEALTH.get(env.ENDPOINT_HEALTH.idFromName("evsub_class_metering"));
+    const lines = await runInDurableObject(stub, (_instance, state) =>
+      operationsLogged(async () => {
+        const object = new Metered(state, env);
+        await object.acquire(5, 100); // reads and puts the bucket
+        await object.summary(); // reads the state (through its own `load`)
+      }),
+    );
+    expect(lines).toMatchObject([
+      {
+        invocation: "durableObject",
+        class: "EndpointHealth",
+        method: "acquire",
+        durableObjectRowsWritten: 1,
+      },
+      {
+        invocation: "durableObject",
+        class: "EndpointHealth",
+        method: "summary",
+        durableObjectRowsWritten: 0,
+      },
+    ]);
   });
 
   it("meters every D1 binding whose name starts with DB, found by name, and reads through its sessions", async () => {
@@ -156,10 +253,10 @@ describe("operation counting (bench/metered, for npm run bench)", () => {
     expect(lines[0].d1RowsWritten).toBeGreaterThan(0);
   });
 
-  it("re-exports the service's Durable Object class and RPC entrypoint, so the bindings resolve", async () => {
+  it("exports the service's Durable Object class, metered, and its RPC entrypoint, so the bindings resolve", async () => {
     const bench = await import("../../bench/metered/index");
     const shipped = await import("../../src/index");
-    expect(bench.EndpointHealth).toBe(shipped.EndpointHealth);
+    expect(bench.EndpointHealth.prototype).toBeInstanceOf(shipped.EndpointHealth);
     expect(bench.Publisher).toBe(shipped.Publisher);
   });
 
