@@ -73,9 +73,12 @@ export async function attemptDelivery(
       error: result.statusCode === undefined ? describeAttempt(result) : null,
       responseBody: result.responseBody ?? null,
     });
+    // A slow receiver is not retried inline by the main lane: the retry goes to the slow lane, on the
+    // schedule, and this run does not wait another timeout for it.
+    const inlineRetries = !(lane === "main" && slowAttempts([result], config));
     const step: NextStep = nextStep(
       result,
-      { attemptsThisRun: attempts.length, queueRetriesSpent: job.queueRetries },
+      { attemptsThisRun: attempts.length, queueRetriesSpent: job.queueRetries, inlineRetries },
       config,
     );
     if (step.kind !== "retry_inline") return { attempts, results, step };

@@ -18,6 +18,8 @@ export type RetryPosition = {
   attemptsThisRun: number;
   /** Queue retries already spent on this delivery (the message's `attempts - 1`). */
   queueRetriesSpent: number;
+  /** False where the run may not retry inline: a receiver the main lane found slow (lanes.ts). */
+  inlineRetries?: boolean;
 };
 
 /**
@@ -66,7 +68,9 @@ export function nextStep(
 
   const retryAfter = retryAfterOf(result);
   const inlineDelay =
-    position.queueRetriesSpent === 0 ? config.inlineRetryDelaysMs[position.attemptsThisRun - 1] : undefined;
+    position.queueRetriesSpent === 0 && position.inlineRetries !== false
+      ? config.inlineRetryDelaysMs[position.attemptsThisRun - 1]
+      : undefined;
   if (inlineDelay !== undefined && (retryAfter === undefined || retryAfter * 1000 <= inlineDelay)) {
     return { kind: "retry_inline", delayMs: inlineDelay };
   }

@@ -39,6 +39,14 @@ describe("classifyAttempt", () => {
 });
 
 describe("nextStep", () => {
+  it("goes straight to the queue's schedule where the run may not retry inline (a slow receiver)", () => {
+    const noInline = { attemptsThisRun: 1, queueRetriesSpent: 0, inlineRetries: false };
+    expect(nextStep(noResponse("timeout"), noInline, config)).toEqual({
+      kind: "retry_queue",
+      delaySeconds: 5,
+    });
+  });
+
   it("retries inline first, one delay per inline step, then hands over to the queue", () => {
     const first = { attemptsThisRun: 1, queueRetriesSpent: 0 };
     expect(nextStep(response(500), first, config)).toEqual({ kind: "retry_inline", delayMs: 200 });
