@@ -120,23 +120,32 @@ describe("delivery, end to end", () => {
     expect(await receiver.received()).toHaveLength(1);
   });
 
-  it("times out on a receiver that never answers, then retries through the queue", async () => {
-    // The attempt timeout is 1.5 s (vitest.config.ts): two hanging answers, then success.
-    const { org, receiver } = await givenEndpoint({ script: [{ hangMs: 5_000 }, { hangMs: 5_000 }] });
+  it("times out on a receiver that never answers, then retries through the slow lane's queue", async () => {
+    // The attempt timeout is 1.5 s (vitest.config.ts): two hanging answers, then success. A timeout in
+    // the main lane is not retried inline there: the endpoint goes to the slow lane (lanes.ts), whose
+    // runs make the queue retries on the schedule.
+    const { org, receiver, endpoint } = await givenEndpoint({
+      script: [{ hangMs: 5_000 }, { hangMs: 5_000 }],
+    });
     const { delivery } = await publishSettled(org, { timeout: 25_000 });
     const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail).toMatchObject({ status: "delivered", attemptCount: 3 });
     expect(detail.attempts).toMatchObject([
       { number: 1, trigger: "initial", statusCode: null, error: "timeout" },
-      { number: 2, trigger: "inline_retry", statusCode: null, error: "timeout" },
+      { number: 2, trigger: "queue_retry", statusCode: null, error: "timeout" },
       { number: 3, trigger: "queue_retry", statusCode: 200, error: null },
     ]);
     expect(detail.attempts[0].durationMs).toBeGreaterThanOrEqual(1_400);
     const received = await receiver.received();
-    // The queue retry waited for the schedule's first step (1 s) after the inline attempts.
-    expect((received[2]?.receivedAt ?? 0) - (received[1]?.receivedAt ?? 0)).toBeGreaterThanOrEqual(
+    // The queue retry waited for the schedule's first step (1 s) after the first attempt.
+    expect((received[1]?.receivedAt ?? 0) - (received[0]?.receivedAt ?? 0)).toBeGreaterThanOrEqual(
       1_000 + 1_400,
     );
+    // Answering at once again, in the slow lane, it is back in the main lane.
+    const lane = await env.DB.prepare("SELECT slow_until FROM endpoints WHERE id = ?")
+      .bind(endpoint.id)
+      .first<string>("slow_until");
+    expect(lane).toBeNull();
   });
 
   it("fails once the retry schedule is spent, with every attempt recorded", async () => {
