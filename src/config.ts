@@ -1,5 +1,5 @@
 /**
- * Typed view of the `[vars]` in wrangler.toml (README.md#configuration). Parsed once per isolate and per
+ * Typed view of the `[vars]` in wrangler.toml (docs/operations.md#configuration). Parsed once per isolate and per
  * distinct env object, so tests and `wrangler dev --var` overrides take effect.
  */
 export type Config = {
