@@ -23,7 +23,7 @@
  * delivery's cost.
  */
 import { getConfig } from "../../src/config";
-import { BUCKET_MS } from "../../src/db/buckets";
+import { BUCKET_MS, liveBuckets, tableOf } from "../../src/db/buckets";
 import { getCronCursor } from "../../src/db/cron-cursors";
 import { applyRetention } from "../../src/sweeper/retention";
 import { d1Bindings, meteredEnv, noOperations } from "./metering";
@@ -52,15 +52,13 @@ export async function benchRoute(request: Request, env: Env): Promise<Response> 
 async function sizeOf(db: D1Database): Promise<DatabaseSize> {
   // Events and deliveries are in weekly tables (src/db/buckets.ts), and in the legacy ones where a
   // database has them: every table of each kind is counted.
-  const { results: tables, meta } = await db
-    .prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND (name IN ('events', 'deliveries') OR name GLOB 'events_w[0-9]*' OR name GLOB 'deliveries_w[0-9]*')",
-    )
-    .all<{ name: string }>();
+  const buckets = await liveBuckets({ db });
+  const { meta } = await db.prepare("SELECT 1").all();
   const count = async (kind: "events" | "deliveries") => {
     let rows = 0;
-    for (const { name } of tables.filter((t) => t.name === kind || t.name.startsWith(`${kind}_w`))) {
-      rows += (await db.prepare(`SELECT COUNT(*) AS n FROM ${name}`).first<number>("n")) ?? 0;
+    for (const bucket of buckets) {
+      rows +=
+        (await db.prepare(`SELECT COUNT(*) AS n FROM ${tableOf(kind, bucket)}`).first<number>("n")) ?? 0;
     }
     return rows;
   };

@@ -52,7 +52,7 @@ export function groupByBucket<T extends string>(h: History, ids: readonly T[]): 
 }
 
 /** The buckets that exist, newest first (the legacy bucket, whose ids are older than any week's, last). */
-export async function liveBuckets(h: History): Promise<Bucket[]> {
+export async function liveBuckets(h: Pick<History, "db">): Promise<Bucket[]> {
   const { results } = await h.db
     .prepare(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND (name = 'events' OR name GLOB 'events_w[0-9]*')",

@@ -34,37 +34,51 @@ export type RetentionReport = {
 export async function applyRetention(env: Env, now: number): Promise<RetentionReport> {
   const cutoff = now - getConfig(env).retentionDays * 86_400_000;
   const report: RetentionReport = { weeks: 0, legacyEvents: 0, legacyDeliveries: 0, secrets: 0 };
+  let legacyLeft = false;
   for (const shard of shards(env)) {
     try {
-      report.weeks += await dropExpired(env, shard, cutoff);
+      const expired = await dropExpired(env, shard, cutoff);
+      report.weeks += expired.weeks;
+      legacyLeft ||= expired.legacyLeft;
     } catch (error) {
+      legacyLeft = true; // not known: the walk looks
       console.error(
         JSON.stringify({ message: "retention failed", shard: shard.index, error: String(error) }),
       );
     }
   }
-  await deleteLegacyRows(env, cutoff, report);
+  // Once no shard has legacy tables left, there is nothing to walk the organizations for.
+  if (legacyLeft) await deleteLegacyRows(env, cutoff, report);
   report.secrets = await deleteExpiredSecrets(env.DB, new Date(now).toISOString());
   console.log(JSON.stringify({ message: "retention applied", ...report }));
   return report;
 }
 
-/** Drops the shard's weeks that ended before `cutoff`, and its legacy tables once all of them did. */
-async function dropExpired(env: Env, shard: Shard, cutoff: number): Promise<number> {
+/**
+ * Drops the shard's weeks that ended before `cutoff`, and its legacy tables once all of them did;
+ * says how many weeks went and whether legacy tables are left.
+ */
+async function dropExpired(
+  env: Env,
+  shard: Shard,
+  cutoff: number,
+): Promise<{ weeks: number; legacyLeft: boolean }> {
   const history = await historyOf(env, shard);
-  let dropped = 0;
+  let weeks = 0;
+  let legacyLeft = false;
   for (const bucket of await liveBuckets(history)) {
     if (bucket === "legacy") {
-      if (history.legacyUntil <= cutoff) {
+      legacyLeft = history.legacyUntil > cutoff;
+      if (!legacyLeft) {
         await dropLegacy(history);
         forgetLegacy(shard);
       }
     } else if ((bucket + 1) * BUCKET_MS <= cutoff) {
       await dropBucket(history, bucket);
-      dropped++;
+      weeks++;
     }
   }
-  return dropped;
+  return { weeks, legacyLeft };
 }
 
 /** The legacy tables' expired rows, organization by organization, from where the last run stopped. */

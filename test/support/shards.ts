@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { type History, type HistoryKind, tableOfId } from "../../src/db/buckets";
+import { type History, type HistoryKind, liveBuckets, tableOf, tableOfId } from "../../src/db/buckets";
 import { getOrganization } from "../../src/db/organizations";
 import { dataOf, shards } from "../../src/db/shards";
 import type { OrganizationId } from "../../src/lib/ids";
@@ -32,13 +32,7 @@ export const weeklyHistory = (db: D1Database, key = "weekly"): History => ({
 
 /** The tables of `kind` in a database: the legacy one and every week's. */
 async function tablesOf(db: D1Database, kind: HistoryKind): Promise<string[]> {
-  const { results } = await db
-    .prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND (name = ?1 OR name GLOB ?1 || '_w[0-9]*')",
-    )
-    .bind(kind)
-    .all<{ name: string }>();
-  return results.map((r) => r.name);
+  return (await liveBuckets({ db })).map((bucket) => tableOf(kind, bucket));
 }
 
 /** Rows of `kind` where `condition` holds, in every table of `kind` in `db`. */
