@@ -15,6 +15,11 @@ export type Config = {
   maxPayloadBytes: number;
   /** An attempt this long (or timed out) puts its endpoint in the slow lane (delivery/lanes.ts). */
   slowAttemptMs: number;
+  /**
+   * Events matching at most this many endpoints get their first attempts from the publish's own
+   * invocation (delivery/direct.ts); 0: every event goes through the queue.
+   */
+  directFanOutMax: number;
   /** Event data above this many bytes (of JSON text) is kept in R2, not in its row (db/payloads.ts). */
   payloadInR2Bytes: number;
   retentionDays: number;
@@ -58,6 +63,7 @@ function parseConfig(env: Env): Config {
     maxPayloadBytes: positiveInt("MAX_PAYLOAD_BYTES", env.MAX_PAYLOAD_BYTES),
     payloadInR2Bytes: positiveInt("PAYLOAD_IN_R2_BYTES", env.PAYLOAD_IN_R2_BYTES),
     slowAttemptMs: positiveInt("SLOW_ATTEMPT_MS", env.SLOW_ATTEMPT_MS),
+    directFanOutMax: nonNegativeInt("DIRECT_FAN_OUT_MAX", env.DIRECT_FAN_OUT_MAX),
     retentionDays: positiveInt("RETENTION_DAYS", env.RETENTION_DAYS),
     maxJsonDepth: positiveInt("MAX_JSON_DEPTH", env.MAX_JSON_DEPTH),
     allowedPorts: numberList("ALLOWED_PORTS", env.ALLOWED_PORTS),

@@ -32,7 +32,12 @@ export default {
       method: request.method,
       path: new URL(request.url).pathname,
     });
-    return withMetering(env, invocation, async (metered) => handlers.fetch(request, metered, ctx));
+    return withMetering(
+      env,
+      invocation,
+      async (metered, meteredCtx) => handlers.fetch(request, metered, meteredCtx),
+      ctx,
+    );
   },
 
   queue(batch, env, ctx) {

@@ -53,17 +53,45 @@ export const noOperations = (): OperationCounts => ({
   durableObjectRowsWritten: 0,
 });
 
-/** Runs `work` with a metered copy of `env` and logs what it cost, tagged with `describe()`. */
+/**
+ * Runs `work` with a metered copy of `env` and logs what it cost, tagged with `describe()`. With `ctx`,
+ * what `work` leaves to `ctx.waitUntil` is the invocation's too (a publish's direct delivery,
+ * src/delivery/direct.ts): the line is logged once that has settled as well.
+ */
 export async function withMetering<T>(
   env: Env,
   describe: () => Record<string, unknown>,
-  work: (env: Env) => Promise<T>,
+  work: (env: Env, ctx: ExecutionContext) => Promise<T>,
+  ctx?: ExecutionContext,
 ): Promise<T> {
   const counts = noOperations();
+  const background: Promise<unknown>[] = [];
+  const waitUntil = (promise: Promise<unknown>) => {
+    background.push(promise);
+    ctx?.waitUntil(promise);
+  };
+  const meteredCtx = new Proxy(ctx ?? ({} as ExecutionContext), {
+    get(target, property) {
+      if (property === "waitUntil") return waitUntil;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
   try {
-    return await work(meteredEnv(env, counts));
+    return await work(meteredEnv(env, counts), meteredCtx);
   } finally {
-    logOperations(describe(), counts);
+    const logged = settleAll(background).then(() => logOperations(describe(), counts));
+    if (ctx) ctx.waitUntil(logged);
+    else await logged;
+  }
+}
+
+/** Waits for `promises`, and for those added to it meanwhile (waitUntil called from waitUntil work). */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  for (let settled = 0; settled < promises.length; ) {
+    const pending = promises.slice(settled);
+    settled = promises.length;
+    await Promise.allSettled(pending);
   }
 }
 

@@ -88,7 +88,8 @@ export function durableObjectCallsPerEndpointBatch(lines, rateLimited) {
   const limited = new Set(rateLimited);
   const most = { limited: null, unlimited: null };
   for (const line of lines) {
-    if (line.invocation !== "queue") continue;
+    // Deliveries run in consumer invocations and, directly after a publish, in fetch invocations.
+    if (line.invocation !== "queue" && line.invocation !== "fetch") continue;
     for (const [name, calls] of Object.entries(line.durableObjectCallsByName ?? {})) {
       const kind = limited.has(name) ? "limited" : "unlimited";
       most[kind] = Math.max(most[kind] ?? 0, calls);

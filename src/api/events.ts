@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listDeliveries } from "../db/deliveries/history";
 import { getEvent, listEvents } from "../db/events";
+import { directDelivery } from "../delivery/direct";
 import { FAN_OUT_STATUSES, type StoredEvent } from "../domain/event";
 import { publishEvent } from "../events/publish";
 import { notFound } from "../lib/errors";
@@ -95,10 +96,11 @@ events.openapi(
     },
   }),
   async (c) => {
-    const { event, replayed } = await publishEvent(c.env, {
-      ...c.req.valid("json"),
-      idempotencyKey: c.req.valid("header")["idempotency-key"],
-    });
+    const { event, replayed } = await publishEvent(
+      c.env,
+      { ...c.req.valid("json"), idempotencyKey: c.req.valid("header")["idempotency-key"] },
+      { deliver: directDelivery(c.env, c.executionCtx) },
+    );
     if (replayed) c.header("Idempotent-Replayed", "true");
     return c.json({ event: toEventOut(event) }, 202);
   },

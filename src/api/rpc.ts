@@ -1,6 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
 import { getConfig } from "../config";
+import { directDelivery } from "../delivery/direct";
 import { publishEvent } from "../events/publish";
 import { type FieldError, ServiceError } from "../lib/errors";
 import { checkJsonLimits } from "./app";
@@ -45,7 +46,9 @@ export class Publisher extends WorkerEntrypoint<Env> {
           errors: fieldErrors(parsed.error),
         };
       }
-      const { event, replayed } = await publishEvent(this.env, parsed.data);
+      const { event, replayed } = await publishEvent(this.env, parsed.data, {
+        deliver: directDelivery(this.env, this.ctx),
+      });
       return { ok: true, event: toEventOut(event), replayed };
     } catch (error) {
       if (!(error instanceof ServiceError)) throw error;

@@ -51,7 +51,7 @@ export async function fanOutBatch(batch: MessageBatch, env: Env): Promise<void> 
 }
 
 /** What fan-out found to do for one organization's events, or why it could not find out. */
-type Plan =
+export type Plan =
   | {
       organizationId: OrganizationId;
       events: EventRecord[];
@@ -70,9 +70,18 @@ export async function fanOut(
 ): Promise<Set<EventId>> {
   const plans = await Promise.all(
     [...Map.groupBy(messages, (m) => m.organizationId)].map(([organizationId, group]) =>
-      planOrganization(env, organizationId, group),
+      planOrganization(env, organizationId, group, (history) => eventsOf(history, organizationId, group)),
     ),
   );
+  return deliverPlans(env, plans, inlineLimit);
+}
+
+/**
+ * Makes the first attempts `plans` found to do, up to `inlineLimit` of them in this run and the rest
+ * as delivery messages, and records where each event stands. Returns the events whose fan-out did not
+ * complete.
+ */
+export async function deliverPlans(env: Env, plans: Plan[], inlineLimit: number): Promise<Set<EventId>> {
   const unsettled: UnsettledEvents = new Map();
   const jobs: Job[] = [];
   const endpoints = new Map<string, DeliveryEndpoint>();
@@ -115,18 +124,19 @@ export async function fanOut(
 export const SUBSCRIPTIONS_PAGE = 500;
 
 /**
- * One organization's events and the (event, endpoint) pairs that have no delivery yet. Subscriptions
- * are matched a page at a time; only the endpoints some event matched are then read for delivery.
- * Whatever fails here fails for this organization's events alone.
+ * One organization's events (`group`, as `read` finds them stored) and the (event, endpoint) pairs
+ * that have no delivery yet. Subscriptions are matched a page at a time; only the endpoints some event
+ * matched are then read for delivery. Whatever fails here fails for this organization's events alone.
  */
-async function planOrganization(
+export async function planOrganization(
   env: Env,
   organizationId: OrganizationId,
   group: EventMessage[],
+  read: (history: History) => Promise<EventRecord[]>,
 ): Promise<Plan> {
   try {
     const history = await dataOf(env, organizationId);
-    const events = await eventsOf(history, organizationId, group);
+    const events = await read(history);
     const matches: { event: EventRecord; endpointId: EndpointId }[] = [];
     let after = "";
     while (events.length > 0) {

@@ -23,13 +23,25 @@ export type PublishInput = {
 export type Published = { event: StoredEvent; replayed: boolean };
 
 /**
- * Validates an event against the catalog, enqueues it for fan-out and stores it: one queue send and
- * one D1 write whatever the fan-out. The send comes first and carries the event, so from then on it is
- * safe even if the write fails (fan-out stores it). The event is stored due for the sweeper, which
- * sends it again unless fan-out has marked it done by then: a send that fails, or a message lost or
- * dead-lettered later, only delays it. An event too large for a queue message is stored first.
+ * What the caller can do with an event once it is accepted. `deliver`, given by a request that can
+ * keep working after it answers (`ctx.waitUntil`), makes its first attempts from this invocation
+ * (delivery/direct.ts): the event is then stored first and handed to it, not sent to the queue.
  */
-export async function publishEvent(env: Env, input: PublishInput): Promise<Published> {
+export type PublishOptions = { deliver?: (event: EventRecord) => void };
+
+/**
+ * Validates an event against the catalog, stores it and hands it on for fan-out: one D1 write and one
+ * queue send (or, with `deliver`, none) whatever the fan-out. The event is stored due for the sweeper,
+ * which sends it again unless fan-out has marked it done by then: a send that fails, a message lost or
+ * dead-lettered later, or an invocation that ends before its direct delivery, only delays it. When
+ * the event fits in a queue message, storing may fail and the event still be accepted: the message
+ * carries it, and fan-out stores it. An event too large for a message is stored first.
+ */
+export async function publishEvent(
+  env: Env,
+  input: PublishInput,
+  { deliver }: PublishOptions = {},
+): Promise<Published> {
   const { definition, data } = checkEventData(input.type, input.data, { type: "type", data: "data" });
   const history = await dataOfPublisher(env, input.organizationId);
 
@@ -58,39 +70,83 @@ export async function publishEvent(env: Env, input: PublishInput): Promise<Publi
     if (earlier) return earlier;
   }
 
-  const message = withIfFits<EventMessage>(
-    { organizationId: event.organizationId, eventId: event.id },
-    { event: { ...event, idempotency } },
-  );
-  const store = () => insertEvent(history, event, { idempotency, sweepAfter: sweepAfter(Date.now()) });
-  const accepted = {
-    event: { ...event, fanOut: { status: "pending", error: null } },
-    replayed: false,
-  } as const;
-  let stored: boolean;
-  if (message.event) {
-    const sent = await trySend(env, message);
-    try {
-      stored = await store();
-    } catch (error) {
-      if (!sent) throw error;
-      // The message carries the event: fan-out stores it. Accepted all the same.
-      console.error(
-        JSON.stringify({ message: "event store failed; fan-out will store it", eventId: event.id }),
-      );
-      return accepted;
-    }
-    // Fan-out, quicker than this request, may have stored it from the message already.
-    if (!stored && sent) stored = (await getEvent(history, event.organizationId, event.id)) !== null;
-  } else {
-    stored = await store();
-    if (stored) await trySend(env, message);
+  const handOff: HandOff = {
+    env,
+    history,
+    event,
+    message: withIfFits<EventMessage>(
+      { organizationId: event.organizationId, eventId: event.id },
+      { event: { ...event, idempotency } },
+    ),
+    store: () => insertEvent(history, event, { idempotency, sweepAfter: sweepAfter(Date.now()) }),
+  };
+  const stored = deliver ? await storeFirst(handOff) : await sendFirst(handOff);
+  if (stored) {
+    if (stored === "stored" && deliver) deliver(event);
+    return { event: { ...event, fanOut: { status: "pending", error: null } }, replayed: false };
   }
-  if (stored) return accepted;
   // Another request with the same key stored its event first; fan-out drops our message, if sent.
   const earlier = idempotency && (await earlierPublish(history, input.organizationId, idempotency));
   if (!earlier) throw new Error(`event ${event.id} was not stored`);
   return earlier;
+}
+
+/** What storing and sending an accepted event need. */
+type HandOff = {
+  env: Env;
+  history: History;
+  event: EventRecord;
+  /** The `webhook-events` message, carrying the event when it fits. */
+  message: EventMessage;
+  /** Stores the event, due for the sweeper; false: another event holds its Idempotency-Key. */
+  store: () => Promise<boolean>;
+};
+
+/**
+ * Accepted: "stored" here, or "carried" by a queue message (fan-out stores it); false: the
+ * Idempotency-Key went to another event.
+ */
+type Stored = "stored" | "carried" | false;
+
+/** For a direct delivery: stored first, so the sweeper answers for it; the queue only if storing fails. */
+async function storeFirst({ env, message, store }: HandOff): Promise<Stored> {
+  try {
+    return (await store()) && "stored";
+  } catch (error) {
+    if (!message.event || !(await trySend(env, message))) throw error;
+    logCarried(message);
+    return "carried";
+  }
+}
+
+/**
+ * Through the queue: the send comes first and carries the event, so from then on it is safe even if
+ * the write fails. An event too large for a message is stored first and sent after.
+ */
+async function sendFirst({ env, history, event, message, store }: HandOff): Promise<Stored> {
+  if (!message.event) {
+    const stored = await store();
+    if (stored) await trySend(env, message);
+    return stored && "stored";
+  }
+  const sent = await trySend(env, message);
+  let stored: boolean;
+  try {
+    stored = await store();
+  } catch (error) {
+    if (!sent) throw error;
+    logCarried(message);
+    return "carried";
+  }
+  // Fan-out, quicker than this request, may have stored it from the message already.
+  if (!stored && sent) stored = (await getEvent(history, event.organizationId, event.id)) !== null;
+  return stored && "stored";
+}
+
+function logCarried(message: EventMessage): void {
+  console.error(
+    JSON.stringify({ message: "event store failed; fan-out will store it", eventId: message.eventId }),
+  );
 }
 
 /** The shard of the publishing organization, which must exist. */

@@ -20,7 +20,7 @@ import type { EndpointId } from "../../src/lib/ids";
 import { ADMIN_TOKEN, createOrganization } from "../support/api";
 import { publishCaptured } from "../support/consumers";
 import { batchOf } from "../support/faults";
-import { givenEndpoint, publishSettled } from "../support/fixtures";
+import { givenEndpoint, matter, publishSettled } from "../support/fixtures";
 import { countOnEveryShard } from "../support/shards";
 
 afterEach(() => vi.restoreAllMocks());
@@ -251,6 +251,33 @@ describe("operation counting (bench/metered, for npm run bench)", () => {
     ]);
     for (const line of lines) expect(line.d1Queries, JSON.stringify(line)).toBeGreaterThan(0);
     expect(lines[0].d1RowsWritten).toBeGreaterThan(0);
+  });
+
+  it("counts a publish's direct delivery, left to waitUntil, in the publish's own line", async () => {
+    const ctx = createExecutionContext();
+    const { org, endpoint, receiver } = await givenEndpoint();
+    const lines = await operationsLogged(async () => {
+      const response = await metered.fetch(
+        new Request("https://webhooks.test/webhooks/v1/events", {
+          method: "POST",
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+          body: JSON.stringify({ organizationId: org.id, type: "matter.created", data: matter }),
+        }) as Parameters<typeof service.fetch>[0],
+        env,
+        ctx,
+      );
+      expect(response.status).toBe(202);
+      await waitOnExecutionContext(ctx);
+    });
+    expect(await receiver.received()).toHaveLength(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      invocation: "fetch",
+      path: "/webhooks/v1/events",
+      queueWriteOperations: 0,
+      analyticsEngineDataPoints: 1,
+      durableObjectCallsByName: { [endpoint.id]: 1 },
+    });
   });
 
   it("exports the service's Durable Object class, metered, and its RPC entrypoint, so the bindings resolve", async () => {

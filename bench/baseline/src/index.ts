@@ -1,8 +1,9 @@
 /**
  * The runtime's own limit for queue → HTTP on a machine, measured with the same receiver and queue
- * settings as the real service. `POST /publish {id, urls, body, signature, timeoutMs?}` enqueues one
- * message per event, whatever the number of URLs, as the service's publish does (its fan-out consumer
- * makes the first attempts itself); the consumer POSTs the precomputed body and signature to each URL
+ * settings as the real service. `POST /publish {id, urls, body, signature, timeoutMs?}` POSTs an event
+ * to few URLs from its own invocation after answering, and enqueues one message per larger event,
+ * whatever the number of URLs, as the service's publish does (its fan-out consumer makes the first
+ * attempts itself); the consumer POSTs the precomputed body and signature to each URL
  * of each message, all at once, each attempt cut off after `timeoutMs` (the service's
  * DELIVERY_TIMEOUT_MS, 15 s, by default). The URLs an attempt failed for go round again as one
  * message, 5 s later (the service's first retry step), up to the queue's max_retries attempts. No D1,
@@ -24,9 +25,15 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 const RETRY_DELAY_SECONDS = 5;
 /** The consumer's max_retries in wrangler.toml. */
 const MAX_ATTEMPTS = 10;
+/**
+ * The service's DIRECT_FAN_OUT_MAX: an event to at most this many URLs is POSTed from the publish's
+ * own invocation after the answer (`ctx.waitUntil`), as the service makes its first attempts
+ * (src/delivery/direct.ts); a larger one is enqueued.
+ */
+const DIRECT_FAN_OUT_MAX = 5;
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     if (request.method !== "POST") return new Response("POST /publish", { status: 404 });
     const { id, urls, body, signature, timeoutMs } = await request.json<{
       id: string;
@@ -35,7 +42,7 @@ export default {
       signature: string;
       timeoutMs?: number;
     }>();
-    await env.BASELINE_QUEUE.send({
+    const event: BaselineMessage = {
       id,
       urls,
       body,
@@ -43,45 +50,51 @@ export default {
       publishedAt: Date.now(),
       timeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS,
       attempt: 1,
-    });
+    };
+    if (urls.length <= DIRECT_FAN_OUT_MAX) {
+      ctx.waitUntil(
+        deliver(event).then(async (again) => {
+          if (again) await env.BASELINE_QUEUE.send(again.body, { delaySeconds: again.delaySeconds });
+        }),
+      );
+    } else {
+      await env.BASELINE_QUEUE.send(event);
+    }
     return new Response(null, { status: 202 });
   },
 
   async queue(batch, env) {
-    const again: MessageSendRequest<BaselineMessage>[] = [];
-    await Promise.all(
-      batch.messages.map(async (message) => {
-        const event = message.body;
-        const failed: string[] = [];
-        await Promise.all(
-          event.urls.map(async (url) => {
-            try {
-              const response = await fetch(url, {
-                method: "POST",
-                headers: {
-                  "content-type": "application/json",
-                  "webhook-id": event.id,
-                  "webhook-signature": event.signature,
-                  "x-published-at": String(event.publishedAt),
-                },
-                body: event.body,
-                signal: AbortSignal.timeout(event.timeoutMs),
-              });
-              await response.body?.cancel();
-              if (!response.ok) failed.push(url);
-            } catch {
-              failed.push(url);
-            }
-          }),
-        );
-        if (failed.length > 0 && event.attempt < MAX_ATTEMPTS) {
-          again.push({
-            body: { ...event, urls: failed, attempt: event.attempt + 1 },
-            delaySeconds: RETRY_DELAY_SECONDS,
-          });
-        }
-      }),
+    const again = (await Promise.all(batch.messages.map((message) => deliver(message.body)))).flatMap(
+      (retry) => (retry ? [retry] : []),
     );
     if (again.length > 0) await env.BASELINE_QUEUE.sendBatch(again);
   },
 } satisfies ExportedHandler<BaselineEnv, BaselineMessage>;
+
+/** POSTs `event` to each of its URLs at once; the message to send again for those that failed, if any. */
+async function deliver(event: BaselineMessage): Promise<MessageSendRequest<BaselineMessage> | null> {
+  const failed: string[] = [];
+  await Promise.all(
+    event.urls.map(async (url) => {
+      try {
+        const response = await fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "webhook-id": event.id,
+            "webhook-signature": event.signature,
+            "x-published-at": String(event.publishedAt),
+          },
+          body: event.body,
+          signal: AbortSignal.timeout(event.timeoutMs),
+        });
+        await response.body?.cancel();
+        if (!response.ok) failed.push(url);
+      } catch {
+        failed.push(url);
+      }
+    }),
+  );
+  if (failed.length === 0 || event.attempt >= MAX_ATTEMPTS) return null;
+  return { body: { ...event, urls: failed, attempt: event.attempt + 1 }, delaySeconds: RETRY_DELAY_SECONDS };
+}
