@@ -67,13 +67,13 @@ async function baselineDeployment() {
   const signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
   let next = 0;
   return {
-    /** Publishes one event to `urls`; resolves to its id once accepted. */
-    async publish(urls) {
+    /** Publishes one event of `tenant` to `urls`; resolves to its id once accepted. */
+    async publish(urls, tenant = "bench") {
       const id = `evt_baseline_${next++}`;
       const body = JSON.stringify({ id, type: "matter.created", data: { matterId: "m", name: "n" } });
       const response = await fetch(`${worker.base}/publish`, {
         method: "POST",
-        body: JSON.stringify({ id, urls, body, signature, timeoutMs: ATTEMPT_TIMEOUT_MS }),
+        body: JSON.stringify({ id, tenant, urls, body, signature, timeoutMs: ATTEMPT_TIMEOUT_MS }),
       });
       if (response.status !== 202) throw new Error(`baseline publish: ${response.status}`);
       return id;
@@ -214,11 +214,11 @@ export async function baselineNeighbour(receiver, plan) {
     const deployment = await baselineDeployment();
     try {
       const bUrl = receiver.url("fast", "neighbour-b-baseline");
-      const publishB = async () => ({ id: await deployment.publish([bUrl]), url: bUrl });
+      const publishB = async () => ({ id: await deployment.publish([bUrl], "b"), url: bUrl });
       await warmUp(receiver, NEIGHBOUR_WARM_UP, 1, publishB, "/fast/neighbour-b-baseline");
       for (const scenario of scenarios) {
         const aUrl = receiver.url(scenario === "alone" ? "fast" : scenario, "neighbour-a-baseline");
-        const publishA = () => deployment.publish([aUrl]);
+        const publishA = () => deployment.publish([aUrl], "a");
         results[scenario] = await measureNeighbour(
           receiver,
           { ...plan, aEvents: scenario === "alone" ? 0 : plan.aEvents },

@@ -99,7 +99,7 @@ events.openapi(
     const { event, replayed } = await publishEvent(
       c.env,
       { ...c.req.valid("json"), idempotencyKey: c.req.valid("header")["idempotency-key"] },
-      { deliver: directDelivery(c.env, c.executionCtx) },
+      { direct: directDelivery(c.env, c.executionCtx) },
     );
     if (replayed) c.header("Idempotent-Replayed", "true");
     return c.json({ event: toEventOut(event) }, 202);

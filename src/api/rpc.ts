@@ -47,7 +47,7 @@ export class Publisher extends WorkerEntrypoint<Env> {
         };
       }
       const { event, replayed } = await publishEvent(this.env, parsed.data, {
-        deliver: directDelivery(this.env, this.ctx),
+        direct: directDelivery(this.env, this.ctx),
       });
       return { ok: true, event: toEventOut(event), replayed };
     } catch (error) {

@@ -23,15 +23,18 @@ export type PublishInput = {
 export type Published = { event: StoredEvent; replayed: boolean };
 
 /**
- * What the caller can do with an event once it is accepted. `deliver`, given by a request that can
- * keep working after it answers (`ctx.waitUntil`), makes its first attempts from this invocation
- * (delivery/direct.ts): the event is then stored first and handed to it, not sent to the queue.
+ * `direct`, given by a request that can keep working after it answers (`ctx.waitUntil`): for the
+ * publishing organization, what makes an accepted event's first attempts from this invocation
+ * (delivery/direct.ts), or undefined when its events go through the queue for now. With one, the
+ * event is stored first and handed to it, not sent to the queue.
  */
-export type PublishOptions = { deliver?: (event: EventRecord) => void };
+export type PublishOptions = {
+  direct?: (organizationId: OrganizationId) => ((event: EventRecord) => void) | undefined;
+};
 
 /**
  * Validates an event against the catalog, stores it and hands it on for fan-out: one D1 write and one
- * queue send (or, with `deliver`, none) whatever the fan-out. The event is stored due for the sweeper,
+ * queue send (or, delivered directly, none) whatever the fan-out. The event is stored due for the sweeper,
  * which sends it again unless fan-out has marked it done by then: a send that fails, a message lost or
  * dead-lettered later, or an invocation that ends before its direct delivery, only delays it. When
  * the event fits in a queue message, storing may fail and the event still be accepted: the message
@@ -40,7 +43,7 @@ export type PublishOptions = { deliver?: (event: EventRecord) => void };
 export async function publishEvent(
   env: Env,
   input: PublishInput,
-  { deliver }: PublishOptions = {},
+  { direct }: PublishOptions = {},
 ): Promise<Published> {
   const { definition, data } = checkEventData(input.type, input.data, { type: "type", data: "data" });
   const history = await dataOfPublisher(env, input.organizationId);
@@ -80,6 +83,7 @@ export async function publishEvent(
     ),
     store: () => insertEvent(history, event, { idempotency, sweepAfter: sweepAfter(Date.now()) }),
   };
+  const deliver = direct?.(input.organizationId);
   const stored = deliver ? await storeFirst(handOff) : await sendFirst(handOff);
   if (stored) {
     if (stored === "stored" && deliver) deliver(event);

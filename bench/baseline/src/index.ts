@@ -1,14 +1,15 @@
 /**
  * The runtime's own limit for queue → HTTP on a machine, measured with the same receiver and queue
- * settings as the real service. `POST /publish {id, urls, body, signature, timeoutMs?}` POSTs an event
- * to few URLs from its own invocation after answering, and enqueues one message per larger event,
- * whatever the number of URLs, as the service's publish does (its fan-out consumer makes the first
- * attempts itself); the consumer POSTs the precomputed body and signature to each URL
- * of each message, all at once, each attempt cut off after `timeoutMs` (the service's
- * DELIVERY_TIMEOUT_MS, 15 s, by default). The URLs an attempt failed for go round again as one
- * message, 5 s later (the service's first retry step), up to the queue's max_retries attempts. No D1,
- * no Durable Object, no connection gate: locally the runtime does not cap an invocation's open
- * connections (deployed, it keeps six waiting for headers), so nothing holds one URL behind another.
+ * settings as the real service, and the same two paths as its publish. `POST /publish {id, tenant?,
+ * urls, body, signature, timeoutMs?}` POSTs an event to few URLs from its own invocation after
+ * answering (a few of a tenant's at once, as the service does), and otherwise enqueues one message
+ * per event, whatever the number of URLs (the service's fan-out consumer makes the first attempts
+ * itself). The consumer POSTs the precomputed body and signature to each URL of each message, all at
+ * once, each attempt cut off after `timeoutMs` (the service's DELIVERY_TIMEOUT_MS, 15 s, by default).
+ * The URLs an attempt failed for go round again as one message, 5 s later (the service's first retry
+ * step), up to the queue's max_retries attempts. No D1, no Durable Object, no connection gate: locally
+ * the runtime does not cap an invocation's open connections (deployed, it keeps six waiting for
+ * headers), so nothing holds one URL behind another.
  */
 type BaselineMessage = {
   id: string;
@@ -26,17 +27,21 @@ const RETRY_DELAY_SECONDS = 5;
 /** The consumer's max_retries in wrangler.toml. */
 const MAX_ATTEMPTS = 10;
 /**
- * The service's DIRECT_FAN_OUT_MAX: an event to at most this many URLs is POSTed from the publish's
- * own invocation after the answer (`ctx.waitUntil`), as the service makes its first attempts
- * (src/delivery/direct.ts); a larger one is enqueued.
+ * The service's DIRECT_FAN_OUT_MAX and DIRECT_PER_ORGANIZATION (src/delivery/direct.ts): an event to
+ * at most this many URLs is POSTed from the publish's own invocation after the answer
+ * (`ctx.waitUntil`), as the service makes its first attempts, unless two of its tenant's are still
+ * running in this isolate; any other is enqueued.
  */
 const DIRECT_FAN_OUT_MAX = 5;
+const DIRECT_PER_TENANT = 2;
+const runningByTenant = new Map<string, number>();
 
 export default {
   async fetch(request, env, ctx) {
     if (request.method !== "POST") return new Response("POST /publish", { status: 404 });
-    const { id, urls, body, signature, timeoutMs } = await request.json<{
+    const { id, tenant, urls, body, signature, timeoutMs } = await request.json<{
       id: string;
+      tenant?: string;
       urls: string[];
       body: string;
       signature: string;
@@ -51,11 +56,16 @@ export default {
       timeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS,
       attempt: 1,
     };
-    if (urls.length <= DIRECT_FAN_OUT_MAX) {
+    const owner = tenant ?? "";
+    const running = runningByTenant.get(owner) ?? 0;
+    if (urls.length <= DIRECT_FAN_OUT_MAX && running < DIRECT_PER_TENANT) {
+      runningByTenant.set(owner, running + 1);
       ctx.waitUntil(
-        deliver(event).then(async (again) => {
-          if (again) await env.BASELINE_QUEUE.send(again.body, { delaySeconds: again.delaySeconds });
-        }),
+        deliver(event)
+          .then(async (again) => {
+            if (again) await env.BASELINE_QUEUE.send(again.body, { delaySeconds: again.delaySeconds });
+          })
+          .finally(() => runningByTenant.set(owner, (runningByTenant.get(owner) ?? 1) - 1)),
       );
     } else {
       await env.BASELINE_QUEUE.send(event);

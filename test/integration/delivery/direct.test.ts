@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { Publisher } from "../../../src/api/rpc";
+import { DIRECT_PER_ORGANIZATION } from "../../../src/delivery/direct";
 import type { EventMessage } from "../../../src/events/message";
 import { publishEvent } from "../../../src/events/publish";
 import worker from "../../../src/index";
@@ -20,6 +21,13 @@ import { envWithDataDb } from "../../support/shards";
 
 /** Publishes through the Worker's fetch handler with `workerEnv`, and waits for what it left to waitUntil. */
 async function publishWith(workerEnv: Env, org: Organization, headers: Record<string, string> = {}) {
+  const { event, ctx } = await publishAnswered(workerEnv, org, headers);
+  await waitOnExecutionContext(ctx);
+  return event;
+}
+
+/** Publishes as publishWith does, and returns once answered, what it left to waitUntil still running. */
+async function publishAnswered(workerEnv: Env, org: Organization, headers: Record<string, string> = {}) {
   const ctx = createExecutionContext();
   const response = await worker.fetch(
     new Request("https://webhooks.test/webhooks/v1/events", {
@@ -32,8 +40,7 @@ async function publishWith(workerEnv: Env, org: Organization, headers: Record<st
   );
   expect(response.status).toBe(202);
   const { event } = await response.json<{ event: { id: string } }>();
-  await waitOnExecutionContext(ctx);
-  return event;
+  return { event, ctx };
 }
 
 describe("first attempts from the publish's invocation", () => {
@@ -83,6 +90,28 @@ describe("first attempts from the publish's invocation", () => {
     expect(settled.map((d: { status: string }) => d.status)).toEqual(["delivered", "delivered", "delivered"]);
   });
 
+  it("batches an organization's events through the queue while DIRECT_PER_ORGANIZATION of its direct fan-outs run", async () => {
+    const busy = await givenEndpoint({ fallback: { status: 200, hangMs: 700 } });
+    const other = await givenEndpoint();
+    const events = capturingQueue<EventMessage>();
+    const workerEnv = { ...env, EVENTS_QUEUE: events.queue };
+    const running = [];
+    for (let i = 0; i < DIRECT_PER_ORGANIZATION; i++)
+      running.push(await publishAnswered(workerEnv, busy.org));
+    const batched = await publishAnswered(workerEnv, busy.org);
+    // Another organization's events still go direct meanwhile.
+    const sparse = await publishAnswered(workerEnv, other.org);
+    await Promise.all([...running, batched, sparse].map(({ ctx }) => waitOnExecutionContext(ctx)));
+
+    expect(events.sent.map((m) => m.eventId)).toEqual([batched.event.id]);
+    expect(await busy.receiver.received()).toHaveLength(DIRECT_PER_ORGANIZATION);
+    expect(await other.receiver.received()).toHaveLength(1);
+    // Once they have ended, the organization's next event goes direct again.
+    await publishWith(workerEnv, busy.org);
+    expect(events.sent).toHaveLength(1);
+    expect(await busy.receiver.received()).toHaveLength(DIRECT_PER_ORGANIZATION + 1);
+  });
+
   it("goes through the queue for every event when DIRECT_FAN_OUT_MAX is 0", async () => {
     const { org, receiver } = await givenEndpoint();
     const events = capturingQueue<EventMessage>();
@@ -111,7 +140,7 @@ describe("first attempts from the publish's invocation", () => {
     const { event } = await publishEvent(
       { ...env, EVENTS_QUEUE: events.queue },
       { organizationId: org.id as OrganizationId, type: "matter.created", data: matter },
-      { deliver: () => {} }, // the invocation was cut short: nothing ran
+      { direct: () => () => {} }, // the invocation was cut short: nothing ran
     );
     expect(events.sent).toEqual([]);
     expect(await fanOutOf(org, event.id)).toEqual({ status: "pending", error: null });
