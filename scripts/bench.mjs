@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `npm run bench [-- --events 5000 --fanout-events 500 --publishes 50 --rounds 2 --steady-seconds 60
-// --neighbour-a-events 60 --neighbour-b-events 15 --neighbour-seconds 20 --neighbour-wait 120]`: how fast
-// and how fairly deliveries go, measured against the runtime's own limit, and what they cost. On this
-// machine, with `wrangler dev` (local D1, Queues, DO) and a receiver on 127.0.0.1 (scripts/bench/), it
-// measures, each side by side with bench/baseline (a consumer that only POSTs a precomputed signed body,
-// one queue message per event as the service's publish sends):
+// --neighbour-a-events 60 --neighbour-b-events 15 --neighbour-seconds 20 --neighbour-wait 120
+// --profile-events 2000]`: how fast and how fairly deliveries go, measured against the runtime's own
+// limit, and what they cost. On this machine, with `wrangler dev` (local D1, Queues, DO) and a receiver
+// on 127.0.0.1 (scripts/bench/), it measures, each side by side with bench/baseline (a Worker that only
+// POSTs a precomputed signed body, on the same two paths as the service's publish: from the publish's
+// own invocation for few URLs, else one queue message per event):
 //   1. a burst: delivery throughput and publish→arrival latency, N events to 1 endpoint and M to 10
 //      (three of them with a rateLimitPerSecond), `--rounds` rounds of each side in turn, the baseline
 //      first in every other round, so a machine that slows down or speeds up weighs on both alike; each
@@ -20,9 +21,11 @@
 //      and CPU come from the runs of the service as deployed), and the CPU time of the local runtime;
 //   6. what a delivery costs over its whole life: the D1 bytes each delivered event leaves, kept as long
 //      as retention keeps them on average, and its removal by retention run with the clock far ahead
-//      (bench/metered/storage.ts); the D1 statements per delivery, and the rows and bytes of each shard.
+//      (bench/metered/storage.ts); the D1 statements per delivery, and the rows and bytes of each shard;
+//   7. where the CPU goes: a CPU profile of each side's Worker isolate over a burst at fan-out 1, by
+//      part (scripts/bench/profile.mjs), beside the CPU of the whole local runtime.
 // Then the targets, each met, NOT met, or "no data" when nothing was measured behind it.
-// `--only burst,steady,neighbour,publish` runs some parts (development; steady needs burst or
+// `--only burst,steady,neighbour,publish,profile` runs some parts (development; steady needs burst or
 // `--steady-rate`). Loopback only; stops by itself.
 import { parseArgs } from "node:util";
 import {
@@ -39,6 +42,7 @@ import {
   printCost,
   printD1,
   printNeighbour,
+  printProfile,
   printPublish,
   printSteady,
   printTargets,
@@ -51,10 +55,11 @@ import {
   oursBurst,
   oursNeighbour,
   oursSteady,
+  profiles,
   publishLatency,
 } from "./bench/sides.mjs";
 
-const PARTS = ["burst", "steady", "neighbour", "publish"];
+const PARTS = ["burst", "steady", "neighbour", "publish", "profile"];
 const { values } = parseArgs({
   options: {
     events: { type: "string", default: "5000" },
@@ -67,6 +72,7 @@ const { values } = parseArgs({
     "neighbour-b-events": { type: "string", default: "15" },
     "neighbour-seconds": { type: "string", default: "20" },
     "neighbour-wait": { type: "string", default: "120" },
+    "profile-events": { type: "string", default: "2000" },
     only: { type: "string", default: PARTS.join(",") },
   },
 });
@@ -154,6 +160,7 @@ try {
   let steady = null;
   let neighbour = null;
   let publish = null;
+  let profile = null;
   if (only.has("burst")) {
     rows = [await burst(receiver, EVENTS, 1)];
   }
@@ -185,10 +192,17 @@ try {
       publish[endpoints] = await publishLatency(receiver, endpoints, PUBLISHES);
   }
 
+  if (only.has("profile")) {
+    const events = positive("profile-events");
+    console.log(`profiling ${events} events × 1 endpoint, ours then the baseline…`);
+    profile = { events, ...(await profiles(receiver, events)) };
+  }
+
   if (rows) printBurst(rows);
   if (steady) printSteady(steady);
   if (neighbour) printNeighbour(neighbour);
   if (publish) printPublish(publish, PUBLISHES);
+  if (profile) printProfile(profile);
   if (rows) {
     printCost(rows);
     printD1(rows);

@@ -37,7 +37,7 @@ export function freePort() {
  * run), on a fresh state directory, with `vars`; `entry`, when given, is served instead of the config's
  * `main`. Resolves once it answers HTTP.
  */
-async function startWranglerDev({ dir, files, vars, migrate, entry }) {
+async function startWranglerDev({ dir, files, vars, migrate, entry, inspect = false }) {
   const work = mkdtempSync(join(tmpdir(), "edge-webhooks-"));
   const project = join(work, "project");
   const state = join(work, "state");
@@ -69,6 +69,9 @@ async function startWranglerDev({ dir, files, vars, migrate, entry }) {
     state,
     "--test-scheduled",
   ];
+  // Wrangler's DevTools inspector, on a port of its own, for a CPU profile (scripts/bench/profile.mjs).
+  const inspectorPort = inspect ? await freePort() : null;
+  if (inspectorPort) args.push("--inspector-port", String(inspectorPort));
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   // The Worker's own log lines (one per attempt) go to a file, kept when WRANGLER_LOG_FILE names one.
   const logFile = process.env.WRANGLER_LOG_FILE ?? join(work, "wrangler.log");
@@ -90,6 +93,7 @@ async function startWranglerDev({ dir, files, vars, migrate, entry }) {
     logFile,
     project,
     state,
+    inspector: inspectorPort ? `http://127.0.0.1:${inspectorPort}` : null,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
@@ -103,7 +107,7 @@ async function startWranglerDev({ dir, files, vars, migrate, entry }) {
  * With `metered`, the bench's wrapper Worker (bench/metered/index.ts) runs instead, logging each
  * invocation's operations. `triggerCron()` runs the cron trigger as the platform would.
  */
-export async function startLocalService(vars, { metered = false } = {}) {
+export async function startLocalService(vars, { metered = false, inspect = false } = {}) {
   const adminToken = `local_${randomBytes(16).toString("hex")}`;
   const secretsKey = randomBytes(32).toString("base64");
   const files = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"];
@@ -112,6 +116,7 @@ export async function startLocalService(vars, { metered = false } = {}) {
     files: metered ? [...files, "bench/metered"] : files,
     vars: { ALLOW_INSECURE_URLS: "true", ...vars, ADMIN_TOKEN: adminToken, SECRETS_KEY: secretsKey },
     migrate: true,
+    inspect,
     // The wrapper as the entry of the service's own wrangler.toml (`wrangler dev <entry>` overrides
     // `main`), not a config of its own: wrangler.toml stays the one place bindings, queue settings and
     // vars are declared, and the metered run gets exactly the shipped ones.
@@ -207,12 +212,13 @@ export function shardTable(after, before) {
 }
 
 /** The bare baseline Worker of bench/baseline, for the benchmark's yardstick. */
-export function startBaseline() {
+export function startBaseline({ inspect = false } = {}) {
   return startWranglerDev({
     dir: join(root, "bench/baseline"),
     files: ["src", "wrangler.toml"],
     vars: {},
     migrate: false,
+    inspect,
   });
 }
 

@@ -126,6 +126,38 @@ export function printPublish(publish, publishes) {
   }
 }
 
+/**
+ * Where each side's CPU went over the profiled burst, in ms per delivery: the Worker isolate's sampled
+ * CPU by part (the parts above 2% of ours, the rest together), its total, and the workerd processes'.
+ */
+export function printProfile({ events, ours, baseline }) {
+  console.log(
+    `\nWhere the CPU goes: ${events} events × 1 endpoint, ms per delivery (CPU profile of each Worker ` +
+      "isolate, sampled; workerd: the whole local runtime, simulated D1/Queues/DO included)",
+  );
+  const per = (side, ms) => ms / side.result.deliveries;
+  const total = (side) => side.parts.reduce((sum, p) => sum + p.ms, 0);
+  const shown = ours.parts.filter((p) => p.ms >= 0.02 * total(ours)).map((p) => p.part);
+  const partMs = (side, part) => side.parts.find((p) => p.part === part)?.ms ?? 0;
+  const rest = (side) => total(side) - shown.reduce((sum, part) => sum + partMs(side, part), 0);
+  const line = (label, a, b) =>
+    console.log(`${label.padEnd(40)}${fmt(a, 3).padStart(10)}${fmt(b, 3).padStart(12)}`);
+  console.log(`${"part".padEnd(40)}${"ours".padStart(10)}${"baseline".padStart(12)}`);
+  for (const part of shown) line(part, per(ours, partMs(ours, part)), per(baseline, partMs(baseline, part)));
+  line("everything else in the isolate", per(ours, rest(ours)), per(baseline, rest(baseline)));
+  line("the Worker isolate, sampled", per(ours, total(ours)), per(baseline, total(baseline)));
+  line(
+    "workerd processes (all of the runtime)",
+    per(ours, ours.workerdMs),
+    per(baseline, baseline.workerdMs),
+  );
+  line(
+    "outside the Worker's isolate",
+    per(ours, ours.workerdMs - total(ours)),
+    per(baseline, baseline.workerdMs - total(baseline)),
+  );
+}
+
 /** The operations' cost table; returns each row's total $ per million (null: no data). */
 export function printCost(rows) {
   console.log(
@@ -289,14 +321,16 @@ export function printTargets({ rows, steady, neighbour, publish, notRun }) {
     const values = (rows ?? []).map((r) => r.doCalls[kind]).filter(known);
     return values.length > 0 ? Math.max(...values) : null;
   };
-  for (const [kind, label] of [
-    ["unlimited", "endpoints without a rate limit"],
-    ["limited", "endpoints with a rateLimitPerSecond"],
+  // A rate-limited endpoint's object is asked for permits before the attempts and told their outcomes
+  // after: two calls, the fewest that keep both (docs/performance.md#method).
+  for (const [kind, label, limit] of [
+    ["unlimited", "endpoints without a rate limit", 1],
+    ["limited", "endpoints with a rateLimitPerSecond (permits, then outcomes)", 2],
   ]) {
     target(
-      `Durable Object calls per endpoint per delivery batch ≤ 1, ${label}`,
+      `Durable Object calls per endpoint per delivery batch ≤ ${limit}, ${label}`,
       most(kind),
-      (v) => v <= 1,
+      (v) => v <= limit,
       (v) => `at most ${v}`,
       { note: rows ? "" : notRun("burst") },
     );

@@ -12,6 +12,7 @@ import {
   warmUp,
   warmUpCount,
 } from "./measure.mjs";
+import { profiled } from "./profile.mjs";
 
 /**
  * At fan-out 10, this many of the endpoints have a `rateLimitPerSecond` (RATE_LIMIT_PER_SECOND, far
@@ -30,8 +31,8 @@ const serviceEvent = (i) => ({
 });
 
 /** Our service, fresh, with helpers to make organizations and endpoints and to publish. */
-async function ourDeployment({ meter = false } = {}) {
-  const service = await startLocalService({}, { metered: meter });
+async function ourDeployment({ meter = false, inspect = false } = {}) {
+  const service = await startLocalService({}, { metered: meter, inspect });
   const { base, adminToken } = service;
   return {
     service,
@@ -62,8 +63,8 @@ async function ourDeployment({ meter = false } = {}) {
 }
 
 /** The baseline, fresh, publishing one message per event to `urls`. */
-async function baselineDeployment() {
-  const worker = await startBaseline();
+async function baselineDeployment({ inspect = false } = {}) {
+  const worker = await startBaseline({ inspect });
   const signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
   let next = 0;
   return {
@@ -78,6 +79,7 @@ async function baselineDeployment() {
       if (response.status !== 202) throw new Error(`baseline publish: ${response.status}`);
       return id;
     },
+    inspector: worker.inspector,
     stop: () => worker.stop(),
   };
 }
@@ -259,5 +261,38 @@ export async function publishLatency(receiver, endpoints, publishes) {
     return { p50: percentile(durations, 50), p99: percentile(durations, 99) };
   } finally {
     await service.stop();
+  }
+}
+
+/**
+ * The CPU profile of each side over the same burst at fan-out 1 (scripts/bench/profile.mjs): the
+ * Worker isolate's sampled CPU by part and the workerd processes' CPU, with the deliveries made.
+ */
+export async function profiles(receiver, events) {
+  const ours = await ourDeployment({ inspect: true });
+  let oursProfile;
+  try {
+    const { organization } = await ours.organization("profile", [
+      { url: receiver.url("fast", "profile-ours") },
+    ]);
+    const publish = (i) => ours.publish(organization, i);
+    await warmUp(receiver, warmUpCount(events), 1, publish, "/fast/profile-ours");
+    oursProfile = await profiled(ours.service.inspector, () =>
+      measureBurst(receiver, events, 1, publish, "/fast/profile-ours"),
+    );
+  } finally {
+    await ours.stop();
+  }
+  const baseline = await baselineDeployment({ inspect: true });
+  try {
+    const url = receiver.url("fast", "profile-baseline");
+    const publish = () => baseline.publish([url]);
+    await warmUp(receiver, warmUpCount(events), 1, publish, "/fast/profile-baseline");
+    const baselineProfile = await profiled(baseline.inspector, () =>
+      measureBurst(receiver, events, 1, publish, "/fast/profile-baseline"),
+    );
+    return { ours: oursProfile, baseline: baselineProfile };
+  } finally {
+    await baseline.stop();
   }
 }

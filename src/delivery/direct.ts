@@ -3,6 +3,7 @@ import type { EventRecord } from "../domain/event";
 import type { EventMessage } from "../events/message";
 import type { OrganizationId } from "../lib/ids";
 import { sendAll, withIfFits } from "../lib/queue";
+import { directPace } from "./direct-pace";
 import { deliverPlans, planOrganization } from "./fan-out";
 
 /**
@@ -16,10 +17,8 @@ import { deliverPlans, planOrganization } from "./fan-out";
  * share Durable Object calls and D1 reads among many events. The event was stored due for the sweeper
  * before the answer, so an invocation that ends early delays it and loses nothing.
  *
- * A direct fan-out costs more per event than its share of a batch (its own health-object call, D1
- * reads and log line), which pays while an organization publishes sparsely. One that publishes faster
- * than its direct fan-outs end, DIRECT_PER_ORGANIZATION of them still running in this isolate, has
- * its next events batched through the queue, where the batch wait is small next to its backlog.
+ * A direct fan-out costs more per event than its share of a batch, which pays while an organization
+ * publishes sparsely; beyond that its events are batched through the queue (direct-pace.ts).
  *
  * Returns how `publishEvent` hands an organization's event here (undefined: through the queue now),
  * or undefined when DIRECT_FAN_OUT_MAX is 0.
@@ -30,39 +29,16 @@ export function directDelivery(
 ): ((organizationId: OrganizationId) => ((event: EventRecord) => void) | undefined) | undefined {
   if (getConfig(env).directFanOutMax === 0) return undefined;
   return (organizationId) => {
-    if (running(organizationId, Date.now()).length >= DIRECT_PER_ORGANIZATION) return undefined;
+    if (!pace.mayStart(organizationId, Date.now())) return undefined;
     return (event) => {
-      const startedAt = Date.now();
-      running(organizationId, startedAt).push(startedAt);
-      ctx.waitUntil(deliverDirectly(env, event).finally(() => finished(organizationId, startedAt)));
+      const ended = pace.start(organizationId, Date.now());
+      ctx.waitUntil(deliverDirectly(env, event).finally(ended));
     };
   };
 }
 
-/** Direct fan-outs of one organization an isolate runs at once; its further events go through the queue. */
-export const DIRECT_PER_ORGANIZATION = 2;
-
-/**
- * How long Workers let `waitUntil` work run after the answer: a fan-out started longer ago than that
- * was cut off without ending, and no longer counts.
- */
-const WAIT_UNTIL_MS = 30_000;
-
-/** When each of an organization's direct fan-outs still running in this isolate started. */
-const runningByOrganization = new Map<OrganizationId, number[]>();
-
-function running(organizationId: OrganizationId, now: number): number[] {
-  const live = (runningByOrganization.get(organizationId) ?? []).filter((at) => now - at < WAIT_UNTIL_MS);
-  runningByOrganization.set(organizationId, live);
-  return live;
-}
-
-function finished(organizationId: OrganizationId, startedAt: number): void {
-  const live = runningByOrganization.get(organizationId) ?? [];
-  const at = live.indexOf(startedAt);
-  if (at >= 0) live.splice(at, 1); // absent: counted out already, as cut off
-  if (live.length === 0) runningByOrganization.delete(organizationId);
-}
+/** This isolate's direct fan-outs, by organization. */
+const pace = directPace();
 
 /** Fans out one stored event here, or, if its fan-out is large or fails, through the queue. */
 export async function deliverDirectly(env: Env, event: EventRecord): Promise<void> {

@@ -27,14 +27,20 @@ const RETRY_DELAY_SECONDS = 5;
 /** The consumer's max_retries in wrangler.toml. */
 const MAX_ATTEMPTS = 10;
 /**
- * The service's DIRECT_FAN_OUT_MAX and DIRECT_PER_ORGANIZATION (src/delivery/direct.ts): an event to
- * at most this many URLs is POSTed from the publish's own invocation after the answer
- * (`ctx.waitUntil`), as the service makes its first attempts, unless two of its tenant's are still
- * running in this isolate; any other is enqueued.
+ * The service's rule for its direct path (src/delivery/direct.ts, direct-pace.ts): an event to at
+ * most DIRECT_FAN_OUT_MAX URLs is POSTed from the publish's own invocation after the answer
+ * (`ctx.waitUntil`) while its tenant publishes sparsely: fewer than 10 such starts in the last second
+ * and fewer than 2 still running, in this isolate. Any other event is enqueued.
  */
 const DIRECT_FAN_OUT_MAX = 5;
-const DIRECT_PER_TENANT = 2;
-const runningByTenant = new Map<string, number>();
+const directByTenant = new Map<string, { startedAt: number[]; running: number }>();
+
+function mayGoDirect(tenant: string, now: number): boolean {
+  const direct = directByTenant.get(tenant) ?? { startedAt: [], running: 0 };
+  direct.startedAt = direct.startedAt.filter((at) => now - at < 1000);
+  directByTenant.set(tenant, direct);
+  return direct.startedAt.length < 10 && direct.running < 2;
+}
 
 export default {
   async fetch(request, env, ctx) {
@@ -57,15 +63,17 @@ export default {
       attempt: 1,
     };
     const owner = tenant ?? "";
-    const running = runningByTenant.get(owner) ?? 0;
-    if (urls.length <= DIRECT_FAN_OUT_MAX && running < DIRECT_PER_TENANT) {
-      runningByTenant.set(owner, running + 1);
+    const direct = urls.length <= DIRECT_FAN_OUT_MAX && mayGoDirect(owner, Date.now());
+    const counts = directByTenant.get(owner);
+    if (direct && counts) {
+      counts.startedAt.push(Date.now());
+      counts.running++;
       ctx.waitUntil(
         deliver(event)
           .then(async (again) => {
             if (again) await env.BASELINE_QUEUE.send(again.body, { delaySeconds: again.delaySeconds });
           })
-          .finally(() => runningByTenant.set(owner, (runningByTenant.get(owner) ?? 1) - 1)),
+          .finally(() => counts.running--),
       );
     } else {
       await env.BASELINE_QUEUE.send(event);

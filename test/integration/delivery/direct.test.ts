@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { Publisher } from "../../../src/api/rpc";
-import { DIRECT_PER_ORGANIZATION } from "../../../src/delivery/direct";
+import { DIRECT_RUNNING } from "../../../src/delivery/direct-pace";
 import type { EventMessage } from "../../../src/events/message";
 import { publishEvent } from "../../../src/events/publish";
 import worker from "../../../src/index";
@@ -90,26 +90,25 @@ describe("first attempts from the publish's invocation", () => {
     expect(settled.map((d: { status: string }) => d.status)).toEqual(["delivered", "delivered", "delivered"]);
   });
 
-  it("batches an organization's events through the queue while DIRECT_PER_ORGANIZATION of its direct fan-outs run", async () => {
+  it("batches an organization's events through the queue while DIRECT_RUNNING of its direct fan-outs run", async () => {
     const busy = await givenEndpoint({ fallback: { status: 200, hangMs: 700 } });
     const other = await givenEndpoint();
     const events = capturingQueue<EventMessage>();
     const workerEnv = { ...env, EVENTS_QUEUE: events.queue };
     const running = [];
-    for (let i = 0; i < DIRECT_PER_ORGANIZATION; i++)
-      running.push(await publishAnswered(workerEnv, busy.org));
+    for (let i = 0; i < DIRECT_RUNNING; i++) running.push(await publishAnswered(workerEnv, busy.org));
     const batched = await publishAnswered(workerEnv, busy.org);
     // Another organization's events still go direct meanwhile.
     const sparse = await publishAnswered(workerEnv, other.org);
     await Promise.all([...running, batched, sparse].map(({ ctx }) => waitOnExecutionContext(ctx)));
 
     expect(events.sent.map((m) => m.eventId)).toEqual([batched.event.id]);
-    expect(await busy.receiver.received()).toHaveLength(DIRECT_PER_ORGANIZATION);
+    expect(await busy.receiver.received()).toHaveLength(DIRECT_RUNNING);
     expect(await other.receiver.received()).toHaveLength(1);
     // Once they have ended, the organization's next event goes direct again.
     await publishWith(workerEnv, busy.org);
     expect(events.sent).toHaveLength(1);
-    expect(await busy.receiver.received()).toHaveLength(DIRECT_PER_ORGANIZATION + 1);
+    expect(await busy.receiver.received()).toHaveLength(DIRECT_RUNNING + 1);
   });
 
   it("goes through the queue for every event when DIRECT_FAN_OUT_MAX is 0", async () => {
