@@ -14,7 +14,8 @@ async function devtools(inspector) {
   const targets = await (await fetch(`${inspector}/json`)).json();
   const url = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
   if (!url) throw new Error(`no DevTools target at ${inspector}/json`);
-  const socket = new WebSocket(url);
+  // The inspector proxy takes DevTools connections from a local origin only.
+  const socket = new WebSocket(url, { headers: { Origin: "http://localhost" } });
   await new Promise((resolve, reject) => {
     socket.addEventListener("open", resolve, { once: true });
     socket.addEventListener("error", reject, { once: true });
@@ -88,10 +89,17 @@ function partOf(path) {
   return folder?.endsWith(".ts") || folder?.endsWith(".js") ? `${top}/${folder}` : `${top}/${folder}/`;
 }
 
+/** Code outside the bundle: the runtime's own JavaScript (its D1, Queues and Durable Object APIs, streams, …), by module. */
+function runtimePart(url) {
+  if (!url) return "runtime (unnamed)";
+  const module = url.replace(/^file:\/\//, "").split(/[/?#]/)[0];
+  return `runtime ${module}`;
+}
+
 /**
  * Self time by part: each sample's time goes to the function it was in, named by its module's part;
  * V8's own categories stay as they are ("(garbage collector)", "(program)": native code outside
- * JavaScript), idle time is left out, and code outside the bundle is "runtime built-ins".
+ * JavaScript), idle time is left out, and code outside the bundle is the runtime's, by module.
  */
 export function profileByPart(profile, sources) {
   const partOfNode = new Map();
@@ -102,7 +110,7 @@ export function profileByPart(profile, sources) {
     else {
       const markers = sources.get(scriptId) ?? [];
       const marker = markers.findLast((m) => m.line <= lineNumber);
-      part = marker ? partOf(marker.path) : "runtime built-ins";
+      part = marker ? partOf(marker.path) : runtimePart(node.callFrame.url);
     }
     partOfNode.set(node.id, part);
   }
