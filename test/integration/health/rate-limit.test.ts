@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { publish, settledDeliveries } from "../../support/api";
+import { eventually, publish, settledDeliveries } from "../../support/api";
 import { givenEndpoint, healthOf } from "../../support/fixtures";
 
 describe("rateLimitPerSecond", () => {
@@ -25,10 +25,13 @@ describe("rateLimitPerSecond", () => {
     }
     expect((arrivals.at(-1) ?? 0) - (arrivals[0] ?? 0)).toBeGreaterThanOrEqual(8_500);
 
-    expect(await healthOf(org, endpoint.id)).toMatchObject({
-      failuresInStreak: 0,
-      attemptsLast24h: 20,
-      successRateLast24h: 1,
+    // Each run tells the health object before it records its deliveries; read within a bound all the
+    // same (a CI run once read 19 of 20 here), so timing is not taken for a lost outcome: a lost one
+    // still fails, at the bound.
+    const health = await eventually(async () => {
+      const summary = await healthOf(org, endpoint.id);
+      return summary.attemptsLast24h >= 20 && summary;
     });
+    expect(health).toMatchObject({ failuresInStreak: 0, attemptsLast24h: 20, successRateLast24h: 1 });
   });
 });
