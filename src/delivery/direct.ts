@@ -1,7 +1,7 @@
 import { getConfig } from "../config";
 import type { EventRecord } from "../domain/event";
 import type { EventMessage } from "../events/message";
-import type { OrganizationId } from "../lib/ids";
+import type { DirectDelivery } from "../events/publish";
 import { sendAll, withIfFits } from "../lib/queue";
 import { directPace } from "./direct-pace";
 import { deliverPlans, planOrganization } from "./fan-out";
@@ -26,7 +26,7 @@ import { deliverPlans, planOrganization } from "./fan-out";
 export function directDelivery(
   env: Env,
   ctx: Pick<ExecutionContext, "waitUntil">,
-): ((organizationId: OrganizationId) => ((event: EventRecord) => void) | undefined) | undefined {
+): DirectDelivery | undefined {
   if (getConfig(env).directFanOutMax === 0) return undefined;
   return (organizationId) => {
     if (!pace.mayStart(organizationId, Date.now())) return undefined;

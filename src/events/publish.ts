@@ -28,9 +28,10 @@ export type Published = { event: StoredEvent; replayed: boolean };
  * (delivery/direct.ts), or undefined when its events go through the queue for now. With one, the
  * event is stored first and handed to it, not sent to the queue.
  */
-export type PublishOptions = {
-  direct?: (organizationId: OrganizationId) => ((event: EventRecord) => void) | undefined;
-};
+export type PublishOptions = { direct?: DirectDelivery };
+
+/** For an organization, what delivers its accepted event directly, or undefined: through the queue. */
+export type DirectDelivery = (organizationId: OrganizationId) => ((event: EventRecord) => void) | undefined;
 
 /**
  * Validates an event against the catalog, stores it and hands it on for fan-out: one D1 write and one
