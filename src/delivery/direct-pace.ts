@@ -19,6 +19,9 @@ const WAIT_UNTIL_MS = 30_000;
 
 type Started = { at: number; running: boolean };
 
+/** Past this many organizations counted, a start first forgets those with nothing left to count. */
+const FORGET_AT = 1_000;
+
 /** One isolate's count of direct fan-outs, by organization; `now` is the caller's clock. */
 export function directPace() {
   const byOrganization = new Map<string, Started[]>();
@@ -43,11 +46,15 @@ export function directPace() {
     },
     /** Counts a direct fan-out started at `now`; returns what to call when it ends. */
     start(organizationId: string, now: number): () => void {
+      // Organizations seen once and never again would stay counted for the isolate's life.
+      if (byOrganization.size >= FORGET_AT) for (const id of [...byOrganization.keys()]) live(id, now);
       const started: Started = { at: now, running: true };
       byOrganization.set(organizationId, [...live(organizationId, now), started]);
       return () => {
         started.running = false;
       };
     },
+    /** How many organizations are counted now. */
+    tracked: () => byOrganization.size,
   };
 }

@@ -28,4 +28,12 @@ describe("directPace", () => {
     expect(pace.mayStart("org_a", 29_999)).toBe(false);
     expect(pace.mayStart("org_a", 30_000)).toBe(true);
   });
+
+  it("forgets organizations with nothing left to count once it counts a thousand", () => {
+    const pace = directPace();
+    for (let i = 0; i < 1_000; i++) pace.start(`org_${i}`, 0)();
+    expect(pace.tracked()).toBe(1_000);
+    pace.start("org_new", 2_000);
+    expect(pace.tracked()).toBe(1);
+  });
 });
