@@ -75,23 +75,29 @@ export async function profiled(inspector, work) {
 function moduleMarkers(source) {
   const markers = [];
   source.split("\n").forEach((line, index) => {
-    const match = /^\/\/ ((?:\.\.\/)*(?:src|bench|node_modules)\/\S+)$/.exec(line);
+    // Any module's marker, wrangler's own (`.wrangler/tmp/…`, its templates) included, so that no
+    // module's code is counted as the one before it.
+    const match = /^\/\/ (\S+\.(?:[cm]?[jt]sx?))$/.exec(line);
     if (match) markers.push({ line: index, path: match[1].replace(/^(\.\.\/)+/, "") });
   });
   return markers;
 }
 
-/** What a module path is counted as: a folder of src/ or bench/, or an npm package. */
+/** What a module path is counted as: a folder of src/ or bench/, an npm package, or wrangler's. */
 function partOf(path) {
   const packageName = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1];
   if (packageName) return packageName;
+  if (!/^(src|bench)\//.test(path)) return "wrangler dev's own modules";
   const [top, folder] = path.split("/");
   return folder?.endsWith(".ts") || folder?.endsWith(".js") ? `${top}/${folder}` : `${top}/${folder}/`;
 }
 
-/** Code outside the bundle: the runtime's own JavaScript (its D1, Queues and Durable Object APIs, streams, …), by module. */
-function runtimePart(url) {
-  if (!url) return "runtime (unnamed)";
+/**
+ * Code outside the bundle: the runtime's own JavaScript (its D1, Queues and Durable Object APIs,
+ * streams, …) by module, and its native built-ins (fetch, crypto, JSON, …) by function.
+ */
+function runtimePart({ url, functionName }) {
+  if (!url) return `built-in ${functionName || "(anonymous)"}`;
   const module = url.replace(/^file:\/\//, "").split(/[/?#]/)[0];
   return `runtime ${module}`;
 }
@@ -110,7 +116,7 @@ export function profileByPart(profile, sources) {
     else {
       const markers = sources.get(scriptId) ?? [];
       const marker = markers.findLast((m) => m.line <= lineNumber);
-      part = marker ? partOf(marker.path) : runtimePart(node.callFrame.url);
+      part = marker ? partOf(marker.path) : runtimePart(node.callFrame);
     }
     partOfNode.set(node.id, part);
   }
