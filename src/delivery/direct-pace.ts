@@ -4,8 +4,8 @@
  * it publishes faster, its next events are batched through `webhook-events`, where a batch of a
  * hundred shares what a direct fan-out pays alone (a health-object call per endpoint, D1 reads, a log
  * line) and the batch wait is small next to the backlog its rate makes. "Sparsely": fewer than
- * PER_SECOND direct fan-outs of the organization started in the last second, and fewer than RUNNING
- * still running (a slow receiver holds its fan-outs open). Counted per isolate, so it bounds the
+ * DIRECT_PER_SECOND direct fan-outs of the organization started in the last second, and fewer than
+ * DIRECT_RUNNING still running (a slow receiver holds its fan-outs open). Counted per isolate, so it bounds the
  * extra cost per isolate rather than exactly per organization.
  */
 export const DIRECT_PER_SECOND = 10;
@@ -16,6 +16,8 @@ export const DIRECT_RUNNING = 2;
  * was cut off without ending, and no longer counts as running.
  */
 const WAIT_UNTIL_MS = 30_000;
+
+const SECOND_MS = 1000;
 
 type Started = { at: number; running: boolean };
 
@@ -28,7 +30,7 @@ export function directPace() {
 
   const live = (organizationId: string, now: number) => {
     const kept = (byOrganization.get(organizationId) ?? []).filter(
-      (s) => now - s.at < 1000 || (s.running && now - s.at < WAIT_UNTIL_MS),
+      (s) => now - s.at < SECOND_MS || (s.running && now - s.at < WAIT_UNTIL_MS),
     );
     if (kept.length > 0) byOrganization.set(organizationId, kept);
     else byOrganization.delete(organizationId);
@@ -40,7 +42,7 @@ export function directPace() {
     mayStart(organizationId: string, now: number): boolean {
       const started = live(organizationId, now);
       return (
-        started.filter((s) => now - s.at < 1000).length < DIRECT_PER_SECOND &&
+        started.filter((s) => now - s.at < SECOND_MS).length < DIRECT_PER_SECOND &&
         started.filter((s) => s.running).length < DIRECT_RUNNING
       );
     },
