@@ -1,8 +1,8 @@
 import { getConfig } from "../config";
 import type { EventRecord } from "../domain/event";
 import type { EventMessage } from "../events/message";
-import type { DirectDelivery } from "../events/publish";
-import { sendAll, withIfFits } from "../lib/queue";
+import { type DirectDelivery, trySend } from "../events/publish";
+import { withIfFits } from "../lib/queue";
 import { directPace } from "./direct-pace";
 import { deliverPlans, planOrganization } from "./fan-out";
 
@@ -52,15 +52,5 @@ export async function deliverDirectly(env: Env, event: EventRecord): Promise<voi
       JSON.stringify({ message: "direct delivery failed", eventId: event.id, error: String(error) }),
     );
   }
-  try {
-    await sendAll(env.EVENTS_QUEUE, [{ body: withIfFits<EventMessage>(message, { event }) }]);
-  } catch (error) {
-    console.error(
-      JSON.stringify({
-        message: "event enqueue failed; the sweeper will retry",
-        eventId: event.id,
-        error: String(error),
-      }),
-    );
-  }
+  await trySend(env, withIfFits<EventMessage>(message, { event }));
 }

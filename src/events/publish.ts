@@ -165,7 +165,11 @@ async function dataOfPublisher(env: Env, organizationId: OrganizationId): Promis
   return history;
 }
 
-async function trySend(env: Env, message: EventMessage): Promise<boolean> {
+/**
+ * Sends an event's message to `webhook-events`; false, logged, if the send failed: the event is
+ * stored due for the sweeper, which sends it later.
+ */
+export async function trySend(env: Env, message: EventMessage): Promise<boolean> {
   try {
     await sendAll(env.EVENTS_QUEUE, [{ body: message }]);
     return true;
