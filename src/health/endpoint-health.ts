@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
+import type { DisabledReason } from "../domain/endpoint";
 import type { EndpointId } from "../lib/ids";
 import { applyAutoDisable } from "./auto-disable";
 import {
@@ -26,40 +27,59 @@ const KEYS = {
  * One per endpoint (named by its id): the only owner of its failure streak and permit buckets.
  * The delivery consumer asks it for permits and reports outcomes once per batch; it decides
  * auto-disable and carries it out. An alarm set for the moment the streak will have lasted long
- * enough re-checks then, so no polling is needed. Calls are serialised by the object's input gate.
+ * enough re-checks then, so no polling is needed.
+ *
+ * Every read-modify-write of its state runs inside `blockConcurrencyWhile`: runs of several
+ * invocations report to the same object at once, and the input gate alone let two reports read the
+ * same state and the second write lose the first's outcomes (seen in CI: 19 of 20 attempts counted),
+ * or two permit requests share one permit. Carrying out a disable (D1 writes, a publish) happens after,
+ * outside it, so the object is held only for its own storage.
  */
 export class EndpointHealth extends DurableObject<Env> {
   private async load(): Promise<HealthState> {
     return (await this.ctx.storage.get<HealthState>(KEYS.state)) ?? HEALTHY;
   }
 
+  /** `change` alone, with no other call of this object interleaved. */
+  private exclusive<T>(change: () => Promise<T>): Promise<T> {
+    return this.ctx.blockConcurrencyWhile(change);
+  }
+
   async record(endpointId: EndpointId, outcomes: AttemptOutcome[]): Promise<void> {
-    // Kept for the alarm, which is not told whose object it runs in; written once, not per batch.
-    if ((await this.ctx.storage.get<EndpointId>(KEYS.endpointId)) !== endpointId) {
-      await this.ctx.storage.put(KEYS.endpointId, endpointId);
-    }
-    await this.decide(recordOutcomes(await this.load(), outcomes), endpointId);
+    const disable = await this.exclusive(async () => {
+      // Kept for the alarm, which is not told whose object it runs in; written once, not per batch.
+      if ((await this.ctx.storage.get<EndpointId>(KEYS.endpointId)) !== endpointId) {
+        await this.ctx.storage.put(KEYS.endpointId, endpointId);
+      }
+      return this.decide(recordOutcomes(await this.load(), outcomes));
+    });
+    if (disable) await applyAutoDisable(this.env, endpointId, disable);
   }
 
   override async alarm(): Promise<void> {
     const endpointId = await this.ctx.storage.get<EndpointId>(KEYS.endpointId);
-    if (endpointId) await this.decide(await this.load(), endpointId);
+    if (!endpointId) return;
+    const disable = await this.exclusive(async () => this.decide(await this.load()));
+    if (disable) await applyAutoDisable(this.env, endpointId, disable);
   }
 
-  private async decide(recorded: HealthState, endpointId: EndpointId): Promise<void> {
+  /** Writes the state as the policy leaves it and the alarm it needs; says whether to disable now. */
+  private async decide(recorded: HealthState): Promise<DisabledReason | undefined> {
     const policy = getConfig(this.env);
     const { state, disable } = evaluate(recorded, Date.now(), policy);
     await this.ctx.storage.put(KEYS.state, state);
     const checkAt = nextCheckAt(state, policy);
     if (checkAt === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(checkAt);
-    if (disable) await applyAutoDisable(this.env, endpointId, disable);
+    return disable;
   }
 
   /** The endpoint was re-enabled by its owner: a fresh streak. */
   async reset(): Promise<void> {
-    await this.ctx.storage.put(KEYS.state, resetStreak(await this.load()));
-    await this.ctx.storage.deleteAlarm();
+    await this.exclusive(async () => {
+      await this.ctx.storage.put(KEYS.state, resetStreak(await this.load()));
+      await this.ctx.storage.deleteAlarm();
+    });
   }
 
   async summary(): Promise<HealthSummary> {
@@ -79,11 +99,13 @@ export class EndpointHealth extends DurableObject<Env> {
     return this.take(KEYS.replayBucket, requested, perHour(replaysPerHour));
   }
 
-  private async take(key: string, requested: number, rate: Rate): Promise<Granted> {
-    const bucket = (await this.ctx.storage.get<Bucket>(key)) ?? null;
-    const permits = takePermits(bucket, requested, rate, Date.now());
-    await this.ctx.storage.put(key, permits.bucket);
-    return { granted: permits.granted, nextPermitInMs: permits.nextPermitInMs };
+  private take(key: string, requested: number, rate: Rate): Promise<Granted> {
+    return this.exclusive(async () => {
+      const bucket = (await this.ctx.storage.get<Bucket>(key)) ?? null;
+      const permits = takePermits(bucket, requested, rate, Date.now());
+      await this.ctx.storage.put(key, permits.bucket);
+      return { granted: permits.granted, nextPermitInMs: permits.nextPermitInMs };
+    });
   }
 }
 

@@ -54,7 +54,8 @@ const DAY_HOURS = 24;
 
 /** Folds a batch of outcomes, in time order, into the state. */
 export function recordOutcomes(state: HealthState, outcomes: readonly AttemptOutcome[]): HealthState {
-  let next: HealthState = { ...state, hourly: [...state.hourly] };
+  // The hourly entries are copied too: `state` is the caller's and stays as it was.
+  let next: HealthState = { ...state, hourly: state.hourly.map((h) => ({ ...h })) };
   for (const outcome of [...outcomes].sort((a, b) => a.at - b.at)) {
     next.lastStatusCode = outcome.statusCode;
     next.lastError = outcome.error;

@@ -90,6 +90,13 @@ describe("endpoint health policy", () => {
     expect(nextCheckAt(recordOutcomes(reset, [fail(100_000)]), policy)).toBe(160_000);
   });
 
+  it("leaves the state it folds into as it was", () => {
+    const before = recordOutcomes(HEALTHY, [succeed(1_000)]);
+    const copy = structuredClone(before);
+    recordOutcomes(before, [succeed(2_000), fail(3_000)]);
+    expect(before).toEqual(copy);
+  });
+
   it("summarises the last 24 hours' success rate", () => {
     const hour = 3_600_000;
     const now = 30 * hour;
