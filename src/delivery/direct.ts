@@ -29,7 +29,7 @@ export function directDelivery(
 ): DirectDelivery | undefined {
   if (getConfig(env).directFanOutMax === 0) return undefined;
   return (organizationId) => {
-    if (!pace.mayStart(organizationId, Date.now())) return undefined;
+    if (!pace.offer(organizationId, Date.now())) return undefined;
     return (event) => {
       const ended = pace.start(organizationId, Date.now());
       ctx.waitUntil(deliverDirectly(env, event).finally(ended));

@@ -29,17 +29,23 @@ const MAX_ATTEMPTS = 10;
 /**
  * The service's rule for its direct path (src/delivery/direct.ts, direct-pace.ts): an event to at
  * most DIRECT_FAN_OUT_MAX URLs is POSTed from the publish's own invocation after the answer
- * (`ctx.waitUntil`) while its tenant publishes sparsely: fewer than 10 such starts in the last second
- * and fewer than 2 still running, in this isolate. Any other event is enqueued.
+ * (`ctx.waitUntil`) while its tenant publishes sparsely: fewer than 10 of its events published in the
+ * last second and fewer than 2 direct deliveries still running, in this isolate. Any other event is
+ * enqueued.
  */
 const DIRECT_FAN_OUT_MAX = 5;
-const directByTenant = new Map<string, { startedAt: number[]; running: number }>();
+const SPARSE_PER_SECOND = 10;
+const DIRECT_RUNNING = 2;
+const byTenant = new Map<string, { publishedAt: number[]; running: number }>();
 
-function mayGoDirect(tenant: string, now: number): boolean {
-  const direct = directByTenant.get(tenant) ?? { startedAt: [], running: 0 };
-  direct.startedAt = direct.startedAt.filter((at) => now - at < 1000);
-  directByTenant.set(tenant, direct);
-  return direct.startedAt.length < 10 && direct.running < 2;
+/** Counts one publish of the tenant; says whether its event may go direct. */
+function offer(tenant: string, now: number) {
+  const counts = byTenant.get(tenant) ?? { publishedAt: [], running: 0 };
+  byTenant.set(tenant, counts);
+  counts.publishedAt = counts.publishedAt.filter((at) => now - at < 1000);
+  const sparse = counts.publishedAt.length < SPARSE_PER_SECOND && counts.running < DIRECT_RUNNING;
+  counts.publishedAt = [...counts.publishedAt, now].slice(-SPARSE_PER_SECOND);
+  return { sparse, counts };
 }
 
 export default {
@@ -62,11 +68,8 @@ export default {
       timeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS,
       attempt: 1,
     };
-    const owner = tenant ?? "";
-    const direct = urls.length <= DIRECT_FAN_OUT_MAX && mayGoDirect(owner, Date.now());
-    const counts = directByTenant.get(owner);
-    if (direct && counts) {
-      counts.startedAt.push(Date.now());
+    const { sparse, counts } = offer(tenant ?? "", Date.now());
+    if (sparse && urls.length <= DIRECT_FAN_OUT_MAX) {
       counts.running++;
       ctx.waitUntil(
         deliver(event)
