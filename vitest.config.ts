@@ -70,6 +70,8 @@ const LIMITS_TESTS = "test/integration/limits/**/*.test.ts";
 const SCRIPT_TESTS = "test/scripts/**/*.test.ts";
 /** Tests of the pure modules (no binding, no I/O): plain Node, without a workerd start-up per file. */
 const UNIT_TESTS = "test/unit/**/*.test.ts";
+/** The customer portal in Chromium against `wrangler dev` (test/browser/). */
+const BROWSER_TESTS = "test/browser/**/*.test.ts";
 
 /**
  * Throttling is effectively off except in the security project, which tests it: `limit` requests per
@@ -143,7 +145,7 @@ export default defineConfig(async () => {
           "service",
           {
             include: ["test/**/*.test.ts"],
-            exclude: [HEALTH_TESTS, SECURITY_TESTS, LIMITS_TESTS, SCRIPT_TESTS, UNIT_TESTS],
+            exclude: [HEALTH_TESTS, SECURITY_TESTS, LIMITS_TESTS, SCRIPT_TESTS, UNIT_TESTS, BROWSER_TESTS],
           },
           {},
         ),
@@ -152,9 +154,26 @@ export default defineConfig(async () => {
         {
           test: { name: "scripts", include: [SCRIPT_TESTS], environment: "node", testTimeout: 30_000 },
         },
-        // Production URL policy (https, no private addresses), a low per-key request limit, and
-        // wrangler.toml's limit on refused credentials per address (20 per 10 s).
-        project("security", { include: [SECURITY_TESTS] }, { ALLOW_INSECURE_URLS: "false" }, 100, 20),
+        // A wrangler dev of its own and a browser: minutes, not seconds, on a loaded two-core machine.
+        {
+          test: {
+            name: "browser",
+            include: [BROWSER_TESTS],
+            environment: "node",
+            testTimeout: 240_000,
+            hookTimeout: 120_000,
+          },
+        },
+        // Production URL policy (https, no private addresses), a low per-key request limit,
+        // wrangler.toml's limit on refused credentials per address (20 per 10 s), and the portal
+        // embeddable by one platform origin (docs/portal.md#embedding-and-look).
+        project(
+          "security",
+          { include: [SECURITY_TESTS] },
+          { ALLOW_INSECURE_URLS: "false", PORTAL_FRAME_ANCESTORS: "https://app.example.com" },
+          100,
+          20,
+        ),
         // Caps and quota small enough to reach: endpoints per organization and per URL, replays per hour.
         project(
           "limits",

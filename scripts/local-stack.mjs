@@ -125,6 +125,7 @@ export async function startLocalService(vars, { metered = false, inspect = false
   return {
     ...dev,
     adminToken,
+    secretsKey,
     async triggerCron() {
       await fetch(`${dev.base}/__scheduled?cron=*/5+*+*+*+*`);
     },

@@ -33,6 +33,13 @@ export type Config = {
   replaysPerEndpointPerHour: number;
   /** How new organizations are spread over the shards (db/shards.ts): one weight per shard. */
   shardWeights: readonly number[];
+  /** The customer portal's embedding origins and default look (portal/). */
+  portal: {
+    frameAncestors: readonly string[];
+    accentColor: string;
+    logoUrl: string | null;
+    theme: "light" | "dark" | "auto";
+  };
 };
 
 /** The largest delay Cloudflare Queues accepts for `retry({ delaySeconds })`. */
@@ -77,7 +84,18 @@ function parseConfig(env: Env): Config {
       env.REPLAYS_PER_ENDPOINT_PER_HOUR,
     ),
     shardWeights: numberList("SHARD_WEIGHTS", env.SHARD_WEIGHTS),
+    portal: {
+      frameAncestors: (env.PORTAL_FRAME_ANCESTORS ?? "").split(/\s+/).filter((origin) => origin !== ""),
+      accentColor: oneOf("PORTAL_ACCENT_COLOR", env.PORTAL_ACCENT_COLOR, /^#[0-9a-fA-F]{6}$/),
+      logoUrl: env.PORTAL_LOGO_URL?.trim() || null,
+      theme: oneOf("PORTAL_THEME", env.PORTAL_THEME, /^(light|dark|auto)$/) as "light" | "dark" | "auto",
+    },
   };
+}
+
+function oneOf(name: string, value: string | undefined, pattern: RegExp): string {
+  if (!value || !pattern.test(value)) throw new Error(`${name} must match ${pattern}, got "${value}"`);
+  return value;
 }
 
 function numberList(name: string, value: string | undefined): number[] {

@@ -7,12 +7,14 @@ import { serveApiReference } from "./api/docs";
 import { endpoints } from "./api/endpoints";
 import { eventTypes } from "./api/event-types";
 import { events } from "./api/events";
+import { portalSessions } from "./api/portal-sessions";
 import { notFoundRoute, onError } from "./api/problem";
 import { deadLetterDeliveries } from "./delivery/dead-letter";
 import { fanOutBatch } from "./delivery/fan-out";
 import { deliverBatch } from "./delivery/intake";
 import { deadLetterEvents } from "./events/dead-letter";
 import { QUEUES } from "./lib/queue";
+import { portal } from "./portal";
 import { reencryptSecrets } from "./sweeper/reencrypt-secrets";
 import { applyRetention } from "./sweeper/retention";
 import { sweep } from "./sweeper/sweep";
@@ -29,8 +31,10 @@ app.route("/webhooks/v1/endpoints", endpoints);
 app.route("/webhooks/v1/events", events);
 app.route("/webhooks/v1/event_types", eventTypes);
 app.route("/webhooks/v1/deliveries", deliveries);
+app.route("/webhooks/v1/portal_sessions", portalSessions);
 
 serveApiReference(app);
+app.route("/portal", portal(app));
 
 app.onError(onError);
 app.notFound(notFoundRoute);

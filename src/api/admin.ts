@@ -27,9 +27,10 @@ import {
   pageSchema,
 } from "./app";
 import { adminAuth, newApiToken } from "./auth";
+import { issuePortalSession, PortalSessionIn, PortalSessionOut } from "./portal-sessions";
 
 /**
- * Operator API (docs/api.md), behind `ADMIN_TOKEN`: organizations and their API keys, and the
+ * Operator API (docs/api.md), behind `ADMIN_TOKEN`: organizations, their API keys and portal links, and the
  * re-encryption step of a `SECRETS_KEY` rotation.
  */
 const OrganizationIn = z.object({ name: z.string().trim().min(1).max(200) });
@@ -164,6 +165,28 @@ admin.openapi(
     };
     await insertApiKey(c.env.DB, key, hash);
     return c.json({ apiKey: toApiKeyOut(key), token }, 201);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "post",
+    path: "/organizations/{id}/portal_sessions",
+    operationId: "createOrganizationPortalSession",
+    tags: ["Admin"],
+    summary: "A link that opens the customer portal for an organization",
+    security: [{ adminToken: [] }],
+    request: { params: idParam("organization"), body: optionalJsonBody(PortalSessionIn) },
+    responses: {
+      201: jsonContent(PortalSessionOut, "Created"),
+      ...bodyResponses,
+      ...notFoundResponse,
+    },
+  }),
+  async (c) => {
+    const org = await getOrganization(c.env.DB, c.req.valid("param").id);
+    if (!org) throw notFound("Organization");
+    return c.json(await issuePortalSession(c, org.id, c.req.valid("json")), 201);
   },
 );
 

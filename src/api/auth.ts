@@ -1,14 +1,21 @@
 import type { MiddlewareHandler } from "hono";
-import { findActiveApiKey } from "../db/api-keys";
+import { ALL_SCOPES } from "../catalog/filters";
+import { type ApiKey, findActiveApiKey } from "../db/api-keys";
 import { bytesToBase64Url, randomBytes } from "../lib/base64";
 import { ServiceError } from "../lib/errors";
 import { sha256Hex } from "../lib/hash";
 import type { OrganizationId } from "../lib/ids";
+import { PORTAL_TOKEN_PREFIX, type PortalClaims, verifyPortalToken } from "../lib/portal-token";
 import { clientAddress, guardAuthentication } from "./auth-failures";
 import { throttleAdmin, throttleOrganizationKey } from "./throttle";
 
 /** What authentication establishes for the handlers after it. */
-export type AuthVariables = { organizationId: OrganizationId; apiKeyScopes: string[] };
+export type AuthVariables = {
+  organizationId: OrganizationId;
+  apiKeyScopes: string[];
+  /** Set when the credential is a customer portal session's token (lib/portal-token.ts). */
+  portalSession?: PortalClaims;
+};
 export type AppEnv = { Bindings: Env; Variables: AuthVariables };
 
 const TOKEN_PREFIX = "sk_";
@@ -61,7 +68,11 @@ export function adminAuth(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** An organization's API key (`sk_…`): sets the organization every handler after it is scoped to. */
+/**
+ * An organization's API key (`sk_…`), or a customer portal session's token (`ps_…`, lib/portal-token.ts:
+ * the portal's pages call the API with it, with every scope, and a read-only one may only read): sets
+ * the organization every handler after it is scoped to.
+ */
 export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
   return async function apiKeyAuth(c, next) {
     const key = await guardAuthentication(
@@ -69,7 +80,12 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
       clientAddress(c.req.raw),
       async () => {
         const token = bearerToken(c.req.header("authorization"));
-        const found = token.startsWith(TOKEN_PREFIX)
+        if (token.startsWith(PORTAL_TOKEN_PREFIX)) {
+          const session = await verifyPortalToken(c.env, token, Date.now());
+          if (!session) throw new ServiceError("unauthorized", "Invalid or expired portal session");
+          return portalPrincipal(session);
+        }
+        const found: Principal | null = token.startsWith(TOKEN_PREFIX)
           ? await findActiveApiKey(c.env.DB, await sha256Hex(token))
           : null;
         if (!found) throw new ServiceError("unauthorized", "Invalid or revoked API key");
@@ -77,8 +93,27 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
       },
     );
     await throttleOrganizationKey(c.env.ORG_API_RATE_LIMITER, key.id);
+    if (key.portalSession?.readOnly && !["GET", "HEAD"].includes(c.req.method)) {
+      throw new ServiceError("forbidden", "This portal session is read-only");
+    }
     c.set("organizationId", key.organizationId);
     c.set("apiKeyScopes", key.scopes);
+    if (key.portalSession) c.set("portalSession", key.portalSession);
     await next();
   };
 }
+
+/** Who a request acts as: an API key, or a portal session standing for one. */
+type Principal = Pick<ApiKey, "organizationId" | "scopes"> & {
+  /** What its requests are throttled by: the key's id, or the session's. */
+  id: string;
+  portalSession?: PortalClaims;
+};
+
+/** A portal session as the key it stands for: its organization's, with every scope. */
+const portalPrincipal = (session: PortalClaims): Principal => ({
+  id: `portal:${session.sessionId}`,
+  organizationId: session.organizationId,
+  scopes: [ALL_SCOPES],
+  portalSession: session,
+});

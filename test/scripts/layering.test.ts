@@ -14,7 +14,7 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return sourceFiles(path);
-    return entry.name.endsWith(".ts") ? [path] : [];
+    return /\.tsx?$/.test(entry.name) ? [path] : [];
   });
 }
 
@@ -28,7 +28,13 @@ function importGraph(): Map<string, string[]> {
     const targets = [...text.matchAll(/\bfrom\s+"(\.{1,2}\/[^"]+)"/g)].flatMap(([, spec]) => {
       const target = resolve(dirname(file), spec as string);
       if (!target.startsWith(src)) return []; // ../package.json and the like
-      return [known.has(`${target}.ts`) ? `${target}.ts` : join(target, "index.ts")];
+      const candidates = [
+        `${target}.ts`,
+        `${target}.tsx`,
+        join(target, "index.ts"),
+        join(target, "index.tsx"),
+      ];
+      return [candidates.find((file) => known.has(file)) ?? `${target}.ts`];
     });
     graph.set(file, targets);
   }

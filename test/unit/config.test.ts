@@ -22,6 +22,10 @@ const vars = {
   MAX_ENDPOINTS_PER_URL: "10",
   REPLAYS_PER_ENDPOINT_PER_HOUR: "1000",
   SHARD_WEIGHTS: "1,1,1",
+  PORTAL_FRAME_ANCESTORS: "",
+  PORTAL_ACCENT_COLOR: "#2563eb",
+  PORTAL_LOGO_URL: "",
+  PORTAL_THEME: "auto",
 };
 const configOf = (overrides: Record<string, string>) =>
   getConfig({ ...vars, ...overrides } as unknown as Env);
@@ -47,5 +51,20 @@ describe("configuration", () => {
   it("stops loudly on a var that is not a list of whole numbers", () => {
     expect(() => configOf({ RETRY_SCHEDULE_SECONDS: "5,soon" })).toThrow(/RETRY_SCHEDULE_SECONDS/);
     expect(() => configOf({ DELIVERY_TIMEOUT_MS: "0" })).toThrow(/DELIVERY_TIMEOUT_MS/);
+  });
+
+  it("reads the portal's embedding origins and look, and refuses a colour or theme it cannot use", () => {
+    const config = configOf({
+      PORTAL_FRAME_ANCESTORS: " https://app.example.com  https://admin.example.com ",
+      PORTAL_LOGO_URL: "https://cdn.example.com/logo.svg",
+    });
+    expect(config.portal).toEqual({
+      frameAncestors: ["https://app.example.com", "https://admin.example.com"],
+      accentColor: "#2563eb",
+      logoUrl: "https://cdn.example.com/logo.svg",
+      theme: "auto",
+    });
+    expect(() => configOf({ PORTAL_ACCENT_COLOR: "blue" })).toThrow(/PORTAL_ACCENT_COLOR/);
+    expect(() => configOf({ PORTAL_THEME: "sepia" })).toThrow(/PORTAL_THEME/);
   });
 });

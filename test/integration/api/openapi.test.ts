@@ -11,6 +11,7 @@ const OPERATIONS: Record<string, string> = {
   "post /admin/v1/organizations": "createOrganization",
   "get /admin/v1/organizations": "listOrganizations",
   "post /admin/v1/organizations/{id}/api_keys": "createApiKey",
+  "post /admin/v1/organizations/{id}/portal_sessions": "createOrganizationPortalSession",
   "delete /admin/v1/api_keys/{id}": "revokeApiKey",
   "post /admin/v1/secrets/reencrypt": "reencryptSecrets",
   "post /webhooks/v1/events": "publishEvent",
@@ -29,6 +30,7 @@ const OPERATIONS: Record<string, string> = {
   "get /webhooks/v1/deliveries": "listDeliveries",
   "get /webhooks/v1/deliveries/{id}": "getDelivery",
   "post /webhooks/v1/deliveries/{id}/replay": "replayDelivery",
+  "post /webhooks/v1/portal_sessions": "createPortalSession",
 };
 
 type Response = { headers?: Record<string, unknown>; content?: Record<string, unknown> };

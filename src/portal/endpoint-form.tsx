@@ -1,0 +1,193 @@
+import type { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { EndpointOut } from "../api/endpoint-schemas";
+import { resourceNames, resourceScopeKey } from "../catalog";
+import { PAYLOAD_FORMATS, SIGNATURE_SCHEMES } from "../domain/endpoint";
+import { csrfToken, type PortalEnv } from "./guard";
+import { SelectField, TextField } from "./layout";
+
+export type EndpointView = z.infer<typeof EndpointOut>;
+
+const SCHEME_NAMES = { standard: "Standard Webhooks", convoy: "Convoy (t=…,v1=…)" } as const;
+const FORMAT_NAMES = { full: "Full event", slim: "Slim (ids only)" } as const;
+
+/** How many new custom headers one form takes at a time. */
+const NEW_HEADER_ROWS = 2;
+
+/**
+ * The filters a customer picks from: every type of the catalog the API lists, each `prefix.*` above
+ * them, and `*`. Rendering choices only: which filters are valid is the API's to say.
+ */
+export function filterChoices(types: readonly string[]): string[] {
+  const prefixes = new Set<string>();
+  for (const type of types) {
+    const parts = type.split(".");
+    for (let i = 1; i < parts.length; i++) prefixes.add(`${parts.slice(0, i).join(".")}.*`);
+  }
+  return ["*", ...[...prefixes].sort(), ...[...types].sort()];
+}
+
+/** The create and edit form; `endpoint` fills it for an edit, `values` keeps what was posted. */
+export function EndpointForm({
+  c,
+  action,
+  types,
+  endpoint,
+  values,
+  submit,
+}: {
+  c: Context<PortalEnv>;
+  action: string;
+  types: readonly string[];
+  endpoint?: EndpointView;
+  values?: Record<string, string | string[]>;
+  submit: string;
+}) {
+  const value = (name: string, fallback: string) => {
+    const posted = values?.[name];
+    return typeof posted === "string" ? posted : fallback;
+  };
+  const chosen = new Set(
+    values ? [values.eventTypeFilters ?? []].flat() : (endpoint?.eventTypeFilters ?? []),
+  );
+  const scopes = endpoint?.resourceScopes ?? {};
+  return (
+    <form method="post" action={action} class="stack">
+      <input type="hidden" name="_csrf" value={csrfToken(c.get("session"))} />
+      <TextField name="url" label="URL" type="url" value={value("url", endpoint?.url ?? "")} required />
+      <TextField
+        name="description"
+        label="Description"
+        value={value("description", endpoint?.description ?? "")}
+      />
+      <fieldset>
+        <legend>Event types</legend>
+        <div class="checks">
+          {filterChoices(types).map((filter, i) => (
+            <label for={`filter-${i}`}>
+              <input
+                id={`filter-${i}`}
+                type="checkbox"
+                name="eventTypeFilters"
+                value={filter}
+                checked={chosen.has(filter)}
+              />
+              <code>{filter}</code>
+            </label>
+          ))}
+        </div>
+      </fieldset>
+      <fieldset>
+        <legend>Resources (empty: any)</legend>
+        {resourceNames.map((name) => {
+          const key = resourceScopeKey(name);
+          return (
+            <div>
+              <label for={`scope-${key}`}>{`${name} ids, comma-separated`}</label>
+              <input
+                id={`scope-${key}`}
+                name={`scope.${key}`}
+                value={value(`scope.${key}`, (scopes[key] ?? []).join(", "))}
+              />
+            </div>
+          );
+        })}
+      </fieldset>
+      <SelectField
+        name="signatureScheme"
+        label="Signature scheme"
+        options={SIGNATURE_SCHEMES.map((scheme) => [scheme, SCHEME_NAMES[scheme]] as const)}
+        selected={value("signatureScheme", endpoint?.signatureScheme ?? "standard")}
+      />
+      <SelectField
+        name="payloadFormat"
+        label="Payload format"
+        options={PAYLOAD_FORMATS.map((format) => [format, FORMAT_NAMES[format]] as const)}
+        selected={value("payloadFormat", endpoint?.payloadFormat ?? "full")}
+      />
+      <TextField
+        name="rateLimitPerSecond"
+        label="Rate limit, deliveries per second (empty: none)"
+        value={value("rateLimitPerSecond", String(endpoint?.rateLimitPerSecond ?? ""))}
+        numeric
+      />
+      <TextField
+        name="timeoutMs"
+        label="Timeout, ms (empty: the service's)"
+        value={value("timeoutMs", String(endpoint?.timeoutMs ?? ""))}
+        numeric
+      />
+      <fieldset>
+        <legend>Custom headers</legend>
+        {Object.entries(endpoint?.headers ?? {}).map(([name, masked], i) => (
+          <div class="checks">
+            <span>
+              <code>{name}</code>: <span class="mono">{masked}</span>
+            </span>
+            <label for={`remove-header-${i}`}>
+              <input id={`remove-header-${i}`} type="checkbox" name="removeHeader" value={name} /> Remove
+            </label>
+          </div>
+        ))}
+        {Array.from({ length: NEW_HEADER_ROWS }, (_, i) => (
+          <div class="checks">
+            <div>
+              <label for={`header-name-${i}`}>Header name</label>
+              <input
+                id={`header-name-${i}`}
+                name="headerName"
+                value={[values?.headerName ?? []].flat()[i] ?? ""}
+              />
+            </div>
+            <div>
+              <label for={`header-value-${i}`}>Value</label>
+              <input id={`header-value-${i}`} name="headerValue" type="password" autocomplete="off" />
+            </div>
+          </div>
+        ))}
+      </fieldset>
+      <div>
+        <button type="submit">{submit}</button>
+      </div>
+    </form>
+  );
+}
+
+/** The API body a posted form stands for; `creating` leaves out what a create cannot take. */
+export function endpointBody(
+  form: Record<string, string | string[]>,
+  creating: boolean,
+): Record<string, unknown> {
+  const list = (name: string) => [form[name] ?? []].flat().filter((v) => v !== "");
+  const text = (name: string) => (typeof form[name] === "string" ? (form[name] as string).trim() : "");
+  // Anything but digits goes to the API as it was typed, for it to refuse by name.
+  const optionalNumber = (name: string) =>
+    text(name) === "" ? null : /^\d+$/.test(text(name)) ? Number(text(name)) : text(name);
+  const resourceScopes: Record<string, string[]> = {};
+  for (const name of resourceNames) {
+    const key = resourceScopeKey(name);
+    const ids = text(`scope.${key}`)
+      .split(",")
+      .map((id) => id.trim())
+      .filter((id) => id !== "");
+    if (ids.length > 0) resourceScopes[key] = ids;
+  }
+  const headers: Record<string, string | null> = {};
+  const names = list("headerName");
+  const values = [form.headerValue ?? []].flat();
+  [form.headerName ?? []].flat().forEach((name, i) => {
+    if (name.trim() !== "") headers[name.trim()] = values[i] ?? "";
+  });
+  if (!creating) for (const name of list("removeHeader")) headers[name] = null;
+  return {
+    url: text("url"),
+    description: text("description"),
+    eventTypeFilters: list("eventTypeFilters"),
+    resourceScopes,
+    signatureScheme: text("signatureScheme"),
+    payloadFormat: text("payloadFormat"),
+    rateLimitPerSecond: optionalNumber("rateLimitPerSecond"),
+    timeoutMs: optionalNumber("timeoutMs"),
+    ...(names.length > 0 || !creating ? { headers } : {}),
+  };
+}
