@@ -154,7 +154,8 @@ export default defineConfig(async () => {
         {
           test: { name: "scripts", include: [SCRIPT_TESTS], environment: "node", testTimeout: 30_000 },
         },
-        // A wrangler dev of its own and a browser: minutes, not seconds, on a loaded two-core machine.
+        // A wrangler dev of its own and a browser: run after the others (`npm test`), which they would
+        // otherwise slow past their bounds on two cores.
         {
           test: {
             name: "browser",

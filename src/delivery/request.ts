@@ -34,13 +34,15 @@ export const USER_AGENT = `edge-webhooks/${version}`;
 
 /**
  * The envelope receivers get (docs/receiving.md#the-request). Slim payloads carry only the ids of the resources the
- * event is about, so no personal data leaves; the receiver calls back for details.
+ * event is about, so no personal data leaves; the receiver calls back for details. They follow Marble's
+ * documented slim body, `{content, timestamp, type}` (`timestamp`: the event's time, RFC 3339), beside
+ * our own `id` and `occurred_at`.
  */
 export function webhookBody(content: Envelope, format: Endpoint["payloadFormat"]): string {
   const envelope = { id: content.eventId, type: content.eventType, occurred_at: content.occurredAt };
   if (format === "slim") {
     const refs = Object.fromEntries(Object.entries(content.resources).map(([name, id]) => [name, { id }]));
-    return JSON.stringify({ ...envelope, content: refs });
+    return JSON.stringify({ ...envelope, timestamp: content.occurredAt, content: refs });
   }
   return JSON.stringify({ ...envelope, data: content.data });
 }

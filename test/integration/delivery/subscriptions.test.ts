@@ -50,8 +50,48 @@ describe("what an endpoint receives, and how", () => {
       id: event.id,
       type: "vault.ingest.completed",
       occurred_at: event.occurredAt,
+      timestamp: event.occurredAt,
       content: { vault: { id: "vault_9" } },
     });
+  });
+
+  it("sends a slim, Convoy-signed body a receiver written to Marble's docs reads", async () => {
+    const {
+      org,
+      receiver,
+      signingSecret: secret,
+    } = await givenEndpoint({
+      filters: ["vault.*"],
+      payloadFormat: "slim",
+      signatureScheme: "convoy",
+    });
+    const { event } = await publishSettled(org, {
+      type: "vault.ingest.completed",
+      data: vaultEvent("vault_7"),
+    });
+    const [request] = await receiver.received();
+    // As Marble tells receivers: split `t=…,v1=…`, HMAC-SHA256 of `${t},${raw body}` keyed by the secret's
+    // own bytes, compare base64; then read `type`, `timestamp` (RFC 3339) and `content`.
+    const header = String(request?.headers["webhooks-signature"]);
+    const parts = new Map(header.split(",").map((part) => part.split("=", 2) as [string, string]));
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = await crypto.subtle.sign(
+      "HMAC",
+      key,
+      new TextEncoder().encode(`${parts.get("t")},${request?.body}`),
+    );
+    expect(header).toContain(`v1=${btoa(String.fromCharCode(...new Uint8Array(mac)))}`);
+    const body = JSON.parse(request?.body ?? "");
+    expect(body.type).toBe("vault.ingest.completed");
+    expect(body.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
+    expect(Date.parse(body.timestamp)).toBe(Date.parse(event.occurredAt));
+    expect(body.content).toEqual({ vault: { id: "vault_7" } });
   });
 
   it("sends the endpoint's custom headers and the Convoy idempotency key", async () => {
