@@ -10,6 +10,8 @@ export type Config = {
   deliveryTimeoutMs: number;
   autoDisableAfterSeconds: number;
   autoDisableMinFailures: number;
+  /** A 410 Gone answer disables the endpoint at once (health/policy.ts). */
+  disableOnGone: boolean;
   allowInsecureUrls: boolean;
   signatureHeaderPrefix: string;
   maxPayloadBytes: number;
@@ -65,6 +67,7 @@ function parseConfig(env: Env): Config {
     deliveryTimeoutMs: positiveInt("DELIVERY_TIMEOUT_MS", env.DELIVERY_TIMEOUT_MS),
     autoDisableAfterSeconds: positiveInt("AUTO_DISABLE_AFTER_SECONDS", env.AUTO_DISABLE_AFTER_SECONDS),
     autoDisableMinFailures: positiveInt("AUTO_DISABLE_MIN_FAILURES", env.AUTO_DISABLE_MIN_FAILURES),
+    disableOnGone: env.DISABLE_ON_GONE !== "false",
     allowInsecureUrls: env.ALLOW_INSECURE_URLS === "true",
     signatureHeaderPrefix: env.SIGNATURE_HEADER_PREFIX ?? "",
     maxPayloadBytes: positiveInt("MAX_PAYLOAD_BYTES", env.MAX_PAYLOAD_BYTES),

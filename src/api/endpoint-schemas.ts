@@ -1,7 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { resourceNames, resourceScopeKey } from "../catalog";
 import { EVENT_TYPE_FILTER_PATTERN, typesSelectedBy } from "../catalog/filters";
-import type { Config } from "../config";
+import { type Config, QUEUE_MAX_DELAY_SECONDS } from "../config";
+import { MAX_RETRY_STEPS } from "../delivery/retry-policy";
 import { checkEndpointUrl } from "../delivery/url-policy";
 import { ENDPOINT_STATUSES, type Endpoint, PAYLOAD_FORMATS, SIGNATURE_SCHEMES } from "../domain/endpoint";
 import { type FieldError, ServiceError } from "../lib/errors";
@@ -46,6 +47,12 @@ const settingFields = {
   headers: HeadersIn,
   rateLimitPerSecond: z.number().int().min(1).max(10_000).nullable(),
   timeoutMs: z.number().int().min(100).max(30_000).nullable(),
+  retrySchedule: z
+    .array(z.number().int().min(1).max(QUEUE_MAX_DELAY_SECONDS))
+    .min(1)
+    .max(MAX_RETRY_STEPS)
+    .nullable()
+    .openapi({ example: [10, 60, 600, 3600] }),
 };
 
 /** What an endpoint created without these settings gets. */
@@ -57,6 +64,7 @@ export const ENDPOINT_DEFAULTS = {
   headers: {},
   rateLimitPerSecond: null,
   timeoutMs: null,
+  retrySchedule: null,
 } as const;
 
 export const EndpointCreateIn = z
@@ -81,6 +89,11 @@ export const EndpointCreateIn = z
       ENDPOINT_DEFAULTS.timeoutMs,
       "How long a delivery waits for the receiver, at most DELIVERY_TIMEOUT_MS; null, DELIVERY_TIMEOUT_MS",
     ),
+    retrySchedule: defaultsTo(
+      settingFields.retrySchedule,
+      ENDPOINT_DEFAULTS.retrySchedule,
+      `Seconds before each retry from the queue (1 to ${QUEUE_MAX_DELAY_SECONDS} each, at most ${MAX_RETRY_STEPS} steps, ±10% jitter added); null, RETRY_SCHEDULE_SECONDS`,
+    ),
   })
   .openapi("EndpointCreate");
 
@@ -103,6 +116,9 @@ export const DisabledReasonOut = z.object({
   at: z.string(),
   failures: z.number(),
   lastError: z.string().nullable(),
+  cause: z.enum(["failing", "gone"]).openapi({
+    description: "`failing`: a failure streak lasted too long; `gone`: the receiver answered 410 Gone",
+  }),
 });
 
 export const EndpointOut = z
@@ -123,6 +139,7 @@ export const EndpointOut = z
     }),
     rateLimitPerSecond: z.number().nullable(),
     timeoutMs: z.number().nullable(),
+    retrySchedule: z.array(z.number()).nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -145,6 +162,7 @@ export function toEndpointOut(e: Endpoint): EndpointOut {
     headers: e.maskedHeaders,
     rateLimitPerSecond: e.rateLimitPerSecond,
     timeoutMs: e.timeoutMs,
+    retrySchedule: e.retrySchedule,
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
   };

@@ -13,7 +13,8 @@ export const operationalEventTypes = [
   }),
   defineEventType({
     type: "webhook.endpoint.disabled",
-    description: "An endpoint was disabled automatically after failing for too long.",
+    description:
+      "An endpoint was disabled automatically: it failed for too long (`cause: failing`), or its receiver answered 410 Gone (`cause: gone`).",
     scope: "webhooks",
     stability: "stable",
     schema: z.object({
@@ -22,6 +23,7 @@ export const operationalEventTypes = [
       disabledAt: z.iso.datetime(),
       failures: z.number().int(),
       lastError: z.string().nullable(),
+      cause: z.enum(["failing", "gone"]),
     }),
     example: {
       endpointId: "evsub_01J0000000000000000000000",
@@ -29,6 +31,7 @@ export const operationalEventTypes = [
       disabledAt: "2026-01-31T17:00:00Z",
       failures: 10,
       lastError: "HTTP 503",
+      cause: "failing",
     },
   }),
 ];

@@ -79,7 +79,10 @@ export async function attemptDelivery(
     const step: NextStep = nextStep(
       result,
       { attemptsThisRun: attempts.length, queueRetriesSpent: job.queueRetries, inlineRetries },
-      config,
+      {
+        inlineRetryDelaysMs: config.inlineRetryDelaysMs,
+        retryScheduleSeconds: endpoint.retrySchedule ?? config.retryScheduleSeconds,
+      },
     );
     if (step.kind !== "retry_inline") return { attempts, results, step };
     await new Promise((resolve) => setTimeout(resolve, step.delayMs));

@@ -40,7 +40,9 @@ export async function recordStatements(
       else outcomes.push({ job, progress, attempts: storedAttempts(s.made.attempts) });
     } else if (s.kind === "ended") {
       writes.push(...(await failDelivery(history, job, s.reason)));
-    } else if ((s.kind === "handed-on" || s.kind === "crashed") && job.stored) {
+    } else if ((s.kind === "handed-on" || s.kind === "deferred" || s.kind === "crashed") && job.stored) {
+      // Its next message must find it free: a deferral by the rate limit comes back within seconds,
+      // long before this run's lease would end.
       writes.push(releaseDelivery(history, job));
     }
   }

@@ -1,4 +1,4 @@
-import type { Config } from "../config";
+import { type Config, QUEUE_MAX_DELAY_SECONDS } from "../config";
 import type { AttemptResult } from "./send";
 
 /**
@@ -44,6 +44,19 @@ export function retryAfterOf(result: AttemptResult): number | undefined {
   return result.statusCode === 429 || result.statusCode === 503 ? result.retryAfterSeconds : undefined;
 }
 
+/**
+ * The most queue retries an endpoint's own `retrySchedule` may have: the queues' `max_retries` is 10
+ * (wrangler.toml), and a message deferred by a rate limit or a busy run spends some of them too.
+ */
+export const MAX_RETRY_STEPS = 8;
+
+/**
+ * Each scheduled retry waits its step ±10%, in whole seconds (the queue's unit), so receivers that
+ * failed together are not retried together when they come back. A `Retry-After` is the receiver's
+ * own choice and is kept as asked.
+ */
+export const RETRY_JITTER = 0.1;
+
 /** The step a delivery's attempts in one run end on: anything but another inline retry. */
 export type FinalStep = Exclude<NextStep, { kind: "retry_inline" }>;
 
@@ -53,14 +66,16 @@ export function describeAttempt(result: AttemptResult): string {
 }
 
 /**
- * Inline retries come first, and only in a message's first run; then the queue's retry schedule. A
- * `Retry-After` (429/503) longer than the next inline delay moves the retry to the queue, and sets
- * the queue delay, bounded by the schedule's largest step so a receiver cannot park a delivery forever.
+ * Inline retries come first, and only in a message's first run; then the retry schedule (the
+ * endpoint's own, else RETRY_SCHEDULE_SECONDS), with jitter. A `Retry-After` (429/503) longer than the
+ * next inline delay moves the retry to the queue, and sets the queue delay, bounded by the schedule's
+ * largest step so a receiver cannot park a delivery forever.
  */
 export function nextStep(
   result: AttemptResult,
   position: RetryPosition,
   config: Pick<Config, "inlineRetryDelaysMs" | "retryScheduleSeconds">,
+  random: () => number = Math.random,
 ): NextStep {
   const verdict = classifyAttempt(result);
   if (verdict === "delivered") return { kind: "delivered" };
@@ -81,6 +96,12 @@ export function nextStep(
   const longest = Math.max(...config.retryScheduleSeconds);
   return {
     kind: "retry_queue",
-    delaySeconds: retryAfter === undefined ? scheduled : Math.min(retryAfter, longest),
+    delaySeconds: retryAfter === undefined ? jittered(scheduled, random) : Math.min(retryAfter, longest),
   };
+}
+
+/** `seconds` ±RETRY_JITTER, rounded, at least 1 s and never past the queue's largest delay. */
+export function jittered(seconds: number, random: () => number): number {
+  const factor = 1 + RETRY_JITTER * (2 * random() - 1);
+  return Math.min(Math.max(1, Math.round(seconds * factor)), QUEUE_MAX_DELAY_SECONDS);
 }

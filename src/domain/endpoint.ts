@@ -13,7 +13,12 @@ export const PAYLOAD_FORMATS = ["full", "slim"] as const;
 export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
 /** `{ vaultIds: [...], matterIds: [...] }`: one list per catalog resource, absent means "any". */
 export type ResourceScopes = Record<string, string[]>;
-export type DisabledReason = { at: string; failures: number; lastError: string | null };
+/**
+ * Why the health object disabled an endpoint: its failures lasted too long (`failing`), or its receiver
+ * answered 410 Gone (`gone`, the Standard Webhooks signal for "send no more").
+ */
+export type DisabledReason = { at: string; failures: number; lastError: string | null; cause: DisableCause };
+export type DisableCause = "failing" | "gone";
 /**
  * Where an endpoint's custom header values are (docs/security.md): none; one JSON object sealed like
  * signing secrets (delivery/endpoint-credentials.ts); or, on a row stored before migration 0002 that
@@ -43,6 +48,8 @@ export type Endpoint = {
   headerValues: HeaderValues;
   rateLimitPerSecond: number | null;
   timeoutMs: number | null;
+  /** Seconds before each queue retry, overriding RETRY_SCHEDULE_SECONDS; null follows the service's. */
+  retrySchedule: number[] | null;
   createdAt: string;
   updatedAt: string;
   deletedAt: string | null;
@@ -64,6 +71,7 @@ export type DeliveryEndpoint = Pick<
   | "headerValues"
   | "rateLimitPerSecond"
   | "timeoutMs"
+  | "retrySchedule"
 > & {
   /** Delivered through the slow lane until then (delivery/lanes.ts); null when not slow. */
   slowUntil: string | null;

@@ -5,7 +5,8 @@ import { publishEvent } from "../events/publish";
 import type { EndpointId } from "../lib/ids";
 
 /**
- * Carries out the health object's decision: the endpoint becomes `auto_disabled` with its reason, one
+ * Carries out the health object's decision (a failure streak too long, or a 410 Gone: health/policy.ts):
+ * the endpoint becomes `auto_disabled` with its reason, one
  * log line says so, and the organization is told through a `webhook.endpoint.disabled` event (which
  * reaches its other endpoints that subscribe to it). Does nothing if the endpoint is no longer active.
  */
@@ -34,6 +35,7 @@ export async function applyAutoDisable(
       disabledAt: reason.at,
       failures: reason.failures,
       lastError: reason.lastError,
+      cause: reason.cause,
     },
   });
 }

@@ -21,6 +21,11 @@ export type HealthState = {
   lastError: string | null;
   /** Set once the policy disabled the endpoint, so it says so only once; cleared by a reset. */
   disabled: boolean;
+  /**
+   * When the receiver last answered 410 Gone, unless a success came after: the endpoint is to be
+   * disabled at once (with DISABLE_ON_GONE). Absent in states stored before the rule.
+   */
+  goneAt?: number | null;
   /** The last 24 hours, one entry per hour that saw attempts. */
   hourly: HourlyCount[];
 };
@@ -36,7 +41,14 @@ export type AttemptOutcome = {
   error: string | null;
 };
 
-export type HealthPolicy = { autoDisableAfterSeconds: number; autoDisableMinFailures: number };
+export type HealthPolicy = {
+  autoDisableAfterSeconds: number;
+  autoDisableMinFailures: number;
+  disableOnGone: boolean;
+};
+
+/** The answer by which a receiver asks for no more deliveries (Standard Webhooks). */
+const GONE = 410;
 
 export const HEALTHY: HealthState = {
   streakStartedAt: null,
@@ -60,13 +72,14 @@ export function recordOutcomes(state: HealthState, outcomes: readonly AttemptOut
     next.lastStatusCode = outcome.statusCode;
     next.lastError = outcome.error;
     if (outcome.kind === "success") {
-      next = { ...next, streakStartedAt: null, failuresInStreak: 0, lastSuccessAt: outcome.at };
+      next = { ...next, streakStartedAt: null, failuresInStreak: 0, lastSuccessAt: outcome.at, goneAt: null };
     } else if (outcome.kind === "failure") {
       next = {
         ...next,
         streakStartedAt: next.streakStartedAt ?? outcome.at,
         failuresInStreak: next.failuresInStreak + 1,
         lastFailureAt: outcome.at,
+        goneAt: outcome.statusCode === GONE ? outcome.at : (next.goneAt ?? null),
       };
     }
     if (outcome.kind !== "deferred") countHourly(next.hourly, outcome.at, outcome.kind === "success");
@@ -88,14 +101,26 @@ function countHourly(hourly: HourlyCount[], at: number, success: boolean): void 
 }
 
 /**
- * The auto-disable rule: the streak has lasted `autoDisableAfterSeconds` (until `now`: no success
- * since it began) and counted `autoDisableMinFailures` failed attempts. Says so once.
+ * The auto-disable rules: the receiver answered 410 Gone (with `disableOnGone`), or the streak has
+ * lasted `autoDisableAfterSeconds` (until `now`: no success since it began) and counted
+ * `autoDisableMinFailures` failed attempts. Says so once.
  */
 export function evaluate(
   state: HealthState,
   now: number,
   policy: HealthPolicy,
 ): { state: HealthState; disable?: DisabledReason } {
+  if (!state.disabled && policy.disableOnGone && state.goneAt) {
+    return {
+      state: { ...state, disabled: true },
+      disable: {
+        at: new Date(now).toISOString(),
+        failures: state.failuresInStreak,
+        lastError: state.lastError,
+        cause: "gone",
+      },
+    };
+  }
   if (
     state.disabled ||
     state.streakStartedAt === null ||
@@ -110,6 +135,7 @@ export function evaluate(
       at: new Date(now).toISOString(),
       failures: state.failuresInStreak,
       lastError: state.lastError,
+      cause: "failing",
     },
   };
 }
@@ -122,7 +148,7 @@ export function nextCheckAt(state: HealthState, policy: HealthPolicy): number | 
 
 /** Starts a fresh streak (an endpoint re-enabled by its owner); the history of results stays. */
 export function resetStreak(state: HealthState): HealthState {
-  return { ...state, streakStartedAt: null, failuresInStreak: 0, disabled: false };
+  return { ...state, streakStartedAt: null, failuresInStreak: 0, disabled: false, goneAt: null };
 }
 
 export type HealthSummary = {

@@ -117,6 +117,11 @@ export function EndpointForm({
         value={value("timeoutMs", String(endpoint?.timeoutMs ?? ""))}
         numeric
       />
+      <TextField
+        name="retrySchedule"
+        label="Retry schedule, seconds before each retry, comma-separated (empty: the service's)"
+        value={value("retrySchedule", endpoint?.retrySchedule?.join(", ") ?? "")}
+      />
       <fieldset>
         <legend>Custom headers</legend>
         {Object.entries(endpoint?.headers ?? {}).map(([name, masked], i) => (
@@ -188,6 +193,12 @@ export function endpointBody(
     payloadFormat: text("payloadFormat"),
     rateLimitPerSecond: optionalNumber("rateLimitPerSecond"),
     timeoutMs: optionalNumber("timeoutMs"),
+    retrySchedule:
+      text("retrySchedule") === ""
+        ? null
+        : text("retrySchedule")
+            .split(",")
+            .map((step) => (/^\d+$/.test(step.trim()) ? Number(step.trim()) : step.trim())),
     ...(names.length > 0 || !creating ? { headers } : {}),
   };
 }

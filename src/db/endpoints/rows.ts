@@ -29,6 +29,7 @@ export type EndpointRow = {
   legacy_header_values: string | null;
   rate_limit_per_second: number | null;
   timeout_ms: number | null;
+  retry_schedule: string | null;
   slow_until: string | null;
   created_at: string;
   updated_at: string;
@@ -36,7 +37,7 @@ export type EndpointRow = {
 };
 
 export const DELIVERY_COLUMNS = `id, organization_id, url, status, deleted_at, signature_scheme, payload_format,
-  header_values, legacy_header_values, rate_limit_per_second, timeout_ms, slow_until`;
+  header_values, legacy_header_values, rate_limit_per_second, timeout_ms, retry_schedule, slow_until`;
 
 export type DeliveryEndpointRow = Pick<
   EndpointRow,
@@ -51,6 +52,7 @@ export type DeliveryEndpointRow = Pick<
   | "legacy_header_values"
   | "rate_limit_per_second"
   | "timeout_ms"
+  | "retry_schedule"
   | "slow_until"
 >;
 
@@ -65,6 +67,7 @@ export const toDeliveryEndpoint = (row: DeliveryEndpointRow): DeliveryEndpoint =
   headerValues: headerValuesOf(row),
   rateLimitPerSecond: row.rate_limit_per_second,
   timeoutMs: row.timeout_ms,
+  retrySchedule: row.retry_schedule === null ? null : JSON.parse(row.retry_schedule),
   slowUntil: row.slow_until,
 });
 
@@ -81,7 +84,8 @@ export const toEndpoint = (row: EndpointRow): Endpoint => ({
   ...toDeliveryEndpoint(row),
   ...toSubscription(row),
   description: row.description,
-  disabledReason: row.disabled_reason ? JSON.parse(row.disabled_reason) : null,
+  // Reasons stored before 410 Gone disabled endpoints carry no cause: they were all failing streaks.
+  disabledReason: row.disabled_reason ? { cause: "failing", ...JSON.parse(row.disabled_reason) } : null,
   maskedHeaders: JSON.parse(row.headers),
   createdAt: row.created_at,
   updatedAt: row.updated_at,
@@ -115,5 +119,6 @@ export const settingsValues = (e: EndpointToWrite) => [
   sealedColumn(e.headerValues),
   e.rateLimitPerSecond,
   e.timeoutMs,
+  e.retrySchedule === null ? null : JSON.stringify(e.retrySchedule),
   e.updatedAt,
 ];

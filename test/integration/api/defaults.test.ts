@@ -43,6 +43,7 @@ describe("request defaults", () => {
         "payloadFormat",
         "rateLimitPerSecond",
         "resourceScopes",
+        "retrySchedule",
         "signatureScheme",
         "timeoutMs",
       ].sort(),
@@ -53,7 +54,12 @@ describe("request defaults", () => {
       eventTypeFilters: ["*"],
     });
     expect(endpoint).toMatchObject(defaults);
-    expect(defaults).toMatchObject({ signatureScheme: "standard", payloadFormat: "full", timeoutMs: null });
+    expect(defaults).toMatchObject({
+      signatureScheme: "standard",
+      payloadFormat: "full",
+      timeoutMs: null,
+      retrySchedule: null,
+    });
   });
 
   it("gives an API key created without scopes the documented ones", async () => {

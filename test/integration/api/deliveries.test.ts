@@ -8,14 +8,14 @@ describe("listing deliveries", () => {
   it("filters by endpoint, event, type, status and creation window", async () => {
     const org = await createOrganization();
     const ok = receiverChannel();
-    const gone = receiverChannel();
-    await gone.script([], { status: 410 });
+    const refusing = receiverChannel();
+    await refusing.script([], { status: 404 });
     const { endpoint: okEndpoint } = await createEndpoint(org.token, {
       url: ok.url,
       eventTypeFilters: ["*"],
     });
-    const { endpoint: goneEndpoint } = await createEndpoint(org.token, {
-      url: gone.url,
+    const { endpoint: refusingEndpoint } = await createEndpoint(org.token, {
+      url: refusing.url,
       eventTypeFilters: ["*"],
     });
 
@@ -32,12 +32,14 @@ describe("listing deliveries", () => {
       callOk("GET", `/webhooks/v1/deliveries?${query}`, 200, { token: org.token });
     const all = await list("");
     expect(all.data).toHaveLength(4);
-    const byEndpoint = await list(`endpoint_id=${goneEndpoint.id}`);
-    expect(byEndpoint.data.every((d: { endpointId: string }) => d.endpointId === goneEndpoint.id)).toBe(true);
+    const byEndpoint = await list(`endpoint_id=${refusingEndpoint.id}`);
+    expect(byEndpoint.data.every((d: { endpointId: string }) => d.endpointId === refusingEndpoint.id)).toBe(
+      true,
+    );
     expect(byEndpoint.data).toHaveLength(2);
     expect((await list("status=failed")).data.map((d: { endpointId: string }) => d.endpointId)).toEqual([
-      goneEndpoint.id,
-      goneEndpoint.id,
+      refusingEndpoint.id,
+      refusingEndpoint.id,
     ]);
     expect(ids(await list(`status=delivered&endpoint_id=${okEndpoint.id}`))).toHaveLength(2);
     expect((await list("event_type=matter.updated")).data.map((d: { eventId: string }) => d.eventId)).toEqual(

@@ -23,6 +23,7 @@ describe("endpoints API", () => {
       headers: {},
       rateLimitPerSecond: null,
       timeoutMs: null,
+      retrySchedule: null,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -68,6 +69,7 @@ describe("endpoints API", () => {
         payloadFormat: "slim",
         headers: { "X-Tenant": "acme" },
         timeoutMs: 5000,
+        retrySchedule: [30, 600],
         status: "disabled",
       },
     });
@@ -79,6 +81,7 @@ describe("endpoints API", () => {
       payloadFormat: "slim",
       headers: { "X-Tenant": "••••••••" },
       timeoutMs: 5000,
+      retrySchedule: [30, 600],
       status: "disabled",
     });
     expect(patched.endpoint.updatedAt >= endpoint.createdAt).toBe(true);

@@ -162,6 +162,27 @@ describe("bad input on endpoints", () => {
     expect(await countRows("endpoints", org.id)).toBe(0);
   });
 
+  it("a retry schedule out of the queue's bounds is a 422 naming the step", async () => {
+    const org = await createOrganization();
+    const refused = async (retrySchedule: unknown) =>
+      (
+        await expectProblem(
+          await call("POST", "/webhooks/v1/endpoints", {
+            token: org.token,
+            body: { url: receiverChannel().url, eventTypeFilters: ["*"], retrySchedule },
+          }),
+          422,
+        )
+      ).errors?.map((e) => e.path);
+    expect(await refused([])).toEqual(["retrySchedule"]);
+    expect(await refused([1, 2, 3, 4, 5, 6, 7, 8, 9])).toEqual(["retrySchedule"]);
+    expect(await refused([5, 0])).toEqual(["retrySchedule.1"]);
+    expect(await refused([86_401])).toEqual(["retrySchedule.0"]);
+    expect(await refused([1.5])).toEqual(["retrySchedule.0"]);
+    expect(await refused("5,300")).toEqual(["retrySchedule"]);
+    expect(await countRows("endpoints", org.id)).toBe(0);
+  });
+
   it("custom headers may not override the signature or content headers", async () => {
     const org = await createOrganization();
     const problem = await expectProblem(

@@ -147,6 +147,7 @@ describe("endpoint caps", () => {
       headerValues: { state: "none" },
       rateLimitPerSecond: null,
       timeoutMs: null,
+      retrySchedule: null,
       createdAt: "2026-01-01T00:00:00Z",
       updatedAt: "2026-01-01T00:00:00Z",
       deletedAt: null,

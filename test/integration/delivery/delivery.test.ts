@@ -81,15 +81,15 @@ describe("delivery, end to end", () => {
     expect(new Set(received.map((r) => r.headers["webhook-id"]))).toEqual(new Set([event.id]));
   });
 
-  it("fails a 410 after one attempt, without retrying", async () => {
-    const { org, receiver } = await givenEndpoint({ fallback: { status: 410, body: "gone" } });
+  it("fails a 404 after one attempt, without retrying", async () => {
+    const { org, receiver } = await givenEndpoint({ fallback: { status: 404, body: "not here" } });
     const { delivery } = await publishSettled(org);
     const detail = await deliveryDetail(org.token, delivery.id);
     expect(detail).toMatchObject({
       status: "failed",
       attemptCount: 1,
-      lastStatusCode: 410,
-      lastError: "HTTP 410",
+      lastStatusCode: 404,
+      lastError: "HTTP 404",
     });
     expect(detail.attempts).toHaveLength(1);
     expect(await receiver.received()).toHaveLength(1);
@@ -97,14 +97,14 @@ describe("delivery, end to end", () => {
 
   it("keeps at most 1 KiB of an answer, whether its length is declared or it is streamed", async () => {
     const long = "x".repeat(10_000);
-    const { org } = await givenEndpoint({ fallback: { status: 410, body: long } });
+    const { org } = await givenEndpoint({ fallback: { status: 404, body: long } });
     const chunked = { "transfer-encoding": "chunked" };
-    await givenEndpoint({ org, fallback: { status: 410, body: long, headers: chunked } });
+    await givenEndpoint({ org, fallback: { status: 404, body: long, headers: chunked } });
 
     const { deliveries } = await publishSettled(org, { count: 2 });
     for (const delivery of deliveries) {
       const detail = await deliveryDetail(org.token, delivery.id);
-      expect(detail.attempts).toMatchObject([{ statusCode: 410, responseBody: long.slice(0, 1024) }]);
+      expect(detail.attempts).toMatchObject([{ statusCode: 404, responseBody: long.slice(0, 1024) }]);
     }
   });
 
@@ -167,6 +167,32 @@ describe("delivery, end to end", () => {
     expect(await receiver.received()).toHaveLength(4);
   });
 
+  it("follows the endpoint's own retrySchedule instead of the service's", async () => {
+    // One step instead of RETRY_SCHEDULE_SECONDS' two: initial + 1 inline retry + 1 queue retry.
+    const { org, receiver } = await givenEndpoint({ fallback: { status: 503 }, retrySchedule: [1] });
+    const { delivery } = await publishSettled(org, { timeout: 25_000 });
+    expect(await deliveryDetail(org.token, delivery.id)).toMatchObject({
+      status: "failed",
+      attemptCount: 3,
+      lastError: "retries exhausted: HTTP 503",
+    });
+    expect(await receiver.received()).toHaveLength(3);
+
+    // A long step is waited, ±10% jitter, where the service's schedule would retry within seconds.
+    const { org: patient } = await givenEndpoint({ fallback: { status: 503 }, retrySchedule: [3600] });
+    const { event, message } = await publishCaptured(patient.id);
+    const before = Date.now();
+    await consume(batchOf("webhook-events", [message]));
+    const after = Date.now();
+    const [pending] = (
+      await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, { token: patient.token })
+    ).data;
+    expect(pending).toMatchObject({ status: "pending", attemptCount: 2 });
+    const due = Date.parse(pending.nextAttemptAt);
+    expect(due).toBeGreaterThanOrEqual(before + 3240_000);
+    expect(due).toBeLessThanOrEqual(after + 3960_000);
+  });
+
   it("does not follow redirects: a 3xx fails the delivery", async () => {
     const target = receiverChannel();
     const { org } = await givenEndpoint({ fallback: { status: 302, headers: { location: target.url } } });
@@ -199,8 +225,9 @@ describe("delivery, end to end", () => {
       await callOk("GET", `/webhooks/v1/deliveries?event_id=${event.id}`, 200, { token: org.token })
     ).data;
     expect(delivery).toMatchObject({ status: "pending", attemptCount: 2 });
+    // The day, less at most the 10% jitter (delivery/retry-policy.ts), never more.
     const due = Date.parse(delivery.nextAttemptAt);
-    expect(due).toBeGreaterThanOrEqual(before + 86_400_000);
+    expect(due).toBeGreaterThanOrEqual(before + 77_760_000);
     expect(due).toBeLessThanOrEqual(after + 86_400_000);
   });
 

@@ -89,14 +89,14 @@ describe("replay", () => {
 
 describe("recover", () => {
   it("replays exactly the endpoint's failed deliveries inside the window", async () => {
-    // Before the window: one failure (410 fails at once).
-    const { org, receiver, endpoint } = await givenEndpoint({ script: [{ status: 410 }] });
+    // Before the window: one failure (404 fails at once).
+    const { org, receiver, endpoint } = await givenEndpoint({ script: [{ status: 404 }] });
     const { event: early } = await publishSettled(org);
     await eventually(async () => Date.now() > Date.parse(early.occurredAt) + 5, 1_000);
     const since = new Date().toISOString();
 
     // Inside the window: two failures and one success.
-    await receiver.script([{ status: 410 }, { status: 410 }]);
+    await receiver.script([{ status: 404 }, { status: 404 }]);
     const { event: failedA } = await publishSettled(org);
     const { event: failedB } = await publishSettled(org);
     await publishSettled(org);
@@ -121,7 +121,7 @@ describe("recover", () => {
   });
 
   it("replays each failed delivery once per call, never a replay of a replay", async () => {
-    const { org, endpoint, receiver } = await givenEndpoint({ fallback: { status: 410 } });
+    const { org, endpoint, receiver } = await givenEndpoint({ fallback: { status: 404 } });
     const { event, delivery: original } = await publishSettled(org);
     const recover = () =>
       callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 202, {
@@ -144,7 +144,7 @@ describe("recover", () => {
 
     // Replaying a replay names the original; once that replay is pending or delivered, recover
     // leaves the original alone.
-    await receiver.script([{ status: 200 }], { status: 410 });
+    await receiver.script([{ status: 200 }], { status: 404 });
     const aReplay = all.find((d: { replayOf: string | null }) => d.replayOf !== null);
     const { delivery } = await callOk("POST", `/webhooks/v1/deliveries/${aReplay.id}/replay`, 202, {
       token: org.token,

@@ -24,7 +24,12 @@ describe("auto-disable", () => {
     const disabled = await endpointBecomes(org, endpoint.id, "auto_disabled", 20_000);
     // Attempts at ~0 s and ~0.1 s (inline), then ~1.1 s and ~2.2 s (queue): the 4th failure is the
     // first moment both conditions hold.
-    expect(disabled.disabledReason).toEqual({ at: expect.any(String), failures: 4, lastError: "HTTP 500" });
+    expect(disabled.disabledReason).toEqual({
+      at: expect.any(String),
+      failures: 4,
+      lastError: "HTTP 500",
+      cause: "failing",
+    });
     expect(Date.parse(disabled.disabledReason.at) - started).toBeGreaterThanOrEqual(2_000);
 
     const notice = await eventually(async () => {
@@ -39,6 +44,7 @@ describe("auto-disable", () => {
       disabledAt: disabled.disabledReason.at,
       failures: 4,
       lastError: "HTTP 500",
+      cause: "failing",
     });
 
     // The retry already queued ends without a request; new events are not fanned out to it.
@@ -92,7 +98,7 @@ describe("auto-disable", () => {
   });
 
   it("disables, through its health object's alarm, an endpoint whose failures stopped before the streak was long enough", async () => {
-    const { org, receiver, endpoint } = await givenEndpoint({ fallback: { status: 410 } });
+    const { org, receiver, endpoint } = await givenEndpoint({ fallback: { status: 404 } });
     // Four events in one fan-out run, each delivery failing at once: the streak has its 4 failures
     // but not its 2 s, and no later attempt will come to re-check it.
     const published = [];
@@ -115,7 +121,12 @@ describe("auto-disable", () => {
     await eventually(async () => Date.now() >= (alarmAt ?? 0), 5_000);
     await runDurableObjectAlarm(stub);
     const disabled = await endpointBecomes(org, endpoint.id, "auto_disabled");
-    expect(disabled.disabledReason).toEqual({ at: expect.any(String), failures: 4, lastError: "HTTP 410" });
+    expect(disabled.disabledReason).toEqual({
+      at: expect.any(String),
+      failures: 4,
+      lastError: "HTTP 404",
+      cause: "failing",
+    });
     expect(Date.parse(disabled.disabledReason.at)).toBeGreaterThanOrEqual(alarmAt ?? 0);
     expect(await receiver.received()).toHaveLength(4);
   });

@@ -4,10 +4,10 @@ import { givenEndpoint, healthObject, healthOf, publishSettled } from "../../sup
 
 describe("EndpointHealth durability", () => {
   it("keeps its counts across an eviction", async () => {
-    const { org, endpoint } = await givenEndpoint({ fallback: { status: 410 } });
+    const { org, endpoint } = await givenEndpoint({ fallback: { status: 404 } });
     for (let i = 0; i < 2; i++) await publishSettled(org);
     const before = await healthOf(org, endpoint.id);
-    expect(before).toMatchObject({ failuresInStreak: 2, attemptsLast24h: 2, lastStatusCode: 410 });
+    expect(before).toMatchObject({ failuresInStreak: 2, attemptsLast24h: 2, lastStatusCode: 404 });
 
     await evictDurableObject(healthObject(endpoint.id));
     expect(await healthOf(org, endpoint.id)).toEqual(before);

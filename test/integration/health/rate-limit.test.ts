@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { publish, settledDeliveries } from "../../support/api";
+import { callOk, eventually, publish, settledDeliveries } from "../../support/api";
 import { givenEndpoint, healthOf } from "../../support/fixtures";
 
 describe("rateLimitPerSecond", () => {
@@ -29,5 +29,28 @@ describe("rateLimitPerSecond", () => {
     // (concurrent runs' reports once lost one: concurrent-reports.test.ts).
     const health = await healthOf(org, endpoint.id);
     expect(health).toMatchObject({ failuresInStreak: 0, attemptsLast24h: 20, successRateLast24h: 1 });
+  });
+
+  it("sends a stored delivery it put off (a replay, a retry) within seconds, not after the run's lease", async () => {
+    // Three failed deliveries, recovered together: one permit now, two put off to the coming seconds.
+    const { org, receiver, endpoint } = await givenEndpoint({
+      rateLimitPerSecond: 1,
+      fallback: { status: 404 },
+    });
+    const since = new Date().toISOString();
+    for (let i = 0; i < 3; i++) await publish(org.id, "matter.created", { matterId: `m${i}`, name: "n" });
+    await settledDeliveries(org.token, `endpoint_id=${endpoint.id}`, 3, 15_000);
+    await receiver.script([], { status: 200 });
+    const { replayed } = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 202, {
+      token: org.token,
+      body: { since },
+    });
+    expect(replayed).toBe(3);
+    // The run's lease is about 43 s here (delivery/run.ts leaseSeconds): a put-off delivery still
+    // leased when its message came back would wait for it.
+    // Three failed requests, then the three replays.
+    await eventually(async () => (await receiver.received()).length === 6, 15_000);
+    const replays = await settledDeliveries(org.token, `endpoint_id=${endpoint.id}&status=delivered`, 3);
+    expect(replays).toHaveLength(3);
   });
 });

@@ -4,9 +4,9 @@ import { givenEndpoint, matter, type Organization } from "../../support/fixtures
 
 // This project allows 3 deliveries replayed per endpoint per hour (REPLAYS_PER_ENDPOINT_PER_HOUR).
 
-/** An endpoint whose receiver refuses everything (410), with `failed` failed deliveries, oldest first. */
+/** An endpoint whose receiver refuses everything (404), with `failed` failed deliveries, oldest first. */
 async function failingEndpoint(org: Organization, failed: number) {
-  const { endpoint } = await givenEndpoint({ org, fallback: { status: 410 } });
+  const { endpoint } = await givenEndpoint({ org, fallback: { status: 404 } });
   const { token } = org;
   const deliveries = [];
   for (let i = 0; i < failed; i++) {

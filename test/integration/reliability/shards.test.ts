@@ -118,10 +118,10 @@ describe("an organization's events and deliveries live on its shard alone", () =
       const { event, delivery } = await publishSettled(org);
       expect(delivery).toMatchObject({ status: "delivered", attemptCount: 3 });
 
-      // A replay, and a recover of a failure (410 fails at once).
+      // A replay, and a recover of a failure (404 fails at once).
       await callOk("POST", `/webhooks/v1/deliveries/${delivery.id}/replay`, 202, { token: org.token });
       await settledDeliveries(org.token, `event_id=${event.id}`, 2);
-      await receiver.script([{ status: 410 }]);
+      await receiver.script([{ status: 404 }]);
       const since = new Date(Date.now() - 1_000).toISOString();
       const { event: failed } = await publishSettled(org);
       const recovered = await callOk("POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, 202, {

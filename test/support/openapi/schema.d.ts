@@ -379,6 +379,11 @@ export interface components {
                 at: string;
                 failures: number;
                 lastError: string | null;
+                /**
+                 * @description `failing`: a failure streak lasted too long; `gone`: the receiver answered 410 Gone
+                 * @enum {string}
+                 */
+                cause: "failing" | "gone";
             } | null;
             /** @enum {string} */
             signatureScheme: "standard" | "convoy";
@@ -395,6 +400,7 @@ export interface components {
             };
             rateLimitPerSecond: number | null;
             timeoutMs: number | null;
+            retrySchedule: number[] | null;
             createdAt: string;
             updatedAt: string;
         };
@@ -446,6 +452,16 @@ export interface components {
             rateLimitPerSecond?: number | null;
             /** @description How long a delivery waits for the receiver, at most DELIVERY_TIMEOUT_MS; null, DELIVERY_TIMEOUT_MS. Default: `null` */
             timeoutMs?: number | null;
+            /**
+             * @description Seconds before each retry from the queue (1 to 86400 each, at most 8 steps, ±10% jitter added); null, RETRY_SCHEDULE_SECONDS. Default: `null`
+             * @example [
+             *       10,
+             *       60,
+             *       600,
+             *       3600
+             *     ]
+             */
+            retrySchedule?: number[] | null;
         };
         EndpointPage: {
             data: components["schemas"]["Endpoint"][];
@@ -492,6 +508,15 @@ export interface components {
             rateLimitPerSecond?: number | null;
             timeoutMs?: number | null;
             /**
+             * @example [
+             *       10,
+             *       60,
+             *       600,
+             *       3600
+             *     ]
+             */
+            retrySchedule?: number[] | null;
+            /**
              * @description `active` re-enables an auto-disabled endpoint
              * @enum {string}
              */
@@ -504,6 +529,11 @@ export interface components {
                 at: string;
                 failures: number;
                 lastError: string | null;
+                /**
+                 * @description `failing`: a failure streak lasted too long; `gone`: the receiver answered 410 Gone
+                 * @enum {string}
+                 */
+                cause: "failing" | "gone";
             } | null;
             failingSince: string | null;
             failuresInStreak: number;

@@ -9,7 +9,7 @@ import {
   summarize,
 } from "../../../src/health/policy";
 
-const policy = { autoDisableAfterSeconds: 60, autoDisableMinFailures: 3 };
+const policy = { autoDisableAfterSeconds: 60, autoDisableMinFailures: 3, disableOnGone: true };
 const fail = (at: number): AttemptOutcome => ({ at, kind: "failure", statusCode: 500, error: "HTTP 500" });
 const succeed = (at: number): AttemptOutcome => ({ at, kind: "success", statusCode: 200, error: null });
 const patient = (at: number): AttemptOutcome => ({
@@ -28,6 +28,7 @@ describe("endpoint health policy", () => {
       at: new Date(60_000).toISOString(),
       failures: 3,
       lastError: "HTTP 500",
+      cause: "failing",
     });
     expect(evaluate(decided.state, 70_000, policy).disable).toBeUndefined();
     expect(nextCheckAt(decided.state, policy)).toBeNull();
@@ -88,6 +89,25 @@ describe("endpoint health policy", () => {
       lastFailureAt: 2,
     });
     expect(nextCheckAt(recordOutcomes(reset, [fail(100_000)]), policy)).toBe(160_000);
+  });
+
+  it("disables at once on a 410 Gone, saying so, unless a success came after it or the rule is off", () => {
+    const gone: AttemptOutcome = { at: 1_000, kind: "failure", statusCode: 410, error: "HTTP 410" };
+    const state = recordOutcomes(HEALTHY, [gone]);
+    expect(evaluate(state, 1_001, policy).disable).toEqual({
+      at: new Date(1_001).toISOString(),
+      failures: 1,
+      lastError: "HTTP 410",
+      cause: "gone",
+    });
+    expect(evaluate(state, 1_001, { ...policy, disableOnGone: false }).disable).toBeUndefined();
+    expect(evaluate(recordOutcomes(state, [succeed(2_000)]), 2_001, policy).disable).toBeUndefined();
+    // Re-enabled by its owner: a fresh start, until the receiver says gone again.
+    const reset = resetStreak(evaluate(state, 1_001, policy).state);
+    expect(evaluate(reset, 3_000, policy).disable).toBeUndefined();
+    expect(evaluate(recordOutcomes(reset, [{ ...gone, at: 4_000 }]), 4_001, policy).disable?.cause).toBe(
+      "gone",
+    );
   });
 
   it("leaves the state it folds into as it was", () => {
