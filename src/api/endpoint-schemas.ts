@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { resourceNames, resourceScopeKey } from "../catalog";
 import { EVENT_TYPE_FILTER_PATTERN, typesSelectedBy } from "../catalog/filters";
+import { PAYLOAD_FILTER_LIMITS, payloadFilterErrors } from "../catalog/payload-filter";
 import { type Config, QUEUE_MAX_DELAY_SECONDS } from "../config";
 import { MAX_RETRY_STEPS } from "../delivery/retry-policy";
 import { checkEndpointUrl } from "../delivery/url-policy";
@@ -42,6 +43,18 @@ const settingFields = {
       description: "Only events about the listed resources are delivered",
       example: { vaultIds: ["vault_123"] },
     }),
+  payloadFilter: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .openapi({
+      description: `A condition on the event's data (docs/api.md#payload-filters): \`{"path": "$.x", <op>: …}\` with op one of eq, ne, in, gt, gte, lt, lte, exists, or \`{"and": […]}\`, \`{"or": […]}\`, \`{"not": …}\`; at most ${PAYLOAD_FILTER_LIMITS.maxDepth} levels, ${PAYLOAD_FILTER_LIMITS.maxNodes} conditions and ${PAYLOAD_FILTER_LIMITS.maxBytes} bytes`,
+      example: {
+        and: [
+          { path: "$.status", in: ["open", "pending"] },
+          { path: "$.amount", gte: 100 },
+        ],
+      },
+    }),
   signatureScheme: z.enum(SIGNATURE_SCHEMES),
   payloadFormat: z.enum(PAYLOAD_FORMATS),
   headers: HeadersIn,
@@ -59,6 +72,7 @@ const settingFields = {
 export const ENDPOINT_DEFAULTS = {
   description: "",
   resourceScopes: {},
+  payloadFilter: null,
   signatureScheme: "standard",
   payloadFormat: "full",
   headers: {},
@@ -75,6 +89,11 @@ export const EndpointCreateIn = z
       settingFields.resourceScopes,
       ENDPOINT_DEFAULTS.resourceScopes,
       "Only events about the listed resources are delivered; without it, events about any resource",
+    ),
+    payloadFilter: defaultsTo(
+      settingFields.payloadFilter,
+      ENDPOINT_DEFAULTS.payloadFilter,
+      "Only events whose data meets the condition are delivered; without it, every event the filters select",
     ),
     signatureScheme: defaultsTo(settingFields.signatureScheme, ENDPOINT_DEFAULTS.signatureScheme),
     payloadFormat: defaultsTo(settingFields.payloadFormat, ENDPOINT_DEFAULTS.payloadFormat),
@@ -128,6 +147,7 @@ export const EndpointOut = z
     description: z.string(),
     eventTypeFilters: z.array(z.string()),
     resourceScopes: z.record(z.string(), z.array(z.string())),
+    payloadFilter: z.record(z.string(), z.unknown()).nullable(),
     status: EndpointStatusOut,
     disabledReason: DisabledReasonOut.nullable(),
     signatureScheme: z.enum(SIGNATURE_SCHEMES),
@@ -155,6 +175,7 @@ export function toEndpointOut(e: Endpoint): EndpointOut {
     description: e.description,
     eventTypeFilters: e.eventTypeFilters,
     resourceScopes: e.resourceScopes,
+    payloadFilter: e.payloadFilter,
     status: e.status,
     disabledReason: e.disabledReason,
     signatureScheme: e.signatureScheme,
@@ -170,7 +191,7 @@ export function toEndpointOut(e: Endpoint): EndpointOut {
 
 /** The rules zod cannot state alone: they depend on configuration and on the API key's scopes. */
 export function checkSettings(
-  settings: Pick<Endpoint, "url" | "eventTypeFilters" | "maskedHeaders">,
+  settings: Pick<Endpoint, "url" | "eventTypeFilters" | "maskedHeaders"> & { payloadFilter: unknown },
   headers: HeadersPatch | undefined,
   config: Config,
   keyScopes: readonly string[],
@@ -187,5 +208,6 @@ export function checkSettings(
     }
   });
   errors.push(...headerProblems(settings.maskedHeaders, headers, config.signatureHeaderPrefix));
+  if (settings.payloadFilter !== null) errors.push(...payloadFilterErrors(settings.payloadFilter));
   if (errors.length > 0) throw new ServiceError("validation", "The endpoint settings are not valid", errors);
 }

@@ -64,6 +64,8 @@ endpoints.openapi(
       ...body,
       ...(await mergeHeaders(c.env, { id, maskedHeaders: {}, headerValues: { state: "none" } }, headers)),
       resourceScopes: body.resourceScopes as Endpoint["resourceScopes"],
+      // checkSettings found it a valid filter.
+      payloadFilter: body.payloadFilter as Endpoint["payloadFilter"],
       allowedScopes: c.get("apiKeyScopes"),
       id,
       organizationId: c.get("organizationId"),
@@ -151,6 +153,10 @@ endpoints.openapi(
       ...current,
       ...patch,
       resourceScopes: (patch.resourceScopes ?? current.resourceScopes) as Endpoint["resourceScopes"],
+      // checkSettings finds it a valid filter before anything is written.
+      payloadFilter: (patch.payloadFilter === undefined
+        ? current.payloadFilter
+        : patch.payloadFilter) as Endpoint["payloadFilter"],
       // New filters are read under the scopes of the key that sets them.
       allowedScopes: patch.eventTypeFilters ? c.get("apiKeyScopes") : current.allowedScopes,
       updatedAt: new Date().toISOString(),

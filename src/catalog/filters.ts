@@ -7,6 +7,7 @@ import {
   resourceNames,
   resourceScopeKey,
 } from "./index";
+import { matchesPayloadFilter } from "./payload-filter";
 
 /**
  * Subscription filters: an exact type (`vault.ingest.completed`), a prefix wildcard (`vault.ingest.*`,
@@ -48,17 +49,19 @@ const subscribesTo = (endpoint: Subscription, definition: EventTypeDefinition) =
 
 /**
  * Fan-out's one question: does this endpoint receive this event? Its subscription must take in the
- * type, and the event must be about a resource its resource scopes list.
+ * type, the event must be about a resource its resource scopes list, and its data must meet the
+ * endpoint's payload filter, if it has one (payload-filter.ts).
  */
 export function endpointReceives(
-  endpoint: Subscription & Pick<Endpoint, "resourceScopes">,
-  event: { type: string; resources: EventResources },
+  endpoint: Subscription & Pick<Endpoint, "resourceScopes" | "payloadFilter">,
+  event: { type: string; resources: EventResources; data: unknown },
 ): boolean {
   const definition = findEventType(event.type);
   return (
     definition !== undefined &&
     subscribesTo(endpoint, definition) &&
-    resourceScopesMatch(endpoint.resourceScopes, event.resources)
+    resourceScopesMatch(endpoint.resourceScopes, event.resources) &&
+    (endpoint.payloadFilter === null || matchesPayloadFilter(endpoint.payloadFilter, event.data))
   );
 }
 

@@ -1,4 +1,5 @@
 import type { EndpointId, OrganizationId } from "../lib/ids";
+import type { PayloadFilter } from "./payload-filter";
 
 /**
  * What an endpoint is, for every module that handles one (the API, fan-out, the delivery run,
@@ -39,6 +40,8 @@ export type Endpoint = {
   /** The API-key scopes the filters were set under: `*` means every type these scopes allow. */
   allowedScopes: string[];
   resourceScopes: ResourceScopes;
+  /** A condition on the event's data (catalog/payload-filter.ts); null, every event the filters select. */
+  payloadFilter: PayloadFilter | null;
   status: EndpointStatus;
   disabledReason: DisabledReason | null;
   signatureScheme: SignatureScheme;
@@ -56,7 +59,10 @@ export type Endpoint = {
 };
 
 /** What fan-out matches an event against: an active endpoint's subscription, and nothing else of it. */
-export type Subscription = Pick<Endpoint, "id" | "eventTypeFilters" | "allowedScopes" | "resourceScopes">;
+export type Subscription = Pick<
+  Endpoint,
+  "id" | "eventTypeFilters" | "allowedScopes" | "resourceScopes" | "payloadFilter"
+>;
 
 /** What the delivery run needs of an endpoint: where and how to send, whether it still may, and as whom. */
 export type DeliveryEndpoint = Pick<

@@ -77,6 +77,18 @@ export function EndpointForm({
           ))}
         </div>
       </fieldset>
+      <div>
+        <label for="payloadFilter">
+          Payload filter, JSON (empty: every event the types select), e.g.{" "}
+          <code>{'{"path": "$.status", "in": ["open", "pending"]}'}</code>
+        </label>
+        <textarea id="payloadFilter" name="payloadFilter" rows={4} class="mono">
+          {value(
+            "payloadFilter",
+            endpoint?.payloadFilter ? JSON.stringify(endpoint.payloadFilter, null, 2) : "",
+          )}
+        </textarea>
+      </div>
       <fieldset>
         <legend>Resources (empty: any)</legend>
         {resourceNames.map((name) => {
@@ -189,6 +201,7 @@ export function endpointBody(
     description: text("description"),
     eventTypeFilters: list("eventTypeFilters"),
     resourceScopes,
+    payloadFilter: text("payloadFilter") === "" ? null : parsedOrAsTyped(text("payloadFilter")),
     signatureScheme: text("signatureScheme"),
     payloadFormat: text("payloadFormat"),
     rateLimitPerSecond: optionalNumber("rateLimitPerSecond"),
@@ -201,4 +214,13 @@ export function endpointBody(
             .map((step) => (/^\d+$/.test(step.trim()) ? Number(step.trim()) : step.trim())),
     ...(names.length > 0 || !creating ? { headers } : {}),
   };
+}
+
+/** JSON typed into the form, or the text itself for the API to refuse by name. */
+function parsedOrAsTyped(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }

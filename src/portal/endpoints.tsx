@@ -283,8 +283,11 @@ async function renderEndpoint(
             <>
               <dt>Disabled</dt>
               <dd>
-                {when(endpoint.disabledReason.at)} after {endpoint.disabledReason.failures} failed attempts
-                {endpoint.disabledReason.lastError && (
+                {when(endpoint.disabledReason.at)}{" "}
+                {endpoint.disabledReason.cause === "gone"
+                  ? "when the receiver answered 410 Gone"
+                  : `after ${endpoint.disabledReason.failures} failed attempts`}
+                {endpoint.disabledReason.cause !== "gone" && endpoint.disabledReason.lastError && (
                   <span class="mono">: {endpoint.disabledReason.lastError}</span>
                 )}
               </dd>

@@ -96,10 +96,13 @@ describe("the customer portal", () => {
     await page.getByRole("link", { name: "Add an endpoint" }).click();
     await page.getByLabel("URL", { exact: true }).fill("ftp://nope");
     await page.getByLabel("matter.*").check();
+    await page.getByLabel("Payload filter").fill('{"path": "matterId", "eq": "m_1"}');
     await page.getByRole("button", { name: "Create endpoint" }).click();
-    expect(await page.getByRole("alert").textContent()).toMatch(/url/i);
+    expect(await page.getByRole("alert").textContent()).toMatch(/url.*payloadFilter\.path/is);
     await auditPage(page, "02-endpoint-form-error");
     await page.getByLabel("URL", { exact: true }).fill(receiver.url("/orders"));
+    // Only events about this matter: the one published below.
+    await page.getByLabel("Payload filter").fill('{"path": "$.matterId", "in": ["m_1"]}');
     await page.getByLabel("Description").fill("Orders service");
     expect(await page.getByLabel("matter.*").isChecked()).toBe(true); // kept from the refused post
     await page.getByRole("button", { name: "Create endpoint" }).click();

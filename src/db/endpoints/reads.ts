@@ -5,6 +5,8 @@ import {
   DELIVERY_COLUMNS,
   type DeliveryEndpointRow,
   type EndpointRow,
+  SUBSCRIPTION_COLUMNS,
+  type SubscriptionRow,
   toDeliveryEndpoint,
   toEndpoint,
   toSubscription,
@@ -71,11 +73,11 @@ export async function listSubscriptions(
 ): Promise<Subscription[]> {
   const { results } = await db
     .prepare(
-      `SELECT id, event_type_filters, allowed_scopes, resource_scopes FROM endpoints
+      `SELECT ${SUBSCRIPTION_COLUMNS} FROM endpoints
        WHERE organization_id = ? AND deleted_at IS NULL AND id > ? AND status = 'active' ORDER BY id LIMIT ?`,
     )
     .bind(organizationId, after, limit)
-    .all<Pick<EndpointRow, "id" | "event_type_filters" | "allowed_scopes" | "resource_scopes">>();
+    .all<SubscriptionRow>();
   return results.map(toSubscription);
 }
 

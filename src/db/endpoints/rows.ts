@@ -20,6 +20,7 @@ export type EndpointRow = {
   event_type_filters: string;
   allowed_scopes: string;
   resource_scopes: string;
+  payload_filter: string | null;
   status: EndpointStatus;
   disabled_reason: string | null;
   signature_scheme: SignatureScheme;
@@ -71,13 +72,20 @@ export const toDeliveryEndpoint = (row: DeliveryEndpointRow): DeliveryEndpoint =
   slowUntil: row.slow_until,
 });
 
-export const toSubscription = (
-  row: Pick<EndpointRow, "id" | "event_type_filters" | "allowed_scopes" | "resource_scopes">,
-): Subscription => ({
+/** The columns fan-out reads of every active endpoint to match events. */
+export const SUBSCRIPTION_COLUMNS = "id, event_type_filters, allowed_scopes, resource_scopes, payload_filter";
+
+export type SubscriptionRow = Pick<
+  EndpointRow,
+  "id" | "event_type_filters" | "allowed_scopes" | "resource_scopes" | "payload_filter"
+>;
+
+export const toSubscription = (row: SubscriptionRow): Subscription => ({
   id: row.id as EndpointId,
   eventTypeFilters: JSON.parse(row.event_type_filters),
   allowedScopes: JSON.parse(row.allowed_scopes),
   resourceScopes: JSON.parse(row.resource_scopes),
+  payloadFilter: row.payload_filter === null ? null : JSON.parse(row.payload_filter),
 });
 
 export const toEndpoint = (row: EndpointRow): Endpoint => ({
@@ -111,6 +119,7 @@ export const settingsValues = (e: EndpointToWrite) => [
   JSON.stringify(e.eventTypeFilters),
   JSON.stringify(e.allowedScopes),
   JSON.stringify(e.resourceScopes),
+  e.payloadFilter === null ? null : JSON.stringify(e.payloadFilter),
   e.status,
   e.disabledReason ? JSON.stringify(e.disabledReason) : null,
   e.signatureScheme,

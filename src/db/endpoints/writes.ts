@@ -18,10 +18,10 @@ const UNDER_URL_CAP = `(SELECT COUNT(*) FROM endpoints WHERE organization_id = ?
 export function insertEndpoint(db: D1Database, e: EndpointToWrite, caps: EndpointCaps): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO endpoints (url, description, event_type_filters, allowed_scopes, resource_scopes, status,
-         disabled_reason, signature_scheme, payload_format, headers, header_values, rate_limit_per_second,
+      `INSERT INTO endpoints (url, description, event_type_filters, allowed_scopes, resource_scopes,
+         payload_filter, status, disabled_reason, signature_scheme, payload_format, headers, header_values, rate_limit_per_second,
          timeout_ms, retry_schedule, updated_at, id, organization_id, created_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
        WHERE (SELECT COUNT(*) FROM endpoints WHERE organization_id = ? AND deleted_at IS NULL) < ?
          AND ${UNDER_URL_CAP}`,
     )
@@ -51,7 +51,7 @@ export async function updateEndpoint(
   const { meta } = await db
     .prepare(
       `UPDATE endpoints SET url = ?, description = ?, event_type_filters = ?, allowed_scopes = ?, resource_scopes = ?,
-         status = ?, disabled_reason = ?, signature_scheme = ?, payload_format = ?, headers = ?, header_values = ?,
+         payload_filter = ?, status = ?, disabled_reason = ?, signature_scheme = ?, payload_format = ?, headers = ?, header_values = ?,
          rate_limit_per_second = ?, timeout_ms = ?, retry_schedule = ?, updated_at = ?, legacy_header_values = NULL
        WHERE id = ? AND organization_id = ? AND deleted_at IS NULL AND (url = ? OR ${UNDER_URL_CAP})`,
     )

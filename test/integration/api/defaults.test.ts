@@ -40,6 +40,7 @@ describe("request defaults", () => {
       [
         "description",
         "headers",
+        "payloadFilter",
         "payloadFormat",
         "rateLimitPerSecond",
         "resourceScopes",

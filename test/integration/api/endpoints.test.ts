@@ -16,6 +16,7 @@ describe("endpoints API", () => {
       description: "",
       eventTypeFilters: ["vault.*"],
       resourceScopes: {},
+      payloadFilter: null,
       status: "active",
       disabledReason: null,
       signatureScheme: "standard",
@@ -70,6 +71,7 @@ describe("endpoints API", () => {
         headers: { "X-Tenant": "acme" },
         timeoutMs: 5000,
         retrySchedule: [30, 600],
+        payloadFilter: { path: '$["matter id"]', in: ["m_1", "m_2"] },
         status: "disabled",
       },
     });
@@ -82,6 +84,7 @@ describe("endpoints API", () => {
       headers: { "X-Tenant": "••••••••" },
       timeoutMs: 5000,
       retrySchedule: [30, 600],
+      payloadFilter: { path: '$["matter id"]', in: ["m_1", "m_2"] },
       status: "disabled",
     });
     expect(patched.endpoint.updatedAt >= endpoint.createdAt).toBe(true);
@@ -96,7 +99,16 @@ describe("endpoints API", () => {
       token: org.token,
       body: { status: "active" },
     });
-    expect(enabled.endpoint).toMatchObject({ status: "active", description: "billing" });
+    expect(enabled.endpoint).toMatchObject({
+      status: "active",
+      description: "billing",
+      payloadFilter: { path: '$["matter id"]', in: ["m_1", "m_2"] },
+    });
+    const unfiltered = await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+      token: org.token,
+      body: { payloadFilter: null },
+    });
+    expect(unfiltered.endpoint.payloadFilter).toBeNull();
   });
 
   it("soft-deletes: the endpoint disappears from reads, its row stays", async () => {

@@ -57,6 +57,7 @@ const jsonish = fc.oneof(
       eventTypeFilters: fc.array(fc.oneof(fc.constant("*"), fc.constant("matter.*"), fc.string())),
       headers: fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer())),
       timeoutMs: fc.oneof(fc.integer(), fc.double(), fc.string()),
+      payloadFilter: fc.oneof(fc.jsonValue(), fc.record({ path: fc.string(), eq: fc.jsonValue() })),
       retrySchedule: fc.oneof(fc.array(fc.integer()), fc.array(fc.double()), fc.constant(null), fc.string()),
       rateLimitPerSecond: fc.oneof(fc.integer(), fc.constant(null), fc.boolean()),
       previousSecretExpiresInSec: fc.oneof(fc.integer(), fc.double(), fc.string()),

@@ -183,6 +183,41 @@ describe("bad input on endpoints", () => {
     expect(await countRows("endpoints", org.id)).toBe(0);
   });
 
+  it("a malformed payload filter is a 422 naming where in the filter, and writes nothing", async () => {
+    const org = await createOrganization();
+    const problem = await expectProblem(
+      await call("POST", "/webhooks/v1/endpoints", {
+        token: org.token,
+        body: {
+          url: receiverChannel().url,
+          eventTypeFilters: ["*"],
+          payloadFilter: {
+            and: [
+              { path: "$.status", eq: "open" },
+              { path: "$.amount", gt: "100" },
+              { path: "amount", exists: true },
+            ],
+          },
+        },
+      }),
+      422,
+    );
+    expect(problem.errors).toEqual([
+      { path: "payloadFilter.and.1.gt", message: expect.stringContaining("number") },
+      { path: "payloadFilter.and.2.path", message: expect.any(String) },
+    ]);
+    const tooDeep = [1, 2, 3, 4, 5, 6, 7, 8].reduce<object>((f) => ({ not: f }), { path: "$", exists: true });
+    const deep = await expectProblem(
+      await call("POST", "/webhooks/v1/endpoints", {
+        token: org.token,
+        body: { url: receiverChannel().url, eventTypeFilters: ["*"], payloadFilter: tooDeep },
+      }),
+      422,
+    );
+    expect(deep.errors?.[0]?.message).toContain("at most 8");
+    expect(await countRows("endpoints", org.id)).toBe(0);
+  });
+
   it("custom headers may not override the signature or content headers", async () => {
     const org = await createOrganization();
     const problem = await expectProblem(

@@ -139,6 +139,7 @@ describe("endpoint caps", () => {
       eventTypeFilters: ["*"],
       allowedScopes: ["*"],
       resourceScopes: {},
+      payloadFilter: null,
       status: "active",
       disabledReason: null,
       signatureScheme: "standard",

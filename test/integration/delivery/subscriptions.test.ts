@@ -39,6 +39,50 @@ describe("what an endpoint receives, and how", () => {
     expect(await ids(all)).toEqual([inA.id, inC.id, noVault.id, explicitB.id].sort());
   });
 
+  it("delivers only events whose data meets the endpoint's payload filter", async () => {
+    const { org, receiver: filtered } = await givenEndpoint({
+      filters: ["vault.ingest.completed"],
+      payloadFilter: {
+        and: [
+          { path: "$.pageCount", gte: 10 },
+          {
+            or: [
+              { path: "$.contentType", eq: "application/pdf" },
+              { not: { path: "$.contentType", exists: true } },
+            ],
+          },
+        ],
+      },
+    });
+    const all = (await givenEndpoint({ org, filters: ["vault.ingest.completed"] })).receiver;
+
+    const object = { vaultId: "vault_A", objectId: "obj_1", filename: "a.pdf" };
+    const longPdf = await publish(org.id, "vault.ingest.completed", {
+      ...object,
+      pageCount: 12,
+      contentType: "application/pdf",
+    });
+    const longUntyped = await publish(org.id, "vault.ingest.completed", { ...object, pageCount: 40 });
+    const shortPdf = await publish(org.id, "vault.ingest.completed", {
+      ...object,
+      pageCount: 2,
+      contentType: "application/pdf",
+    });
+    const longDoc = await publish(org.id, "vault.ingest.completed", {
+      ...object,
+      pageCount: 12,
+      contentType: "application/msword",
+    });
+    const uncounted = await publish(org.id, "vault.ingest.completed", object);
+    await settledDeliveries(org.token, "", 7);
+
+    const ids = async (c: Receiver) => (await c.received()).map((r) => r.headers["webhook-id"]).sort();
+    expect(await ids(filtered)).toEqual([longPdf.id, longUntyped.id].sort());
+    expect(await ids(all)).toEqual(
+      [longPdf.id, longUntyped.id, shortPdf.id, longDoc.id, uncounted.id].sort(),
+    );
+  });
+
   it("sends slim payloads with resource ids only", async () => {
     const { org, receiver } = await givenEndpoint({ filters: ["vault.*"], payloadFormat: "slim" });
     const { event } = await publishSettled(org, {

@@ -373,6 +373,9 @@ export interface components {
             resourceScopes: {
                 [key: string]: string[];
             };
+            payloadFilter: {
+                [key: string]: unknown;
+            } | null;
             /** @enum {string} */
             status: "active" | "disabled" | "auto_disabled";
             disabledReason: {
@@ -429,6 +432,27 @@ export interface components {
                 decisionIds?: string[];
                 caseIds?: string[];
             };
+            /**
+             * @description Only events whose data meets the condition are delivered; without it, every event the filters select. Default: `null`
+             * @example {
+             *       "and": [
+             *         {
+             *           "path": "$.status",
+             *           "in": [
+             *             "open",
+             *             "pending"
+             *           ]
+             *         },
+             *         {
+             *           "path": "$.amount",
+             *           "gte": 100
+             *         }
+             *       ]
+             *     }
+             */
+            payloadFilter?: {
+                [key: string]: unknown;
+            } | null;
             /**
              * @description Default: `"standard"`
              * @enum {string}
@@ -491,6 +515,27 @@ export interface components {
                 decisionIds?: string[];
                 caseIds?: string[];
             };
+            /**
+             * @description A condition on the event's data (docs/api.md#payload-filters): `{"path": "$.x", <op>: …}` with op one of eq, ne, in, gt, gte, lt, lte, exists, or `{"and": […]}`, `{"or": […]}`, `{"not": …}`; at most 8 levels, 64 conditions and 4096 bytes
+             * @example {
+             *       "and": [
+             *         {
+             *           "path": "$.status",
+             *           "in": [
+             *             "open",
+             *             "pending"
+             *           ]
+             *         },
+             *         {
+             *           "path": "$.amount",
+             *           "gte": 100
+             *         }
+             *       ]
+             *     }
+             */
+            payloadFilter?: {
+                [key: string]: unknown;
+            } | null;
             /** @enum {string} */
             signatureScheme?: "standard" | "convoy";
             /** @enum {string} */
