@@ -9,6 +9,7 @@ import { eventTypes } from "./api/event-types";
 import { events } from "./api/events";
 import { portalSessions } from "./api/portal-sessions";
 import { notFoundRoute, onError } from "./api/problem";
+import { verificationKeys } from "./api/verification-keys";
 import { deadLetterDeliveries } from "./delivery/dead-letter";
 import { fanOutBatch } from "./delivery/fan-out";
 import { deliverBatch } from "./delivery/intake";
@@ -32,6 +33,7 @@ app.route("/webhooks/v1/events", events);
 app.route("/webhooks/v1/event_types", eventTypes);
 app.route("/webhooks/v1/deliveries", deliveries);
 app.route("/webhooks/v1/portal_sessions", portalSessions);
+app.route("/webhooks/v1/jwks", verificationKeys);
 
 serveApiReference(app);
 app.route("/portal", portal(app));

@@ -110,6 +110,12 @@ export const inputResponses = {
   422: { description: "Invalid input", content: problemContent },
 } as const;
 
+/** What a public route (no credential: an endpoint's JWKS) can answer: throttled per client address. */
+export const publicResponses = {
+  ...throttledResponse("Too many requests from this address"),
+  422: { description: "Invalid input", content: problemContent },
+} as const;
+
 /** …and, for a route that takes a JSON body, the bounds jsonBodyOnly enforces before any validator. */
 export const bodyResponses = {
   ...inputResponses,

@@ -3,12 +3,13 @@ import { findEventType } from "../catalog";
 import { checkEventData } from "../catalog/validate";
 import { getConfig } from "../config";
 import { expireSigningSecrets } from "../db/endpoint-secrets";
+import { setEndpointSigningKey } from "../db/endpoints/writes";
 import { newSigningSecret } from "../delivery/endpoint-credentials";
 import { MAX_RECOVER, recoverDeliveries } from "../delivery/replay";
 import { sendTestMessage } from "../delivery/test-send";
 import { checkEndpointUrl } from "../delivery/url-policy";
 import { endpointHealth } from "../health/endpoint-health";
-import { invalid } from "../lib/errors";
+import { invalid, ServiceError } from "../lib/errors";
 import { endpointOf, endpointToChange } from "./access";
 import {
   bodyResponses,
@@ -26,7 +27,13 @@ import {
   quotaResponse,
   unreadableSecretResponse,
 } from "./app";
-import { DisabledReasonOut, EndpointStatusOut } from "./endpoint-schemas";
+import {
+  algorithmProblems,
+  DisabledReasonOut,
+  EndpointStatusOut,
+  NewKeyOut,
+  SignatureAlgorithmIn,
+} from "./endpoint-schemas";
 import { takeReplayPermits } from "./replay-quota";
 
 /**
@@ -57,13 +64,17 @@ endpointActions.openapi(
             DEFAULT_GRACE_SECONDS,
             "How long the previous secret keeps signing, in seconds",
           ),
+          signatureAlgorithm: SignatureAlgorithmIn.optional().openapi({
+            description:
+              "The new key's algorithm; without it, the endpoint's. A change signs with both kinds through the grace",
+          }),
         }),
       ),
     },
     responses: {
       200: jsonContent(
-        z.object({ signingSecret: z.string(), previousSecretExpiresAt: z.string() }),
-        "The new secret, shown once",
+        z.object({ ...NewKeyOut, previousSecretExpiresAt: z.string() }),
+        "The new secret, shown once, or the new key's public half",
       ),
       ...bodyResponses,
       ...forbiddenResponse,
@@ -72,15 +83,28 @@ endpointActions.openapi(
   }),
   async (c) => {
     const endpoint = await endpointToChange(c, c.req.valid("param").id);
-    const { previousSecretExpiresInSec } = c.req.valid("json") ?? {};
+    const { previousSecretExpiresInSec, signatureAlgorithm = endpoint.signatureAlgorithm } =
+      c.req.valid("json") ?? {};
+    const problems = algorithmProblems({ ...endpoint, signatureAlgorithm }, "signatureAlgorithm");
+    if (problems.length > 0) throw new ServiceError("validation", "The rotation is not valid", problems);
     const now = new Date();
     const expiresAt = new Date(
       now.getTime() + (previousSecretExpiresInSec ?? DEFAULT_GRACE_SECONDS) * 1000,
     ).toISOString();
-    const signingSecret = await newSigningSecret(c.env, endpoint.id, now.toISOString());
+    const key = await newSigningSecret(c.env, endpoint.id, signatureAlgorithm, now.toISOString());
     // The new secret is inserted after the others are given their expiry (db/endpoint-secrets.ts).
-    await c.env.DB.batch([expireSigningSecrets(c.env.DB, endpoint.id, expiresAt), signingSecret.store]);
-    return c.json({ signingSecret: signingSecret.secret, previousSecretExpiresAt: expiresAt }, 200);
+    await c.env.DB.batch([
+      expireSigningSecrets(c.env.DB, endpoint.id, expiresAt),
+      key.store,
+      setEndpointSigningKey(
+        c.env.DB,
+        endpoint.id,
+        signatureAlgorithm,
+        key.verificationKey,
+        now.toISOString(),
+      ),
+    ]);
+    return c.json({ ...key.shown, previousSecretExpiresAt: expiresAt }, 200);
   },
 );
 

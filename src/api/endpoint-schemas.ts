@@ -5,7 +5,13 @@ import { PAYLOAD_FILTER_LIMITS, payloadFilterErrors } from "../catalog/payload-f
 import { type Config, QUEUE_MAX_DELAY_SECONDS } from "../config";
 import { MAX_RETRY_STEPS } from "../delivery/retry-policy";
 import { checkEndpointUrl } from "../delivery/url-policy";
-import { ENDPOINT_STATUSES, type Endpoint, PAYLOAD_FORMATS, SIGNATURE_SCHEMES } from "../domain/endpoint";
+import {
+  ENDPOINT_STATUSES,
+  type Endpoint,
+  PAYLOAD_FORMATS,
+  SIGNATURE_ALGORITHMS,
+  SIGNATURE_SCHEMES,
+} from "../domain/endpoint";
 import { type FieldError, ServiceError } from "../lib/errors";
 import { defaultsTo } from "./app";
 import {
@@ -68,12 +74,15 @@ const settingFields = {
     .openapi({ example: [10, 60, 600, 3600] }),
 };
 
+export const SignatureAlgorithmIn = z.enum(SIGNATURE_ALGORITHMS);
+
 /** What an endpoint created without these settings gets. */
 export const ENDPOINT_DEFAULTS = {
   description: "",
   resourceScopes: {},
   payloadFilter: null,
   signatureScheme: "standard",
+  signatureAlgorithm: "hmac-sha256",
   payloadFormat: "full",
   headers: {},
   rateLimitPerSecond: null,
@@ -96,6 +105,11 @@ export const EndpointCreateIn = z
       "Only events whose data meets the condition are delivered; without it, every event the filters select",
     ),
     signatureScheme: defaultsTo(settingFields.signatureScheme, ENDPOINT_DEFAULTS.signatureScheme),
+    signatureAlgorithm: defaultsTo(
+      SignatureAlgorithmIn,
+      ENDPOINT_DEFAULTS.signatureAlgorithm,
+      "How the endpoint's keys sign (`standard` scheme only): HMAC-SHA256 (`v1`, a secret shared with the receiver) or Ed25519 (`v1a`, verified with a public key); changed by rotate_secret",
+    ),
     payloadFormat: defaultsTo(settingFields.payloadFormat, ENDPOINT_DEFAULTS.payloadFormat),
     headers: defaultsTo(settingFields.headers, ENDPOINT_DEFAULTS.headers, HEADERS_DESCRIPTION),
     rateLimitPerSecond: defaultsTo(
@@ -115,6 +129,17 @@ export const EndpointCreateIn = z
     ),
   })
   .openapi("EndpointCreate");
+
+/**
+ * What creating a key shows, as create and rotate answer: an HMAC secret, once, or an Ed25519 key's
+ * public half (its private key never leaves the service).
+ */
+export const NewKeyOut = {
+  signingSecret: z.string().optional().openapi({ description: "The HMAC secret (`whsec_…`), shown once" }),
+  verificationKey: z.string().optional().openapi({
+    description: "With Ed25519: the public key (`whpk_…`) receivers verify `v1a` signatures with",
+  }),
+};
 
 export const EndpointPatchIn = z
   .strictObject({
@@ -151,6 +176,10 @@ export const EndpointOut = z
     status: EndpointStatusOut,
     disabledReason: DisabledReasonOut.nullable(),
     signatureScheme: z.enum(SIGNATURE_SCHEMES),
+    signatureAlgorithm: SignatureAlgorithmIn,
+    verificationKey: z.string().nullable().openapi({
+      description: "With Ed25519: the public key (`whpk_…`) of the current key; its JWKS has every live one",
+    }),
     payloadFormat: z.enum(PAYLOAD_FORMATS),
     headers: z.record(z.string(), z.string()).openapi({
       description:
@@ -179,6 +208,8 @@ export function toEndpointOut(e: Endpoint): EndpointOut {
     status: e.status,
     disabledReason: e.disabledReason,
     signatureScheme: e.signatureScheme,
+    signatureAlgorithm: e.signatureAlgorithm,
+    verificationKey: e.verificationKey,
     payloadFormat: e.payloadFormat,
     headers: e.maskedHeaders,
     rateLimitPerSecond: e.rateLimitPerSecond,
@@ -191,7 +222,12 @@ export function toEndpointOut(e: Endpoint): EndpointOut {
 
 /** The rules zod cannot state alone: they depend on configuration and on the API key's scopes. */
 export function checkSettings(
-  settings: Pick<Endpoint, "url" | "eventTypeFilters" | "maskedHeaders"> & { payloadFilter: unknown },
+  settings: Pick<
+    Endpoint,
+    "url" | "eventTypeFilters" | "maskedHeaders" | "signatureScheme" | "signatureAlgorithm"
+  > & {
+    payloadFilter: unknown;
+  },
   headers: HeadersPatch | undefined,
   config: Config,
   keyScopes: readonly string[],
@@ -209,5 +245,16 @@ export function checkSettings(
   });
   errors.push(...headerProblems(settings.maskedHeaders, headers, config.signatureHeaderPrefix));
   if (settings.payloadFilter !== null) errors.push(...payloadFilterErrors(settings.payloadFilter));
+  errors.push(...algorithmProblems(settings));
   if (errors.length > 0) throw new ServiceError("validation", "The endpoint settings are not valid", errors);
+}
+
+/** Ed25519 is a Standard Webhooks signature (`v1a`): Convoy's header has no such entry. */
+export function algorithmProblems(
+  settings: Pick<Endpoint, "signatureScheme" | "signatureAlgorithm">,
+  path = "signatureScheme",
+): FieldError[] {
+  return settings.signatureScheme === "convoy" && settings.signatureAlgorithm === "ed25519"
+    ? [{ path, message: "convoy signs with HMAC only: ed25519 needs the standard scheme" }]
+    : [];
 }

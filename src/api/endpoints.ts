@@ -34,6 +34,7 @@ import {
   EndpointOut,
   EndpointPatchIn,
   EndpointStatusOut,
+  NewKeyOut,
   toEndpointOut,
 } from "./endpoint-schemas";
 
@@ -50,7 +51,7 @@ endpoints.openapi(
     security: [{ apiKey: [] }],
     request: { body: jsonBody(EndpointCreateIn) },
     responses: {
-      201: jsonContent(z.object({ endpoint: EndpointOut, signingSecret: z.string() }), "Created"),
+      201: jsonContent(z.object({ endpoint: EndpointOut, ...NewKeyOut }), "Created"),
       ...bodyResponses,
       ...capResponse,
     },
@@ -71,17 +72,19 @@ endpoints.openapi(
       organizationId: c.get("organizationId"),
       status: "active",
       disabledReason: null,
+      verificationKey: null,
       createdAt: now,
       updatedAt: now,
       deletedAt: null,
     };
-    const signingSecret = await newSigningSecret(c.env, id, now);
+    const key = await newSigningSecret(c.env, id, endpoint.signatureAlgorithm, now);
+    endpoint.verificationKey = key.verificationKey;
     const [inserted] = await c.env.DB.batch([
       insertEndpoint(c.env.DB, endpoint, endpointCaps(c.env)),
-      signingSecret.store,
+      key.store,
     ]);
     if (!inserted?.meta.changes) throw await capReached(c.env, endpoint.organizationId, endpoint.url);
-    return c.json({ endpoint: toEndpointOut(endpoint), signingSecret: signingSecret.secret }, 201);
+    return c.json({ endpoint: toEndpointOut(endpoint), ...key.shown }, 201);
   },
 );
 

@@ -55,6 +55,21 @@ export async function throttleOrganizationKey(limiter: RateLimit, keyId: string)
   if (!success) throw throttled(PERIOD_SECONDS.organizationKey);
 }
 
+/**
+ * A public route (an endpoint's JWKS) is counted per client address, under the organization keys'
+ * limiter with a key of its own: a receiver fetches keys now and then, a flood is refused before D1.
+ */
+export async function throttleAddress(limiter: RateLimit, address: string): Promise<void> {
+  const { success } = await limiter.limit({ key: `address:${address}` });
+  if (!success)
+    throw new ServiceError(
+      "throttled",
+      "Too many requests from this address",
+      undefined,
+      PERIOD_SECONDS.organizationKey,
+    );
+}
+
 function throttled(periodSeconds: number): ServiceError {
   return new ServiceError("throttled", "Too many requests with this credential", undefined, periodSeconds);
 }

@@ -1,4 +1,4 @@
-import type { Json, PayloadFilter } from "../domain/payload-filter";
+import type { PayloadFilter } from "../domain/payload-filter";
 import type { FieldError } from "../lib/errors";
 import { findJsonViolation } from "../lib/json-limits";
 

@@ -11,14 +11,16 @@ export function insertEndpointSecret(
   db: D1Database,
   endpointId: EndpointId,
   ciphertext: string,
+  publicKey: string | null,
   createdAt: string,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO endpoint_secrets (endpoint_id, id, ciphertext, created_at) SELECT ?1, ?2, ?3, ?4
+      `INSERT INTO endpoint_secrets (endpoint_id, id, ciphertext, public_key, created_at)
+       SELECT ?1, ?2, ?3, ?4, ?5
        WHERE EXISTS (SELECT 1 FROM endpoints WHERE id = ?1 AND deleted_at IS NULL)`,
     )
-    .bind(endpointId, ulid(), ciphertext, createdAt);
+    .bind(endpointId, ulid(), ciphertext, publicKey, createdAt);
 }
 
 /**
@@ -53,6 +55,27 @@ export async function listSigningSecretCiphertexts(
     .bind(endpointId, now)
     .all<{ ciphertext: string }>();
   return results.map((r) => r.ciphertext);
+}
+
+/**
+ * The public keys (`whpk_…`) of a live endpoint's Ed25519 keys that sign at `now`, newest first, with
+ * their secrets' ids: its JWKS. Public data, read without an organization (api/verification-keys.ts).
+ */
+export async function listVerificationKeys(
+  db: D1Database,
+  endpointId: EndpointId,
+  now: string,
+): Promise<{ id: string; publicKey: string }[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT s.id, s.public_key FROM endpoint_secrets s JOIN endpoints e ON e.id = s.endpoint_id
+       WHERE s.endpoint_id = ? AND e.deleted_at IS NULL AND s.public_key IS NOT NULL
+         AND (s.expires_at IS NULL OR s.expires_at > ?)
+       ORDER BY s.id DESC`,
+    )
+    .bind(endpointId, now)
+    .all<{ id: string; public_key: string }>();
+  return results.map((r) => ({ id: r.id, publicKey: r.public_key }));
 }
 
 /** Secrets whose grace window ended sign nothing any more; retention removes them. */

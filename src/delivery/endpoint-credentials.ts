@@ -1,7 +1,8 @@
 import { insertEndpointSecret, listSigningSecretCiphertexts } from "../db/endpoint-secrets";
-import type { Endpoint, HeaderValues } from "../domain/endpoint";
+import type { Endpoint, HeaderValues, SignatureAlgorithm } from "../domain/endpoint";
 import type { EndpointId } from "../lib/ids";
 import { type KeyRing, keyRing, openSecret, type SecretKeys, sealSecret } from "../lib/secret-box";
+import { generateEd25519KeyPair } from "../signing/ed25519";
 import { generateSigningSecret } from "../signing/secrets";
 
 /**
@@ -11,7 +12,10 @@ import { generateSigningSecret } from "../signing/secrets";
  * shows header values masked (docs/security.md).
  */
 export type EndpointCredentials = {
-  /** Plaintext secrets that sign now, newest first (more than one during a secret rotation). */
+  /**
+   * Plaintext secrets that sign now, newest first (more than one during a secret rotation): `whsec_`
+   * HMAC secrets and `whsk_` Ed25519 private keys, both during a change of algorithm.
+   */
   secrets: string[];
   /** The custom headers to send, values in clear. */
   headers: Record<string, string>;
@@ -39,17 +43,34 @@ export async function loadEndpointCredentials(
 }
 
 /**
- * A new signing secret for the endpoint (at creation, at a rotation): the secret in clear, shown once
- * to its owner, and the statement that stores it sealed.
+ * What a new key shows its owner, once for a secret: an HMAC secret (`signingSecret`, which signs and
+ * verifies), or an Ed25519 key's public half (`verificationKey`: public, shown on every read too).
+ */
+export type NewKeyShown = { signingSecret: string } | { verificationKey: string };
+
+/**
+ * A new signing key for the endpoint (at creation, at a rotation): what its owner is shown, its public
+ * key (Ed25519; null for HMAC), and the statement that stores it sealed.
  */
 export async function newSigningSecret(
   env: Pick<Env, "DB"> & SecretKeys,
   endpointId: EndpointId,
+  algorithm: SignatureAlgorithm,
   createdAt: string,
-): Promise<{ secret: string; store: D1PreparedStatement }> {
-  const secret = generateSigningSecret();
+): Promise<{ shown: NewKeyShown; verificationKey: string | null; store: D1PreparedStatement }> {
+  const { secret, publicKey } =
+    algorithm === "ed25519"
+      ? await generateEd25519KeyPair().then((pair) => ({
+          secret: pair.privateKey,
+          publicKey: pair.publicKey,
+        }))
+      : { secret: generateSigningSecret(), publicKey: null };
   const sealed = await sealSecret(await keyRing(env), secret, signingSecretContext(endpointId));
-  return { secret, store: insertEndpointSecret(env.DB, endpointId, sealed, createdAt) };
+  return {
+    shown: publicKey === null ? { signingSecret: secret } : { verificationKey: publicKey },
+    verificationKey: publicKey,
+    store: insertEndpointSecret(env.DB, endpointId, sealed, publicKey, createdAt),
+  };
 }
 
 /** Header values in clear; throws UnreadableSecretError as loadEndpointCredentials does. */

@@ -2,7 +2,8 @@ import { version } from "../../package.json";
 import type { Endpoint } from "../domain/endpoint";
 import type { EventContent } from "../domain/event";
 import { signConvoy } from "../signing/convoy";
-import { signStandardWebhooks } from "../signing/standard-webhooks";
+import { PRIVATE_KEY_PREFIX, signStandardWebhooksEd25519 } from "../signing/ed25519";
+import { SECRET_PREFIX, signStandardWebhooks } from "../signing/standard-webhooks";
 import type { EndpointCredentials } from "./endpoint-credentials";
 import { headerNameProblem } from "./header-rules";
 
@@ -64,18 +65,22 @@ export async function buildSignedRequest(input: RequestInput): Promise<SignedReq
   if (input.payloadOverridden) headers["webhook-payload-override"] = "true";
   if (input.test) headers["webhook-test"] = "true";
 
+  // HMAC secrets and Ed25519 keys are told apart by their prefixes; both sign while an endpoint
+  // changes algorithm, each kind its own entries (`v1`, `v1a`). Convoy has HMAC entries only.
+  const hmacSecrets = credentials.secrets.filter((s) => s.startsWith(SECRET_PREFIX));
+  const ed25519Keys = credentials.secrets.filter((s) => s.startsWith(PRIVATE_KEY_PREFIX));
   if (endpoint.signatureScheme === "convoy") {
-    headers["webhooks-signature"] = await signConvoy(credentials.secrets, input.timestamp, body);
+    headers["webhooks-signature"] = await signConvoy(hmacSecrets, input.timestamp, body);
     headers["x-convoy-idempotency-key"] = content.eventId;
   } else {
-    headers[`${headerPrefix}webhook-id`] = content.eventId;
+    const id = content.eventId;
+    const entries = await Promise.all([
+      hmacSecrets.length > 0 ? signStandardWebhooks(hmacSecrets, id, input.timestamp, body) : "",
+      ed25519Keys.length > 0 ? signStandardWebhooksEd25519(ed25519Keys, id, input.timestamp, body) : "",
+    ]);
+    headers[`${headerPrefix}webhook-id`] = id;
     headers[`${headerPrefix}webhook-timestamp`] = String(input.timestamp);
-    headers[`${headerPrefix}webhook-signature`] = await signStandardWebhooks(
-      credentials.secrets,
-      content.eventId,
-      input.timestamp,
-      body,
-    );
+    headers[`${headerPrefix}webhook-signature`] = entries.filter((e) => e !== "").join(" ");
   }
   return { url: endpoint.url, headers, body };
 }

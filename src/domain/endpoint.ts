@@ -10,6 +10,9 @@ export const ENDPOINT_STATUSES = ["active", "disabled", "auto_disabled"] as cons
 export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
 export const SIGNATURE_SCHEMES = ["standard", "convoy"] as const;
 export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
+/** How new signing keys sign, for the `standard` scheme: HMAC (`v1`) or Ed25519 (`v1a`). */
+export const SIGNATURE_ALGORITHMS = ["hmac-sha256", "ed25519"] as const;
+export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
 export const PAYLOAD_FORMATS = ["full", "slim"] as const;
 export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
 /** `{ vaultIds: [...], matterIds: [...] }`: one list per catalog resource, absent means "any". */
@@ -45,6 +48,10 @@ export type Endpoint = {
   status: EndpointStatus;
   disabledReason: DisabledReason | null;
   signatureScheme: SignatureScheme;
+  /** What its current key is; a rotation may change it (api/endpoint-actions.ts), never an update. */
+  signatureAlgorithm: SignatureAlgorithm;
+  /** The public key (`whpk_…`) of its current Ed25519 key, null with HMAC: public, shown on every read. */
+  verificationKey: string | null;
   payloadFormat: PayloadFormat;
   /** Custom header names, each with its value masked: all the API ever shows of them. */
   maskedHeaders: Record<string, string>;

@@ -2,13 +2,17 @@ import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { EndpointOut } from "../api/endpoint-schemas";
 import { resourceNames, resourceScopeKey } from "../catalog";
-import { PAYLOAD_FORMATS, SIGNATURE_SCHEMES } from "../domain/endpoint";
+import { PAYLOAD_FORMATS, SIGNATURE_ALGORITHMS, SIGNATURE_SCHEMES } from "../domain/endpoint";
 import { csrfToken, type PortalEnv } from "./guard";
 import { SelectField, TextField } from "./layout";
 
 export type EndpointView = z.infer<typeof EndpointOut>;
 
 const SCHEME_NAMES = { standard: "Standard Webhooks", convoy: "Convoy (t=…,v1=…)" } as const;
+const ALGORITHM_NAMES = {
+  "hmac-sha256": "HMAC-SHA256 (a shared secret)",
+  ed25519: "Ed25519 (a public key to verify with)",
+} as const;
 const FORMAT_NAMES = { full: "Full event", slim: "Slim (ids only)" } as const;
 
 /** How many new custom headers one form takes at a time. */
@@ -111,6 +115,14 @@ export function EndpointForm({
         options={SIGNATURE_SCHEMES.map((scheme) => [scheme, SCHEME_NAMES[scheme]] as const)}
         selected={value("signatureScheme", endpoint?.signatureScheme ?? "standard")}
       />
+      {!endpoint && (
+        <SelectField
+          name="signatureAlgorithm"
+          label="Signature algorithm (standard scheme)"
+          options={SIGNATURE_ALGORITHMS.map((algorithm) => [algorithm, ALGORITHM_NAMES[algorithm]] as const)}
+          selected={value("signatureAlgorithm", "hmac-sha256")}
+        />
+      )}
       <SelectField
         name="payloadFormat"
         label="Payload format"
@@ -203,6 +215,7 @@ export function endpointBody(
     resourceScopes,
     payloadFilter: text("payloadFilter") === "" ? null : parsedOrAsTyped(text("payloadFilter")),
     signatureScheme: text("signatureScheme"),
+    ...(creating ? { signatureAlgorithm: text("signatureAlgorithm") } : {}),
     payloadFormat: text("payloadFormat"),
     rateLimitPerSecond: optionalNumber("rateLimitPerSecond"),
     timeoutMs: optionalNumber("timeoutMs"),

@@ -115,19 +115,19 @@ endpointPages.get("/new", async (c) => renderNew(c));
 
 endpointPages.post("/", async (c) => {
   const form = await c.req.parseBody({ all: true });
-  const created = await c.var.api<{ endpoint: EndpointView; signingSecret: string }>(
+  const created = await c.var.api<{ endpoint: EndpointView } & NewKey>(
     "POST",
     "/webhooks/v1/endpoints",
     endpointBody(form as Record<string, string | string[]>, true),
   );
   if (!created.ok) return renderNew(c, created.problem, form as Record<string, string | string[]>);
-  const { endpoint, signingSecret } = created.body;
+  const { endpoint } = created.body;
   return c.html(
     <Page c={c} title="Endpoint created">
       <p>
-        <span class="mono">{endpoint.url}</span> will receive its events, signed with this secret.
+        <span class="mono">{endpoint.url}</span> will receive its events, signed with this key.
       </p>
-      <Secret label="Signing secret" value={signingSecret} />
+      <NewKeyShown shown={created.body} />
       <p>
         <a href={`/portal/endpoints/${endpoint.id}`}>Go to the endpoint</a>
       </p>
@@ -182,7 +182,7 @@ endpointPages.post("/:id/delete", async (c) => {
 endpointPages.post("/:id/rotate", async (c) => {
   const form = await c.req.parseBody();
   const hours = Number(form.graceHours ?? 24);
-  const rotated = await c.var.api<{ signingSecret: string; previousSecretExpiresAt: string }>(
+  const rotated = await c.var.api<NewKey & { previousSecretExpiresAt: string }>(
     "POST",
     `/webhooks/v1/endpoints/${c.req.param("id")}/rotate_secret`,
     { previousSecretExpiresInSec: Number.isFinite(hours) ? Math.round(hours * 3600) : form.graceHours },
@@ -190,7 +190,7 @@ endpointPages.post("/:id/rotate", async (c) => {
   if (!rotated.ok) return renderEndpoint(c, { problem: rotated.problem });
   return c.html(
     <Page c={c} title="Secret rotated">
-      <Secret label="New signing secret" value={rotated.body.signingSecret} />
+      <NewKeyShown shown={rotated.body} />
       <p>The previous secret keeps signing until {when(rotated.body.previousSecretExpiresAt)}.</p>
       <p>
         <a href={`/portal/endpoints/${c.req.param("id")}`}>Back to the endpoint</a>
@@ -374,4 +374,15 @@ async function renderEndpoint(
 export async function eventTypeNames(c: Context<PortalEnv>): Promise<string[]> {
   const answer = await c.var.api<{ data: { type: string }[] }>("GET", "/webhooks/v1/event_types");
   return answer.ok ? answer.body.data.map((t) => t.type) : [];
+}
+
+/** What creating a key shows (api/endpoint-schemas.ts NewKeyOut): an HMAC secret, or a public key. */
+type NewKey = { signingSecret?: string; verificationKey?: string };
+
+function NewKeyShown({ shown }: { shown: NewKey }) {
+  return shown.verificationKey ? (
+    <Secret label="Verification key (public, Ed25519)" value={shown.verificationKey} />
+  ) : (
+    <Secret label="Signing secret" value={shown.signingSecret ?? ""} />
+  );
 }

@@ -5,6 +5,7 @@ import type {
   EndpointToWrite,
   HeaderValues,
   PayloadFormat,
+  SignatureAlgorithm,
   SignatureScheme,
   Subscription,
 } from "../../domain/endpoint";
@@ -24,6 +25,8 @@ export type EndpointRow = {
   status: EndpointStatus;
   disabled_reason: string | null;
   signature_scheme: SignatureScheme;
+  signature_algorithm: SignatureAlgorithm;
+  verification_key: string | null;
   payload_format: PayloadFormat;
   headers: string;
   header_values: string | null;
@@ -92,6 +95,8 @@ export const toEndpoint = (row: EndpointRow): Endpoint => ({
   ...toDeliveryEndpoint(row),
   ...toSubscription(row),
   description: row.description,
+  signatureAlgorithm: row.signature_algorithm,
+  verificationKey: row.verification_key,
   // Reasons stored before 410 Gone disabled endpoints carry no cause: they were all failing streaks.
   disabledReason: row.disabled_reason ? { cause: "failing", ...JSON.parse(row.disabled_reason) } : null,
   maskedHeaders: JSON.parse(row.headers),

@@ -1,4 +1,4 @@
-import type { DisabledReason, EndpointToWrite } from "../../domain/endpoint";
+import type { DisabledReason, EndpointToWrite, SignatureAlgorithm } from "../../domain/endpoint";
 import type { EndpointId, OrganizationId } from "../../lib/ids";
 import { settingsValues } from "./rows";
 
@@ -20,8 +20,9 @@ export function insertEndpoint(db: D1Database, e: EndpointToWrite, caps: Endpoin
     .prepare(
       `INSERT INTO endpoints (url, description, event_type_filters, allowed_scopes, resource_scopes,
          payload_filter, status, disabled_reason, signature_scheme, payload_format, headers, header_values, rate_limit_per_second,
-         timeout_ms, retry_schedule, updated_at, id, organization_id, created_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+         timeout_ms, retry_schedule, updated_at, id, organization_id, created_at, signature_algorithm,
+         verification_key)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
        WHERE (SELECT COUNT(*) FROM endpoints WHERE organization_id = ? AND deleted_at IS NULL) < ?
          AND ${UNDER_URL_CAP}`,
     )
@@ -30,6 +31,8 @@ export function insertEndpoint(db: D1Database, e: EndpointToWrite, caps: Endpoin
       e.id,
       e.organizationId,
       e.createdAt,
+      e.signatureAlgorithm,
+      e.verificationKey,
       e.organizationId,
       caps.perOrganization,
       e.organizationId,
@@ -77,6 +80,25 @@ export function softDeleteEndpoint(
        WHERE id = ? AND organization_id = ? AND deleted_at IS NULL`,
     )
     .bind(at, at, id, organizationId);
+}
+
+/**
+ * A rotation's change of key: the algorithm new deliveries sign with and the current public key. Not
+ * an update's (which writes what it read, and could put back a key a concurrent rotation replaced).
+ */
+export function setEndpointSigningKey(
+  db: D1Database,
+  id: EndpointId,
+  algorithm: SignatureAlgorithm,
+  verificationKey: string | null,
+  at: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE endpoints SET signature_algorithm = ?, verification_key = ?, updated_at = ?
+       WHERE id = ? AND deleted_at IS NULL`,
+    )
+    .bind(algorithm, verificationKey, at, id);
 }
 
 /** Puts the endpoint in the slow lane until `until`, or takes it out (null): delivery/lanes.ts. */

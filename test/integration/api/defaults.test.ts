@@ -45,6 +45,7 @@ describe("request defaults", () => {
         "rateLimitPerSecond",
         "resourceScopes",
         "retrySchedule",
+        "signatureAlgorithm",
         "signatureScheme",
         "timeoutMs",
       ].sort(),

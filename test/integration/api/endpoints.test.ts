@@ -20,6 +20,8 @@ describe("endpoints API", () => {
       status: "active",
       disabledReason: null,
       signatureScheme: "standard",
+      signatureAlgorithm: "hmac-sha256",
+      verificationKey: null,
       payloadFormat: "full",
       headers: {},
       rateLimitPerSecond: null,

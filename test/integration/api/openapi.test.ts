@@ -31,6 +31,7 @@ const OPERATIONS: Record<string, string> = {
   "get /webhooks/v1/deliveries/{id}": "getDelivery",
   "post /webhooks/v1/deliveries/{id}/replay": "replayDelivery",
   "post /webhooks/v1/portal_sessions": "createPortalSession",
+  "get /webhooks/v1/jwks/{id}": "getEndpointJwks",
 };
 
 type Response = { headers?: Record<string, unknown>; content?: Record<string, unknown> };
@@ -107,8 +108,11 @@ describe("OpenAPI document", () => {
     for (const { route, operation } of operations(await openApiDocument())) {
       const statuses = Object.keys(operation.responses);
       const takesInput = Boolean(operation.parameters?.length || operation.requestBody);
-      // Every route is behind a throttled credential (api/auth.ts).
-      expect(statuses, route).toEqual(expect.arrayContaining(["401", "429"]));
+      // Every route is behind a throttled credential (api/auth.ts), but a public one (an endpoint's
+      // JWKS), throttled per address.
+      const isPublic = route === "get /webhooks/v1/jwks/{id}";
+      expect(statuses, route).toEqual(expect.arrayContaining(isPublic ? ["429"] : ["401", "429"]));
+      expect(statuses.includes("401"), route).toBe(!isPublic);
       expect(operation.responses["429"]?.headers, route).toHaveProperty("Retry-After");
       expect(statuses.includes("422"), `${route}: 422 iff it takes input`).toBe(takesInput);
       // 413 and 415 come from reading a body (jsonBodyOnly in api/app.ts).

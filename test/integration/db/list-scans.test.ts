@@ -143,6 +143,8 @@ describe("endpoint caps", () => {
       status: "active",
       disabledReason: null,
       signatureScheme: "standard",
+      signatureAlgorithm: "hmac-sha256",
+      verificationKey: null,
       payloadFormat: "full",
       maskedHeaders: {},
       headerValues: { state: "none" },

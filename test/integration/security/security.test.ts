@@ -139,6 +139,19 @@ describe("throttling", () => {
     await callOk("GET", "/webhooks/v1/endpoints", 200, { token: other.token });
   });
 
+  it("throttles an endpoint's public JWKS per client address", async () => {
+    const org = await createOrganization();
+    const { endpoint } = await callOk("POST", "/webhooks/v1/endpoints", 201, {
+      token: org.token,
+      body: { url: SAFE_URL, eventTypeFilters: ["*"], signatureAlgorithm: "ed25519" },
+    });
+    const from = (address: string) => () =>
+      call("GET", `/webhooks/v1/jwks/${endpoint.id}`, { headers: { "cf-connecting-ip": address } });
+    const throttled = await firstThrottled(from("203.0.113.77"));
+    expect(throttled?.headers.get("retry-after")).toBe("60");
+    expect((await from("203.0.113.78")()).status).toBe(200);
+  });
+
   it("throttles publishing with the admin token too", async () => {
     const org = await createOrganization();
     const throttled = await firstThrottled(() =>

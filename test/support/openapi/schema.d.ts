@@ -315,6 +315,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/v1/jwks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The endpoint's Ed25519 verification keys, as a JWKS (public, no API key) */
+        get: operations["getEndpointJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -390,6 +407,10 @@ export interface components {
             } | null;
             /** @enum {string} */
             signatureScheme: "standard" | "convoy";
+            /** @enum {string} */
+            signatureAlgorithm: "hmac-sha256" | "ed25519";
+            /** @description With Ed25519: the public key (`whpk_…`) of the current key; its JWKS has every live one */
+            verificationKey: string | null;
             /** @enum {string} */
             payloadFormat: "full" | "slim";
             /**
@@ -486,6 +507,11 @@ export interface components {
              *     ]
              */
             retrySchedule?: number[] | null;
+            /**
+             * @description How the endpoint's keys sign (`standard` scheme only): HMAC-SHA256 (`v1`, a secret shared with the receiver) or Ed25519 (`v1a`, verified with a public key); changed by rotate_secret. Default: `"hmac-sha256"`
+             * @enum {string}
+             */
+            signatureAlgorithm?: "hmac-sha256" | "ed25519";
         };
         EndpointPage: {
             data: components["schemas"]["Endpoint"][];
@@ -669,6 +695,19 @@ export interface components {
             statusCode: number | null;
             error: string | null;
             responseBody: string | null;
+        };
+        Jwk: {
+            /** @enum {string} */
+            kty: "OKP";
+            /** @enum {string} */
+            crv: "Ed25519";
+            /** @description The 32-byte public key, base64url */
+            x: string;
+            kid: string;
+            /** @enum {string} */
+            use: "sig";
+            /** @enum {string} */
+            alg: "EdDSA";
         };
     };
     responses: never;
@@ -1207,7 +1246,10 @@ export interface operations {
                 content: {
                     "application/json": {
                         endpoint: components["schemas"]["Endpoint"];
-                        signingSecret: string;
+                        /** @description The HMAC secret (`whsec_…`), shown once */
+                        signingSecret?: string;
+                        /** @description With Ed25519: the public key (`whpk_…`) receivers verify `v1a` signatures with */
+                        verificationKey?: string;
                     };
                 };
             };
@@ -1522,18 +1564,26 @@ export interface operations {
                 "application/json": {
                     /** @description How long the previous secret keeps signing, in seconds. Default: `86400` */
                     previousSecretExpiresInSec?: number;
+                    /**
+                     * @description The new key's algorithm; without it, the endpoint's. A change signs with both kinds through the grace
+                     * @enum {string}
+                     */
+                    signatureAlgorithm?: "hmac-sha256" | "ed25519";
                 };
             };
         };
         responses: {
-            /** @description The new secret, shown once */
+            /** @description The new secret, shown once, or the new key's public half */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        signingSecret: string;
+                        /** @description The HMAC secret (`whsec_…`), shown once */
+                        signingSecret?: string;
+                        /** @description With Ed25519: the public key (`whpk_…`) receivers verify `v1a` signatures with */
+                        verificationKey?: string;
                         previousSecretExpiresAt: string;
                     };
                 };
@@ -2480,6 +2530,59 @@ export interface operations {
                 };
             };
             /** @description Too many requests with this credential, or refused credentials from this address; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getEndpointJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every key that signs now, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: components["schemas"]["Jwk"][];
+                    };
+                };
+            };
+            /** @description No such object in this organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address; see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds to wait before trying again */
