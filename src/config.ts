@@ -12,6 +12,8 @@ export type Config = {
   autoDisableMinFailures: number;
   /** A 410 Gone answer disables the endpoint at once (health/policy.ts). */
   disableOnGone: boolean;
+  /** The share of the auto-disable thresholds at which `webhook.endpoint.failing` is sent; 0, never. */
+  failingWarningFraction: number;
   allowInsecureUrls: boolean;
   signatureHeaderPrefix: string;
   maxPayloadBytes: number;
@@ -68,6 +70,7 @@ function parseConfig(env: Env): Config {
     autoDisableAfterSeconds: positiveInt("AUTO_DISABLE_AFTER_SECONDS", env.AUTO_DISABLE_AFTER_SECONDS),
     autoDisableMinFailures: positiveInt("AUTO_DISABLE_MIN_FAILURES", env.AUTO_DISABLE_MIN_FAILURES),
     disableOnGone: env.DISABLE_ON_GONE !== "false",
+    failingWarningFraction: fraction("FAILING_WARNING_FRACTION", env.FAILING_WARNING_FRACTION),
     allowInsecureUrls: env.ALLOW_INSECURE_URLS === "true",
     signatureHeaderPrefix: env.SIGNATURE_HEADER_PREFIX ?? "",
     maxPayloadBytes: positiveInt("MAX_PAYLOAD_BYTES", env.MAX_PAYLOAD_BYTES),
@@ -109,6 +112,15 @@ function numberList(name: string, value: string | undefined): number[] {
 function positiveInt(name: string, value: string | undefined): number {
   const n = nonNegativeInt(name, value ?? "");
   if (n === 0) throw new Error(`${name} must be a positive integer`);
+  return n;
+}
+
+/** A share from 0 to below 1, as `0.5`. */
+function fraction(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (value === undefined || !/^(0|0?\.\d+)$/.test(value) || n >= 1) {
+    throw new Error(`${name} must be a fraction from 0 to below 1, got "${value}"`);
+  }
   return n;
 }
 

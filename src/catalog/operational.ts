@@ -12,6 +12,29 @@ export const operationalEventTypes = [
     example: { message: "Hello from edge-webhooks" },
   }),
   defineEventType({
+    type: "webhook.endpoint.failing",
+    description:
+      "An endpoint's failures reached half (FAILING_WARNING_FRACTION) of the auto-disable thresholds: it is disabled at `disableAt` if every attempt until then fails. Sent once per failure streak.",
+    scope: "webhooks",
+    stability: "stable",
+    schema: z.object({
+      endpointId: z.string(),
+      url: z.string(),
+      failingSince: z.iso.datetime(),
+      failures: z.number().int(),
+      lastError: z.string().nullable(),
+      disableAt: z.iso.datetime(),
+    }),
+    example: {
+      endpointId: "evsub_01J0000000000000000000000",
+      url: "https://example.com/webhooks",
+      failingSince: "2026-01-29T05:00:00Z",
+      failures: 5,
+      lastError: "HTTP 503",
+      disableAt: "2026-02-03T05:00:00Z",
+    },
+  }),
+  defineEventType({
     type: "webhook.endpoint.disabled",
     description:
       "An endpoint was disabled automatically: it failed for too long (`cause: failing`), or its receiver answered 410 Gone (`cause: gone`).",

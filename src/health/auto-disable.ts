@@ -3,6 +3,7 @@ import { autoDisableEndpoint } from "../db/endpoints/writes";
 import type { DisabledReason } from "../domain/endpoint";
 import { publishEvent } from "../events/publish";
 import type { EndpointId } from "../lib/ids";
+import type { FailingWarning } from "./policy";
 
 /**
  * Carries out the health object's decision (a failure streak too long, or a 410 Gone: health/policy.ts):
@@ -37,5 +38,28 @@ export async function applyAutoDisable(
       lastError: reason.lastError,
       cause: reason.cause,
     },
+  });
+}
+
+/**
+ * Carries out the health object's warning (health/policy.ts): a streak halfway to auto-disable is told
+ * to the organization, once, through a `webhook.endpoint.failing` event, while there is time to mend
+ * the receiver. Nothing is told of an endpoint no longer active.
+ */
+export async function warnFailing(env: Env, endpointId: EndpointId, warning: FailingWarning): Promise<void> {
+  const endpoint = await getEndpointById(env.DB, endpointId);
+  if (endpoint?.status !== "active") return;
+  console.log(
+    JSON.stringify({
+      message: "endpoint failing",
+      endpointId,
+      organizationId: endpoint.organizationId,
+      ...warning,
+    }),
+  );
+  await publishEvent(env, {
+    organizationId: endpoint.organizationId,
+    type: "webhook.endpoint.failing",
+    data: { endpointId, url: endpoint.url, ...warning },
   });
 }

@@ -2,10 +2,11 @@ import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
 import type { DisabledReason } from "../domain/endpoint";
 import type { EndpointId } from "../lib/ids";
-import { applyAutoDisable } from "./auto-disable";
+import { applyAutoDisable, warnFailing } from "./auto-disable";
 import {
   type AttemptOutcome,
   evaluate,
+  type FailingWarning,
   HEALTHY,
   type HealthState,
   type HealthSummary,
@@ -22,6 +23,9 @@ const KEYS = {
   replayBucket: "replayBucket",
   endpointId: "endpointId",
 } as const;
+
+/** What the policy decided, carried out after the object's exclusive section. */
+type Decision = { disable?: DisabledReason; warn?: FailingWarning };
 
 /**
  * One per endpoint (named by its id): the only owner of its failure streak and permit buckets.
@@ -46,32 +50,38 @@ export class EndpointHealth extends DurableObject<Env> {
   }
 
   async record(endpointId: EndpointId, outcomes: AttemptOutcome[]): Promise<void> {
-    const disable = await this.exclusive(async () => {
+    const decision = await this.exclusive(async () => {
       // Kept for the alarm, which is not told whose object it runs in; written once, not per batch.
       if ((await this.ctx.storage.get<EndpointId>(KEYS.endpointId)) !== endpointId) {
         await this.ctx.storage.put(KEYS.endpointId, endpointId);
       }
       return this.decide(recordOutcomes(await this.load(), outcomes));
     });
-    if (disable) await applyAutoDisable(this.env, endpointId, disable);
+    await this.carryOut(endpointId, decision);
   }
 
   override async alarm(): Promise<void> {
     const endpointId = await this.ctx.storage.get<EndpointId>(KEYS.endpointId);
     if (!endpointId) return;
-    const disable = await this.exclusive(async () => this.decide(await this.load()));
-    if (disable) await applyAutoDisable(this.env, endpointId, disable);
+    await this.carryOut(endpointId, await this.exclusive(async () => this.decide(await this.load())));
   }
 
-  /** Writes the state as the policy leaves it and the alarm it needs; says whether to disable now. */
-  private async decide(recorded: HealthState): Promise<DisabledReason | undefined> {
+  /** Writes the state as the policy leaves it and the alarm it needs; says what to do now. */
+  private async decide(recorded: HealthState): Promise<Decision> {
     const policy = getConfig(this.env);
-    const { state, disable } = evaluate(recorded, Date.now(), policy);
+    const now = Date.now();
+    const { state, disable, warn } = evaluate(recorded, now, policy);
     await this.ctx.storage.put(KEYS.state, state);
-    const checkAt = nextCheckAt(state, policy);
+    const checkAt = nextCheckAt(state, policy, now);
     if (checkAt === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(checkAt);
-    return disable;
+    return { disable, warn };
+  }
+
+  /** Outside the object's exclusive section: D1 writes and a publish. */
+  private async carryOut(endpointId: EndpointId, { disable, warn }: Decision): Promise<void> {
+    if (disable) await applyAutoDisable(this.env, endpointId, disable);
+    else if (warn) await warnFailing(this.env, endpointId, warn);
   }
 
   /** The endpoint was re-enabled by its owner: a fresh streak. */

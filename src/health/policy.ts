@@ -21,6 +21,8 @@ export type HealthState = {
   lastError: string | null;
   /** Set once the policy disabled the endpoint, so it says so only once; cleared by a reset. */
   disabled: boolean;
+  /** Set once the streak was warned of (`webhook.endpoint.failing`), so once per streak. */
+  warned?: boolean;
   /**
    * When the receiver last answered 410 Gone, unless a success came after: the endpoint is to be
    * disabled at once (with DISABLE_ON_GONE). Absent in states stored before the rule.
@@ -45,6 +47,17 @@ export type HealthPolicy = {
   autoDisableAfterSeconds: number;
   autoDisableMinFailures: number;
   disableOnGone: boolean;
+  /** The share of both auto-disable thresholds at which a streak is warned of; 0, never. */
+  failingWarningFraction: number;
+};
+
+/** A streak halfway (by default) to auto-disable, told to the organization once: health/warn.ts. */
+export type FailingWarning = {
+  failingSince: string;
+  failures: number;
+  lastError: string | null;
+  /** When the endpoint is disabled if every attempt until then fails. */
+  disableAt: string;
 };
 
 /** The answer by which a receiver asks for no more deliveries (Standard Webhooks). */
@@ -72,7 +85,14 @@ export function recordOutcomes(state: HealthState, outcomes: readonly AttemptOut
     next.lastStatusCode = outcome.statusCode;
     next.lastError = outcome.error;
     if (outcome.kind === "success") {
-      next = { ...next, streakStartedAt: null, failuresInStreak: 0, lastSuccessAt: outcome.at, goneAt: null };
+      next = {
+        ...next,
+        streakStartedAt: null,
+        failuresInStreak: 0,
+        lastSuccessAt: outcome.at,
+        goneAt: null,
+        warned: false,
+      };
     } else if (outcome.kind === "failure") {
       next = {
         ...next,
@@ -103,13 +123,14 @@ function countHourly(hourly: HourlyCount[], at: number, success: boolean): void 
 /**
  * The auto-disable rules: the receiver answered 410 Gone (with `disableOnGone`), or the streak has
  * lasted `autoDisableAfterSeconds` (until `now`: no success since it began) and counted
- * `autoDisableMinFailures` failed attempts. Says so once.
+ * `autoDisableMinFailures` failed attempts. Says so once. Short of that, a streak that reached
+ * `failingWarningFraction` of both thresholds is warned of, once per streak.
  */
 export function evaluate(
   state: HealthState,
   now: number,
   policy: HealthPolicy,
-): { state: HealthState; disable?: DisabledReason } {
+): { state: HealthState; disable?: DisabledReason; warn?: FailingWarning } {
   if (!state.disabled && policy.disableOnGone && state.goneAt) {
     return {
       state: { ...state, disabled: true },
@@ -127,7 +148,9 @@ export function evaluate(
     state.failuresInStreak < policy.autoDisableMinFailures ||
     now - state.streakStartedAt < policy.autoDisableAfterSeconds * 1000
   ) {
-    return { state };
+    return warningDue(state, now, policy)
+      ? { state: { ...state, warned: true }, warn: warningOf(state, policy) }
+      : { state };
   }
   return {
     state: { ...state, disabled: true },
@@ -140,15 +163,54 @@ export function evaluate(
   };
 }
 
-/** When the streak will have lasted long enough, so an alarm can re-check without any polling. */
-export function nextCheckAt(state: HealthState, policy: HealthPolicy): number | null {
+function warningDue(state: HealthState, now: number, policy: HealthPolicy): boolean {
+  const fraction = policy.failingWarningFraction;
+  return (
+    fraction > 0 &&
+    !state.disabled &&
+    !state.warned &&
+    state.streakStartedAt !== null &&
+    state.failuresInStreak >= Math.ceil(policy.autoDisableMinFailures * fraction) &&
+    now - state.streakStartedAt >= policy.autoDisableAfterSeconds * 1000 * fraction
+  );
+}
+
+function warningOf(state: HealthState, policy: HealthPolicy): FailingWarning {
+  const since = state.streakStartedAt ?? 0;
+  return {
+    failingSince: new Date(since).toISOString(),
+    failures: state.failuresInStreak,
+    lastError: state.lastError,
+    disableAt: new Date(since + policy.autoDisableAfterSeconds * 1000).toISOString(),
+  };
+}
+
+/**
+ * The next moment a rule may come due with no attempt in between (the warning's time, then the
+ * disable's), so an alarm re-checks without any polling. A moment already past needs no alarm: what
+ * is missing then is failures, and only a new attempt's report brings one.
+ */
+export function nextCheckAt(state: HealthState, policy: HealthPolicy, now: number): number | null {
   if (state.disabled || state.streakStartedAt === null) return null;
-  return state.streakStartedAt + policy.autoDisableAfterSeconds * 1000;
+  const afterMs = policy.autoDisableAfterSeconds * 1000;
+  const warnAt =
+    policy.failingWarningFraction > 0 && !state.warned
+      ? state.streakStartedAt + afterMs * policy.failingWarningFraction
+      : Number.POSITIVE_INFINITY;
+  const due = [warnAt, state.streakStartedAt + afterMs].filter((at) => at > now && Number.isFinite(at));
+  return due.length > 0 ? Math.min(...due) : null;
 }
 
 /** Starts a fresh streak (an endpoint re-enabled by its owner); the history of results stays. */
 export function resetStreak(state: HealthState): HealthState {
-  return { ...state, streakStartedAt: null, failuresInStreak: 0, disabled: false, goneAt: null };
+  return {
+    ...state,
+    streakStartedAt: null,
+    failuresInStreak: 0,
+    disabled: false,
+    goneAt: null,
+    warned: false,
+  };
 }
 
 export type HealthSummary = {

@@ -11,6 +11,8 @@ const vars = {
   DIRECT_FAN_OUT_MAX: "5",
   AUTO_DISABLE_AFTER_SECONDS: "432000",
   AUTO_DISABLE_MIN_FAILURES: "10",
+  DISABLE_ON_GONE: "true",
+  FAILING_WARNING_FRACTION: "0.5",
   ALLOW_INSECURE_URLS: "false",
   SIGNATURE_HEADER_PREFIX: "",
   MAX_PAYLOAD_BYTES: "262144",
@@ -51,6 +53,15 @@ describe("configuration", () => {
   it("stops loudly on a var that is not a list of whole numbers", () => {
     expect(() => configOf({ RETRY_SCHEDULE_SECONDS: "5,soon" })).toThrow(/RETRY_SCHEDULE_SECONDS/);
     expect(() => configOf({ DELIVERY_TIMEOUT_MS: "0" })).toThrow(/DELIVERY_TIMEOUT_MS/);
+  });
+
+  it("reads the failing warning's share of the thresholds, 0 for none, and refuses anything else", () => {
+    expect(configOf({}).failingWarningFraction).toBe(0.5);
+    expect(configOf({ FAILING_WARNING_FRACTION: "0" }).failingWarningFraction).toBe(0);
+    expect(configOf({ FAILING_WARNING_FRACTION: ".25" }).failingWarningFraction).toBe(0.25);
+    for (const wrong of ["1", "1.5", "-0.5", "half", ""]) {
+      expect(() => configOf({ FAILING_WARNING_FRACTION: wrong })).toThrow(/FAILING_WARNING_FRACTION/);
+    }
   });
 
   it("reads the portal's embedding origins and look, and refuses a colour or theme it cannot use", () => {

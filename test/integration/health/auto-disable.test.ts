@@ -12,7 +12,8 @@ import {
   publishSettled,
 } from "../../support/fixtures";
 
-// The health project's vars: auto-disable after a streak of 2 s with at least 4 failed attempts.
+// The health project's vars: auto-disable after a streak of 2 s with at least 4 failed attempts, a
+// warning (wrangler.toml's FAILING_WARNING_FRACTION, 0.5) after 1 s and 2 failures.
 
 describe("auto-disable", () => {
   it("disables a failing endpoint after exactly the configured streak, tells the org, and stops calling it", async () => {
@@ -46,6 +47,28 @@ describe("auto-disable", () => {
       lastError: "HTTP 500",
       cause: "failing",
     });
+
+    // Halfway (FAILING_WARNING_FRACTION 0.5: 2 failures, 1 s), the organization was warned, once,
+    // before the disable.
+    const types = (await watcher.received()).map((r) => JSON.parse(r.body).type);
+    expect(types.filter((t) => t === "webhook.endpoint.failing")).toHaveLength(1);
+    expect(types.indexOf("webhook.endpoint.failing")).toBeLessThan(
+      types.indexOf("webhook.endpoint.disabled"),
+    );
+    const warning = JSON.parse(
+      (await watcher.received()).find((r) => JSON.parse(r.body).type === "webhook.endpoint.failing")?.body ??
+        "{}",
+    );
+    expect(warning.data).toEqual({
+      endpointId: endpoint.id,
+      url: failing.url,
+      failingSince: expect.any(String),
+      failures: expect.any(Number),
+      lastError: "HTTP 500",
+      disableAt: new Date(Date.parse(warning.data.failingSince) + 2_000).toISOString(),
+    });
+    expect(warning.data.failures).toBeGreaterThanOrEqual(2);
+    expect(warning.data.failures).toBeLessThan(4);
 
     // The retry already queued ends without a request; new events are not fanned out to it.
     const [delivery] = await settledDeliveries(
@@ -113,7 +136,12 @@ describe("auto-disable", () => {
     const health = await healthOf(org, endpoint.id);
     expect(health).toMatchObject({ status: "active", failuresInStreak: 4 });
     const stub = healthObject(endpoint.id);
-    const alarmAt = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    const alarmOf = () => runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    // The first wake-up is the warning's, halfway; the next the disable's.
+    expect(await alarmOf()).toBe(Date.parse(health.failingSince) + 1_000);
+    await eventually(async () => Date.now() >= Date.parse(health.failingSince) + 1_000, 5_000);
+    await runDurableObjectAlarm(stub);
+    const alarmAt = await alarmOf();
     expect(alarmAt).toBe(Date.parse(health.failingSince) + 2_000);
 
     // Once the streak has lasted long enough, the alarm (run here, unless the runtime ran it already)

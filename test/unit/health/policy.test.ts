@@ -9,7 +9,12 @@ import {
   summarize,
 } from "../../../src/health/policy";
 
-const policy = { autoDisableAfterSeconds: 60, autoDisableMinFailures: 3, disableOnGone: true };
+const policy = {
+  autoDisableAfterSeconds: 60,
+  autoDisableMinFailures: 3,
+  disableOnGone: true,
+  failingWarningFraction: 0,
+};
 const fail = (at: number): AttemptOutcome => ({ at, kind: "failure", statusCode: 500, error: "HTTP 500" });
 const succeed = (at: number): AttemptOutcome => ({ at, kind: "success", statusCode: 200, error: null });
 const patient = (at: number): AttemptOutcome => ({
@@ -31,7 +36,7 @@ describe("endpoint health policy", () => {
       cause: "failing",
     });
     expect(evaluate(decided.state, 70_000, policy).disable).toBeUndefined();
-    expect(nextCheckAt(decided.state, policy)).toBeNull();
+    expect(nextCheckAt(decided.state, policy, 60_000)).toBeNull();
   });
 
   it("needs the minimum count even when the streak is old", () => {
@@ -75,8 +80,16 @@ describe("endpoint health policy", () => {
   });
 
   it("schedules the re-check for when the streak will be long enough", () => {
-    expect(nextCheckAt(HEALTHY, policy)).toBeNull();
-    expect(nextCheckAt(recordOutcomes(HEALTHY, [fail(5_000)]), policy)).toBe(65_000);
+    expect(nextCheckAt(HEALTHY, policy, 0)).toBeNull();
+    expect(nextCheckAt(recordOutcomes(HEALTHY, [fail(5_000)]), policy, 5_000)).toBe(65_000);
+  });
+
+  it("sets no alarm for a moment already past: only a new failure can complete the streak then", () => {
+    // Long enough at 65 s but one failure short: no alarm at (or before) now, which would fire at once
+    // and again for ever.
+    const short = recordOutcomes(HEALTHY, [fail(5_000), fail(6_000)]);
+    expect(evaluate(short, 70_000, policy).disable).toBeUndefined();
+    expect(nextCheckAt(short, policy, 70_000)).toBeNull();
   });
 
   it("re-enabling starts a fresh streak and keeps the history", () => {
@@ -88,7 +101,7 @@ describe("endpoint health policy", () => {
       streakStartedAt: null,
       lastFailureAt: 2,
     });
-    expect(nextCheckAt(recordOutcomes(reset, [fail(100_000)]), policy)).toBe(160_000);
+    expect(nextCheckAt(recordOutcomes(reset, [fail(100_000)]), policy, 100_000)).toBe(160_000);
   });
 
   it("disables at once on a 410 Gone, saying so, unless a success came after it or the rule is off", () => {
@@ -136,5 +149,43 @@ describe("endpoint health policy", () => {
       failingSince: new Date(29 * hour + 1).toISOString(),
     });
     expect(summarize(HEALTHY, now).successRateLast24h).toBeNull();
+  });
+});
+
+describe("the failing warning", () => {
+  const warning = { ...policy, failingWarningFraction: 0.5 };
+
+  it("warns once a streak reaches half of both thresholds, once per streak", () => {
+    // Half of 3 failures is 2, half of 60 s is 30 s.
+    const two = recordOutcomes(HEALTHY, [fail(0), fail(10_000)]);
+    expect(evaluate(two, 29_999, warning).warn).toBeUndefined(); // enough failures, not long enough
+    expect(evaluate(recordOutcomes(HEALTHY, [fail(0)]), 40_000, warning).warn).toBeUndefined(); // too few
+    const warned = evaluate(two, 30_000, warning);
+    expect(warned.warn).toEqual({
+      failingSince: new Date(0).toISOString(),
+      failures: 2,
+      lastError: "HTTP 500",
+      disableAt: new Date(60_000).toISOString(),
+    });
+    expect(warned.disable).toBeUndefined();
+    expect(evaluate(recordOutcomes(warned.state, [fail(35_000)]), 35_001, warning).warn).toBeUndefined();
+    // A success ends the streak: the next one is warned of again.
+    const next = recordOutcomes(warned.state, [succeed(40_000), fail(50_000), fail(51_000)]);
+    expect(evaluate(next, 80_000, warning).warn?.failingSince).toBe(new Date(50_000).toISOString());
+    expect(evaluate(two, 30_000, policy).warn).toBeUndefined(); // 0: never
+  });
+
+  it("wakes for the warning first, then for the disable", () => {
+    const one = recordOutcomes(HEALTHY, [fail(0)]);
+    expect(nextCheckAt(one, warning, 0)).toBe(30_000);
+    const warned = evaluate(recordOutcomes(one, [fail(1_000)]), 30_000, warning).state;
+    expect(nextCheckAt(warned, warning, 30_000)).toBe(60_000);
+  });
+
+  it("says nothing more of a streak that is disabled", () => {
+    const three = recordOutcomes(HEALTHY, [fail(0), fail(1), fail(2)]);
+    const decided = evaluate(three, 60_000, warning);
+    expect(decided.disable).toBeDefined();
+    expect(decided.warn).toBeUndefined();
   });
 });
