@@ -7,6 +7,7 @@ import { serveApiReference } from "./api/docs";
 import { endpoints } from "./api/endpoints";
 import { eventTypes } from "./api/event-types";
 import { events } from "./api/events";
+import { operationalEndpoints } from "./api/operational-endpoints";
 import { portalSessions } from "./api/portal-sessions";
 import { notFoundRoute, onError } from "./api/problem";
 import { verificationKeys } from "./api/verification-keys";
@@ -27,6 +28,8 @@ const app = new OpenAPIHono<AppEnv>();
 app.use("/admin/*", jsonBodyOnly());
 app.use("/webhooks/*", jsonBodyOnly());
 
+// Before the rest of /admin/v1, whose middleware would authenticate these requests a second time.
+app.route("/admin/v1/operational_endpoints", operationalEndpoints(app));
 app.route("/admin/v1", admin);
 app.route("/webhooks/v1/endpoints", endpoints);
 app.route("/webhooks/v1/events", events);

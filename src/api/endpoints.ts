@@ -1,10 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { getConfig } from "../config";
 import { purgeDeletedEndpointSecrets } from "../db/endpoint-secrets";
 import { getEndpoint, listEndpoints } from "../db/endpoints/reads";
 import { insertEndpoint, softDeleteEndpoint, updateEndpoint } from "../db/endpoints/writes";
 import { newSigningSecret } from "../delivery/endpoint-credentials";
 import type { Endpoint, EndpointToWrite } from "../domain/endpoint";
+import { notifyOperator } from "../events/operator";
 import { endpointHealth } from "../health/endpoint-health";
 import { notFound } from "../lib/errors";
 import { newEndpointId } from "../lib/ids";
@@ -23,7 +25,7 @@ import {
   pageQuerySchema,
   pageSchema,
 } from "./app";
-import { apiKeyAuth } from "./auth";
+import { type AppEnv, apiKeyAuth } from "./auth";
 import { endpointActions } from "./endpoint-actions";
 import { capReached, endpointCaps, updateRefused } from "./endpoint-caps";
 import { mergeHeaders } from "./endpoint-headers";
@@ -84,6 +86,7 @@ endpoints.openapi(
       key.store,
     ]);
     if (!inserted?.meta.changes) throw await capReached(c.env, endpoint.organizationId, endpoint.url);
+    tellOperator(c, "operator.endpoint.created", endpoint);
     return c.json({ endpoint: toEndpointOut(endpoint), ...key.shown }, 201);
   },
 );
@@ -174,7 +177,10 @@ endpoints.openapi(
       throw await updateRefused(c.env, current, next);
     }
     // A re-enabled endpoint starts a fresh failure streak.
-    if (status === "active" && current.status !== "active") await endpointHealth(c.env, current.id).reset();
+    if (status === "active" && current.status !== "active") {
+      await endpointHealth(c.env, current.id).reset();
+      tellOperator(c, "operator.endpoint.enabled", written);
+    }
     return c.json({ endpoint: toEndpointOut(written) }, 200);
   },
 );
@@ -196,15 +202,27 @@ endpoints.openapi(
     },
   }),
   async (c) => {
-    const { id } = await endpointToChange(c, c.req.valid("param").id);
+    const endpoint = await endpointToChange(c, c.req.valid("param").id);
+    const { id } = endpoint;
     const at = new Date().toISOString();
     const [deleted] = await c.env.DB.batch([
       softDeleteEndpoint(c.env.DB, c.get("organizationId"), id, at),
       purgeDeletedEndpointSecrets(c.env.DB, id, at),
     ]);
     if (!deleted?.meta.changes) throw notFound("Endpoint");
+    tellOperator(c, "operator.endpoint.deleted", endpoint);
     return c.body(null, 204);
   },
 );
 
 endpoints.route("/", endpointActions);
+
+/** After the answer: the operator's endpoints hear of the change (events/operator.ts). */
+function tellOperator(
+  c: Context<AppEnv>,
+  type: "operator.endpoint.created" | "operator.endpoint.deleted" | "operator.endpoint.enabled",
+  endpoint: Pick<Endpoint, "id" | "organizationId" | "url">,
+) {
+  const data = { organizationId: endpoint.organizationId, endpointId: endpoint.id, url: endpoint.url };
+  c.executionCtx.waitUntil(notifyOperator(c.env, { type, data }));
+}

@@ -57,4 +57,64 @@ export const operationalEventTypes = [
       cause: "failing",
     },
   }),
+  ...operatorEventTypes(),
 ];
+
+/**
+ * Sent to the operator's own endpoints only (events/operator.ts), about every other organization's
+ * endpoints: what Svix calls operational webhooks. Each names the organization and the endpoint.
+ */
+function operatorEventTypes() {
+  const endpoint = z.object({ organizationId: z.string(), endpointId: z.string(), url: z.string() });
+  const example = {
+    organizationId: "org_01J0000000000000000000000",
+    endpointId: "evsub_01J0000000000000000000000",
+    url: "https://example.com/webhooks",
+  };
+  const operatorType = (
+    type: string,
+    description: string,
+    schema: z.ZodObject,
+    extra: Record<string, unknown> = {},
+  ) =>
+    defineEventType({
+      type,
+      description: `${description} Sent to the operator's endpoints only.`,
+      scope: "operator",
+      stability: "beta",
+      schema,
+      example: { ...example, ...extra },
+    });
+  return [
+    operatorType("operator.endpoint.created", "An organization created an endpoint.", endpoint),
+    operatorType("operator.endpoint.deleted", "An organization deleted an endpoint.", endpoint),
+    operatorType("operator.endpoint.enabled", "An organization enabled a disabled endpoint again.", endpoint),
+    operatorType(
+      "operator.endpoint.failing",
+      "An endpoint's failures reached the warning threshold (as webhook.endpoint.failing).",
+      endpoint.extend({
+        failingSince: z.iso.datetime(),
+        failures: z.number().int(),
+        lastError: z.string().nullable(),
+        disableAt: z.iso.datetime(),
+      }),
+      {
+        failingSince: "2026-01-29T05:00:00Z",
+        failures: 5,
+        lastError: "HTTP 503",
+        disableAt: "2026-02-03T05:00:00Z",
+      },
+    ),
+    operatorType(
+      "operator.endpoint.disabled",
+      "An endpoint was disabled automatically (as webhook.endpoint.disabled).",
+      endpoint.extend({
+        disabledAt: z.iso.datetime(),
+        failures: z.number().int(),
+        lastError: z.string().nullable(),
+        cause: z.enum(["failing", "gone"]),
+      }),
+      { disabledAt: "2026-01-31T17:00:00Z", failures: 10, lastError: "HTTP 503", cause: "failing" },
+    ),
+  ];
+}

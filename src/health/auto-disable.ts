@@ -1,6 +1,7 @@
 import { getEndpointById } from "../db/endpoints/reads";
 import { autoDisableEndpoint } from "../db/endpoints/writes";
 import type { DisabledReason } from "../domain/endpoint";
+import { notifyOperator } from "../events/operator";
 import { publishEvent } from "../events/publish";
 import type { EndpointId } from "../lib/ids";
 import type { FailingWarning } from "./policy";
@@ -9,7 +10,7 @@ import type { FailingWarning } from "./policy";
  * Carries out the health object's decision (a failure streak too long, or a 410 Gone: health/policy.ts):
  * the endpoint becomes `auto_disabled` with its reason, one
  * log line says so, and the organization is told through a `webhook.endpoint.disabled` event (which
- * reaches its other endpoints that subscribe to it). Does nothing if the endpoint is no longer active.
+ * reaches its other endpoints that subscribe to it), the operator through `operator.endpoint.disabled`. Does nothing if the endpoint is no longer active.
  */
 export async function applyAutoDisable(
   env: Env,
@@ -27,17 +28,22 @@ export async function applyAutoDisable(
       ...reason,
     }),
   );
+  const data = {
+    endpointId,
+    url: endpoint.url,
+    disabledAt: reason.at,
+    failures: reason.failures,
+    lastError: reason.lastError,
+    cause: reason.cause,
+  };
   await publishEvent(env, {
     organizationId: endpoint.organizationId,
     type: "webhook.endpoint.disabled",
-    data: {
-      endpointId,
-      url: endpoint.url,
-      disabledAt: reason.at,
-      failures: reason.failures,
-      lastError: reason.lastError,
-      cause: reason.cause,
-    },
+    data,
+  });
+  await notifyOperator(env, {
+    type: "operator.endpoint.disabled",
+    data: { organizationId: endpoint.organizationId, ...data },
   });
 }
 
@@ -57,9 +63,14 @@ export async function warnFailing(env: Env, endpointId: EndpointId, warning: Fai
       ...warning,
     }),
   );
+  const data = { endpointId, url: endpoint.url, ...warning };
   await publishEvent(env, {
     organizationId: endpoint.organizationId,
     type: "webhook.endpoint.failing",
-    data: { endpointId, url: endpoint.url, ...warning },
+    data,
+  });
+  await notifyOperator(env, {
+    type: "operator.endpoint.failing",
+    data: { organizationId: endpoint.organizationId, ...data },
   });
 }

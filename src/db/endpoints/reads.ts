@@ -81,6 +81,17 @@ export async function listSubscriptions(
   return results.map(toSubscription);
 }
 
+/** Whether the organization has an active endpoint at all (the operator's: events/operator.ts). */
+export async function hasActiveEndpoint(db: D1Database, organizationId: OrganizationId): Promise<boolean> {
+  const row = await db
+    .prepare(
+      "SELECT 1 FROM endpoints WHERE organization_id = ? AND status = 'active' AND deleted_at IS NULL LIMIT 1",
+    )
+    .bind(organizationId)
+    .first();
+  return row !== null;
+}
+
 /** What the delivery run needs of the organization's endpoints with these ids. */
 export async function listDeliveryEndpoints(
   db: D1Database,

@@ -4,6 +4,58 @@
  */
 
 export interface paths {
+    "/admin/v1/operational_endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the operational endpoints, newest first */
+        get: operations["listOperationalEndpoints"];
+        put?: never;
+        /** Register an operational endpoint: it receives operator.endpoint.* for every organization */
+        post: operations["createOperationalEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/operational_endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete an operational endpoint */
+        delete: operations["deleteOperationalEndpoint"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/operational_endpoints/{id}/rotate_secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate an operational endpoint's signing secret, with a grace window */
+        post: operations["rotateOperationalEndpointSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/organizations": {
         parameters: {
             query?: never;
@@ -336,52 +388,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        Organization: {
-            id: string;
-            name: string;
-            /** @description The shard its events and deliveries live in (DB_SHARD_<n>) */
-            shard: number;
-            createdAt: string;
-        };
-        Problem: {
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            errors?: {
-                path: string;
-                message: string;
-            }[];
-        };
-        OrganizationPage: {
-            data: components["schemas"]["Organization"][];
-            nextCursor: string | null;
-        };
-        ApiKey: {
-            id: string;
-            organizationId: string;
-            name: string;
-            scopes: string[];
-            createdAt: string;
-        };
-        PortalSession: {
-            /** @description Absolute link to the portal; its token is in the fragment */
-            url: string;
-            expiresAt: string;
-        };
-        PortalSessionCreate: {
-            /** @description How long the link and the session it opens last, in seconds. Default: `3600` */
-            expiresInSec?: number;
-            /** @description A read-only session sees everything and changes nothing. Default: `false` */
-            readOnly?: boolean;
-            /** @description Overrides PORTAL_ACCENT_COLOR, PORTAL_LOGO_URL and PORTAL_THEME */
-            theme?: {
-                accentColor?: string;
-                logoUrl?: string;
-                /** @enum {string} */
-                mode?: "light" | "dark" | "auto";
-            };
-        };
         Endpoint: {
             id: string;
             url: string;
@@ -427,6 +433,16 @@ export interface components {
             retrySchedule: number[] | null;
             createdAt: string;
             updatedAt: string;
+        };
+        Problem: {
+            type: string;
+            title: string;
+            status: number;
+            detail?: string;
+            errors?: {
+                path: string;
+                message: string;
+            }[];
         };
         EndpointCreate: {
             /** @example https://example.com/webhooks */
@@ -512,6 +528,46 @@ export interface components {
              * @enum {string}
              */
             signatureAlgorithm?: "hmac-sha256" | "ed25519";
+        };
+        OperationalEndpointPage: {
+            data: components["schemas"]["Endpoint"][];
+            nextCursor: string | null;
+        };
+        Organization: {
+            id: string;
+            name: string;
+            /** @description The shard its events and deliveries live in (DB_SHARD_<n>) */
+            shard: number;
+            createdAt: string;
+        };
+        OrganizationPage: {
+            data: components["schemas"]["Organization"][];
+            nextCursor: string | null;
+        };
+        ApiKey: {
+            id: string;
+            organizationId: string;
+            name: string;
+            scopes: string[];
+            createdAt: string;
+        };
+        PortalSession: {
+            /** @description Absolute link to the portal; its token is in the fragment */
+            url: string;
+            expiresAt: string;
+        };
+        PortalSessionCreate: {
+            /** @description How long the link and the session it opens last, in seconds. Default: `3600` */
+            expiresInSec?: number;
+            /** @description A read-only session sees everything and changes nothing. Default: `false` */
+            readOnly?: boolean;
+            /** @description Overrides PORTAL_ACCENT_COLOR, PORTAL_LOGO_URL and PORTAL_THEME */
+            theme?: {
+                accentColor?: string;
+                logoUrl?: string;
+                /** @enum {string} */
+                mode?: "light" | "dark" | "auto";
+            };
         };
         EndpointPage: {
             data: components["schemas"]["Endpoint"][];
@@ -718,6 +774,304 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listOperationalEndpoints: {
+        parameters: {
+            query?: {
+                /** @description 1..100, default 50 */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationalEndpointPage"];
+                };
+            };
+            /** @description Missing, unknown or revoked token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with this credential, or refused credentials from this address; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createOperationalEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        endpoint: components["schemas"]["Endpoint"];
+                        /** @description The HMAC secret (`whsec_…`), shown once */
+                        signingSecret?: string;
+                        /** @description With Ed25519: the public key (`whpk_…`) receivers verify `v1a` signatures with */
+                        verificationKey?: string;
+                    };
+                };
+            };
+            /** @description Missing, unknown or revoked token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description At MAX_ENDPOINTS_PER_ORGANIZATION live endpoints, or MAX_ENDPOINTS_PER_URL for this URL */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than MAX_PAYLOAD_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with this credential, or refused credentials from this address; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteOperationalEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown or revoked token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in this organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with this credential, or refused credentials from this address; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotateOperationalEndpointSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    previousSecretExpiresInSec?: number;
+                    /** @enum {string} */
+                    signatureAlgorithm?: "hmac-sha256" | "ed25519";
+                };
+            };
+        };
+        responses: {
+            /** @description Rotated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The HMAC secret (`whsec_…`), shown once */
+                        signingSecret?: string;
+                        /** @description With Ed25519: the public key (`whpk_…`) receivers verify `v1a` signatures with */
+                        verificationKey?: string;
+                        previousSecretExpiresAt: string;
+                    };
+                };
+            };
+            /** @description Missing, unknown or revoked token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in this organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than MAX_PAYLOAD_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with this credential, or refused credentials from this address; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listOrganizations: {
         parameters: {
             query?: {
@@ -865,7 +1219,7 @@ export interface operations {
                 "application/json": {
                     name: string;
                     /** @description Catalog scopes the key may subscribe to; `*` for all. Default: `["*"]` */
-                    scopes?: ("*" | "vaults" | "matters" | "decisions" | "cases" | "webhooks")[];
+                    scopes?: ("*" | "vaults" | "matters" | "decisions" | "cases" | "webhooks" | "operator")[];
                 };
             };
         };

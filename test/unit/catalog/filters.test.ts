@@ -77,7 +77,7 @@ describe("coverage: what a key may change and read", () => {
     expect(scopesMissingFor(["*"], subscription(["*"], ["*"]))).toEqual([]);
     // `*` subscribed by a `*` key receives every scope of the catalog.
     expect(scopesMissingFor(["vaults"], subscription(["*"], ["*"])).sort()).toEqual(
-      ["cases", "decisions", "matters", "webhooks"].sort(),
+      ["cases", "decisions", "matters", "operator", "webhooks"].sort(),
     );
   });
 
