@@ -53,6 +53,8 @@ const AttemptOut = z
     statusCode: z.number().int().nullable(),
     error: z.string().nullable(),
     responseBody: z.string().nullable(),
+    traceId: z.string().nullable().openapi({ description: "The W3C trace id sent in its `traceparent`" }),
+    spanId: z.string().nullable().openapi({ description: "Its own span id, in the same `traceparent`" }),
   })
   .openapi("Attempt");
 
@@ -79,6 +81,8 @@ const toAttemptOut = (a: Attempt): z.infer<typeof AttemptOut> => ({
   statusCode: a.statusCode,
   error: a.error,
   responseBody: a.responseBody,
+  traceId: a.traceId ?? null,
+  spanId: a.spanId ?? null,
 });
 
 export const deliveries = createRouter();
@@ -139,7 +143,15 @@ deliveries.openapi(
     responses: {
       200: {
         ...jsonContent(
-          z.object({ delivery: DeliveryOut.extend({ attempts: z.array(AttemptOut) }) }),
+          z.object({
+            delivery: DeliveryOut.extend({
+              traceId: z.string().nullable().openapi({
+                description:
+                  "The trace every attempt is in (its event's, from the publisher's `traceparent`); null before the first",
+              }),
+              attempts: z.array(AttemptOut),
+            }),
+          }),
           "The delivery",
         ),
         ...bookmarkAnswer,
@@ -154,7 +166,13 @@ deliveries.openapi(
     );
     if (!delivery || !mayRead(c, delivery.eventType)) throw notFound("Delivery");
     return c.json(
-      { delivery: { ...toDeliveryOut(delivery), attempts: delivery.attempts.map(toAttemptOut) } },
+      {
+        delivery: {
+          ...toDeliveryOut(delivery),
+          traceId: delivery.attempts[0]?.traceId ?? null,
+          attempts: delivery.attempts.map(toAttemptOut),
+        },
+      },
       200,
     );
   },

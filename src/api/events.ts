@@ -80,6 +80,10 @@ events.openapi(
     middleware: [adminAuth()] as const,
     request: {
       headers: z.object({
+        traceparent: z.string().max(256).optional().openapi({
+          description:
+            "W3C Trace Context: its trace id is the event's, sent on every delivery attempt; malformed, a new trace",
+        }),
         "idempotency-key": z
           .string()
           .min(1)
@@ -98,7 +102,11 @@ events.openapi(
   async (c) => {
     const { event, replayed } = await publishEvent(
       c.env,
-      { ...c.req.valid("json"), idempotencyKey: c.req.valid("header")["idempotency-key"] },
+      {
+        ...c.req.valid("json"),
+        idempotencyKey: c.req.valid("header")["idempotency-key"],
+        traceparent: c.req.valid("header").traceparent,
+      },
       { direct: directDelivery(c.env, c.executionCtx) },
     );
     if (replayed) c.header("Idempotent-Replayed", "true");

@@ -9,7 +9,11 @@ import { EventIn, type EventOut, toEventOut } from "./events";
 import { fieldErrors } from "./problem";
 
 /** The HTTP route's body, with its `Idempotency-Key` header as a field. */
-const RpcPublishIn = EventIn.extend({ idempotencyKey: z.string().min(1).max(255).optional() });
+const RpcPublishIn = EventIn.extend({
+  idempotencyKey: z.string().min(1).max(255).optional(),
+  /** The caller's W3C `traceparent`, as the HTTP route's header. */
+  traceparent: z.string().max(256).optional(),
+});
 
 export type PublishRequest = z.input<typeof RpcPublishIn>;
 

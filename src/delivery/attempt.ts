@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import type { Attempt, AttemptTrigger, DeliveryJob } from "../domain/delivery";
 import type { DeliveryEndpoint } from "../domain/endpoint";
+import { newSpanId, newTraceId, traceparentOf } from "../lib/trace";
 import type { EndpointConnections } from "./connections";
 import type { EndpointCredentials } from "./endpoint-credentials";
 import { type Lane, slowAttempts } from "./lanes";
@@ -39,10 +40,13 @@ export async function attemptDelivery(
 ): Promise<AttemptsMade | null> {
   const content = job.content as NonNullable<DeliveryJob["content"]>;
   const timeoutMs = attemptTimeoutMs(endpoint.timeoutMs, config.deliveryTimeoutMs);
+  // Every attempt of a delivery is in one trace: its first attempt's, else its event's, else a new one.
+  const traceId = job.attempts[0]?.traceId ?? content.traceId ?? newTraceId();
   const attempts: Attempt[] = [];
   const results: AttemptResult[] = [];
   for (;;) {
     const number = job.attemptCount + attempts.length + 1;
+    const spanId = newSpanId();
     const send = async () => {
       const request = await buildSignedRequest({
         endpoint,
@@ -54,6 +58,7 @@ export async function attemptDelivery(
         payloadOverridden: job.payloadOverridden,
         timestamp: Math.floor(Date.now() / 1000),
         headerPrefix: config.signatureHeaderPrefix,
+        traceparent: traceparentOf(traceId, spanId),
       });
       const result = await sendSignedRequest(request, timeoutMs);
       // A slow receiver found by the main lane gets no more first attempts in this run (they go to the
@@ -72,6 +77,8 @@ export async function attemptDelivery(
       statusCode: result.statusCode ?? null,
       error: result.statusCode === undefined ? describeAttempt(result) : null,
       responseBody: result.responseBody ?? null,
+      traceId,
+      spanId,
     });
     // A slow receiver is not retried inline by the main lane: the retry goes to the slow lane, on the
     // schedule, and this run does not wait another timeout for it.

@@ -178,6 +178,8 @@ function observe(
       eventId: job.eventId,
       eventType: job.eventType,
       attempt: attempts[i]?.number ?? 0,
+      traceId: attempts[i]?.traceId ?? "",
+      spanId: attempts[i]?.spanId ?? "",
     };
     observeAttempt(env.DELIVERY_ANALYTICS, context, result, i === results.length - 1 ? step : null);
   });
@@ -192,6 +194,7 @@ function deliveredOf(job: DeliveryJob, { attempts, step }: AttemptsMade): Delive
       deliveryId: job.id,
       eventId: job.eventId,
       attempt: last.number,
+      traceId: last.traceId ?? "",
       statusCode: last.statusCode as number,
       durationMs: last.durationMs,
     },

@@ -104,7 +104,12 @@ export async function deliverPlans(env: Env, plans: Plan[], inlineLimit: number)
             eventId: event.id,
           },
           event.type,
-          { data: event.data, resources: event.resources, occurredAt: event.occurredAt },
+          {
+            data: event.data,
+            resources: event.resources,
+            occurredAt: event.occurredAt,
+            traceId: event.traceId,
+          },
         ),
       };
       if (jobs.length < inlineLimit) jobs.push(job);
@@ -254,8 +259,14 @@ async function eventsOf(
     }
     stored = await isStored();
   }
+  // Read back, an event has no trace but the one its message names (EventContent).
   const read = await Promise.all(
-    group.filter((m) => !m.event).map((m) => getEvent(history, organizationId, m.eventId)),
+    group
+      .filter((m) => !m.event)
+      .map(async (m) => {
+        const event = await getEvent(history, organizationId, m.eventId);
+        return event && { ...event, traceId: m.traceId };
+      }),
   );
   return [
     ...carried.filter((e) => stored.has(e.id)).map(({ idempotency: _, ...event }) => event),

@@ -121,7 +121,12 @@ async function firstAttemptJobs(
   return {
     jobs: todo.map(({ message, body }, i) => {
       const event = events[i];
-      const content = event && { data: event.data, resources: event.resources, occurredAt: event.occurredAt };
+      const content = event && {
+        data: event.data,
+        resources: event.resources,
+        occurredAt: event.occurredAt,
+        traceId: event.traceId ?? body.first?.traceId,
+      };
       return {
         source: "queue",
         message,

@@ -20,7 +20,7 @@ export type DeliveryMessage = {
   deliveryId: DeliveryId;
   endpointId: EndpointId;
   eventId: EventId;
-  first?: { eventType: string; event?: EventContent };
+  first?: { eventType: string; traceId?: string; event?: EventContent };
 };
 
 export function isDeliveryMessage(value: unknown): value is DeliveryMessage {
@@ -72,7 +72,7 @@ export function messageFor(job: DeliveryJob): DeliveryMessage {
   const body = storedDeliveryMessage(job);
   if (job.stored) return body;
   return withIfFits<DeliveryMessage>(
-    { ...body, first: { eventType: job.eventType } },
-    { first: { eventType: job.eventType, event: job.content ?? undefined } },
+    { ...body, first: { eventType: job.eventType, traceId: job.content?.traceId } },
+    { first: { eventType: job.eventType, traceId: job.content?.traceId, event: job.content ?? undefined } },
   );
 }

@@ -9,10 +9,13 @@ export type AttemptContext = {
   eventId: string;
   eventType: string;
   attempt: number;
+  /** The attempt's W3C trace and span (attempt.ts), so a log line or a data point leads to the trace. */
+  traceId: string;
+  spanId: string;
 };
 
 /** A delivery whose attempt succeeded in this run, for the run's summary line. */
-export type DeliveredAttempt = Pick<AttemptContext, "deliveryId" | "eventId" | "attempt"> & {
+export type DeliveredAttempt = Pick<AttemptContext, "deliveryId" | "eventId" | "attempt" | "traceId"> & {
   statusCode: number;
   durationMs: number;
 };
@@ -39,7 +42,7 @@ export function errorClass(result: AttemptResult, verdict: AttemptVerdict): stri
 /**
  * Makes an attempt observable once what follows it is decided: `final`, what the delivery came to in
  * this run when the attempt was the run's last, null when an inline retry followed. One Analytics
- * Engine data point (blobs: organization, endpoint, event type, LoggedOutcome, error class; doubles:
+ * Engine data point (blobs: organization, endpoint, event type, LoggedOutcome, error class, trace id; doubles:
  * duration ms, status code, attempt number, 1 if delivered; index: endpoint, so per-endpoint queries
  * sample well) and, for an attempt that did not deliver, its own structured line for Workers Logs.
  * Successes are logged together per run (logDelivered): a line is a billed log event, and the
@@ -56,7 +59,14 @@ export function observeAttempt(
   const error = errorClass(result, verdict);
   analytics.writeDataPoint({
     indexes: [context.endpoint.id],
-    blobs: [context.endpoint.organizationId, context.endpoint.id, context.eventType, outcome, error ?? ""],
+    blobs: [
+      context.endpoint.organizationId,
+      context.endpoint.id,
+      context.eventType,
+      outcome,
+      error ?? "",
+      context.traceId,
+    ],
     doubles: [result.durationMs, result.statusCode ?? 0, context.attempt, verdict === "delivered" ? 1 : 0],
   });
   if (verdict === "delivered") return;
@@ -69,6 +79,8 @@ export function observeAttempt(
       organizationId: context.endpoint.organizationId,
       eventType: context.eventType,
       attempt: context.attempt,
+      traceId: context.traceId,
+      spanId: context.spanId,
       statusCode: result.statusCode ?? null,
       durationMs: result.durationMs,
       outcome,

@@ -29,6 +29,8 @@ export type RequestInput = {
   timestamp: number;
   /** `SIGNATURE_HEADER_PREFIX`, e.g. `case-` for `case-webhook-id`. */
   headerPrefix: string;
+  /** This attempt's W3C `traceparent` (lib/trace.ts). */
+  traceparent: string;
 };
 
 export const USER_AGENT = `edge-webhooks/${version}`;
@@ -60,6 +62,7 @@ export async function buildSignedRequest(input: RequestInput): Promise<SignedReq
   headers["user-agent"] = USER_AGENT;
   headers["webhook-delivery-id"] = input.deliveryId;
   headers["webhook-attempt"] = String(input.attemptNumber);
+  headers.traceparent = input.traceparent;
   // Both are signed with the endpoint's real secret, with content the caller chose (docs/security.md).
   if (input.replayOf) headers["webhook-replay-of"] = input.replayOf;
   if (input.payloadOverridden) headers["webhook-payload-override"] = "true";

@@ -1,6 +1,7 @@
 import { getConfig } from "../config";
 import type { Endpoint } from "../domain/endpoint";
 import { newTestDeliveryId, newTestEventId } from "../lib/ids";
+import { newSpanId, newTraceId, traceparentOf } from "../lib/trace";
 import { loadEndpointCredentials } from "./endpoint-credentials";
 import { buildSignedRequest } from "./request";
 import { classifyAttempt, describeAttempt } from "./retry-policy";
@@ -43,6 +44,7 @@ export async function sendTestMessage(
     test: true,
     timestamp: Math.floor(Date.now() / 1000),
     headerPrefix: config.signatureHeaderPrefix,
+    traceparent: traceparentOf(newTraceId(), newSpanId()),
   });
   const result = await sendSignedRequest(
     request,

@@ -26,6 +26,9 @@ export type Attempt = {
   statusCode: number | null;
   error: string | null;
   responseBody: string | null;
+  /** W3C trace context sent with it (`traceparent`): the delivery's trace, the attempt's own span. */
+  traceId?: string;
+  spanId?: string;
 };
 
 /** Who and what a delivery is, whatever stage it is in. */

@@ -9,7 +9,17 @@ import type { EventId, OrganizationId } from "../lib/ids";
 export type EventResources = Record<string, string>;
 
 /** What a delivery's body is built from: the event's data (or a replay's own), resources and time. */
-export type EventContent = { data: unknown; resources: EventResources; occurredAt: string };
+export type EventContent = {
+  data: unknown;
+  resources: EventResources;
+  occurredAt: string;
+  /**
+   * The W3C trace the event belongs to (lib/trace.ts), from its publisher's `traceparent` or new. It
+   * travels with the event in messages, not in its row: an event read back from storage (a sweeper's
+   * re-send) has none, and its deliveries start a trace of their own.
+   */
+  traceId?: string;
+};
 
 export type EventRecord = EventContent & {
   id: EventId;

@@ -11,6 +11,8 @@ import { isIdOf, isRecord } from "../lib/queue";
 export type EventMessage = {
   organizationId: OrganizationId;
   eventId: EventId;
+  /** The event's trace, also when the event itself does not ride along. */
+  traceId?: string;
   event?: EventRecord & { idempotency?: IdempotencyRecord };
 };
 

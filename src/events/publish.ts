@@ -7,6 +7,7 @@ import { ServiceError } from "../lib/errors";
 import { sha256Hex } from "../lib/hash";
 import { newEventId, type OrganizationId } from "../lib/ids";
 import { sendAll, sweepAfter, withIfFits } from "../lib/queue";
+import { newTraceId, traceIdOf } from "../lib/trace";
 import type { EventMessage } from "./message";
 
 export type PublishInput = {
@@ -17,6 +18,8 @@ export type PublishInput = {
   resources?: EventResources;
   /** The publisher's Idempotency-Key: a retry with the same request returns the first event. */
   idempotencyKey?: string;
+  /** The publisher's W3C `traceparent`: its trace is the event's; absent or malformed, a new one. */
+  traceparent?: string;
 };
 
 /** The stored event, and whether it was stored by an earlier request with the same Idempotency-Key. */
@@ -65,6 +68,7 @@ export async function publishEvent(
     resources,
     occurredAt: input.occurredAt ?? now,
     createdAt: now,
+    traceId: traceIdOf(input.traceparent) ?? newTraceId(),
   };
   const idempotency = input.idempotencyKey
     ? { key: input.idempotencyKey, requestHash: await requestHash(input) }
@@ -79,7 +83,7 @@ export async function publishEvent(
     history,
     event,
     message: withIfFits<EventMessage>(
-      { organizationId: event.organizationId, eventId: event.id },
+      { organizationId: event.organizationId, eventId: event.id, traceId: event.traceId },
       { event: { ...event, idempotency } },
     ),
     store: () => insertEvent(history, event, { idempotency, sweepAfter: sweepAfter(Date.now()) }),

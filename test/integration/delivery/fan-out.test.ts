@@ -60,7 +60,8 @@ describe("fan-out", () => {
     const { org, receiver, signingSecret } = await givenEndpoint({ filters: ["webhook.test"] });
     const data = { blob: "x".repeat(130_000) };
     const { event, message } = await publishCaptured(org.id, "webhook.test", data);
-    expect(message).toEqual({ organizationId: org.id, eventId: event.id });
+    // Ids and the event's trace only: the event itself does not fit.
+    expect(message).toEqual({ organizationId: org.id, eventId: event.id, traceId: expect.any(String) });
 
     await consume(batchOf("webhook-events", [message]));
     const [delivery] = await settledDeliveries(org.token, `event_id=${event.id}`, 1);
@@ -68,6 +69,8 @@ describe("fan-out", () => {
     const [request] = await receiver.received();
     const body = new Webhook(signingSecret).verify(request?.body ?? "", request?.headers ?? {});
     expect(body).toMatchObject({ id: event.id, data });
+    // Read back from D1, the event is still in the trace its message named.
+    expect(request?.headers.traceparent?.slice(3, 35)).toBe((message as { traceId: string }).traceId);
   });
 });
 

@@ -751,6 +751,10 @@ export interface components {
             statusCode: number | null;
             error: string | null;
             responseBody: string | null;
+            /** @description The W3C trace id sent in its `traceparent` */
+            traceId: string | null;
+            /** @description Its own span id, in the same `traceparent` */
+            spanId: string | null;
         };
         Jwk: {
             /** @enum {string} */
@@ -2370,6 +2374,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description W3C Trace Context: its trace id is the event's, sent on every delivery attempt; malformed, a new trace */
+                traceparent?: string;
                 /** @description Same key and body: the first event again (202); other body: 409 */
                 "idempotency-key"?: string;
             };
@@ -2658,6 +2664,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         delivery: components["schemas"]["Delivery"] & {
+                            /** @description The trace every attempt is in (its event's, from the publisher's `traceparent`); null before the first */
+                            traceId: string | null;
                             attempts: components["schemas"]["Attempt"][];
                         };
                     };

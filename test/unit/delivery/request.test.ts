@@ -20,6 +20,7 @@ const input = (overrides: Partial<RequestInput> = {}): RequestInput => ({
   payloadOverridden: false,
   timestamp: Math.floor(Date.now() / 1000),
   headerPrefix: "",
+  traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
   ...overrides,
 });
 
