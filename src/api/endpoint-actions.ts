@@ -47,6 +47,19 @@ const MAX_GRACE_SECONDS = 30 * 86_400;
 const DEFAULT_GRACE_SECONDS = 86_400;
 const DEFAULT_TEST_TYPE = "webhook.test";
 
+/** A rotation's options, as this route and the operator's (api/operational-endpoints.ts) take them. */
+export const RotateSecretIn = z.strictObject({
+  previousSecretExpiresInSec: defaultsTo(
+    z.number().int().min(0).max(MAX_GRACE_SECONDS),
+    DEFAULT_GRACE_SECONDS,
+    "How long the previous secret keeps signing, in seconds",
+  ),
+  signatureAlgorithm: SignatureAlgorithmIn.optional().openapi({
+    description:
+      "The new key's algorithm; without it, the endpoint's. A change signs with both kinds through the grace",
+  }),
+});
+
 endpointActions.openapi(
   createRoute({
     method: "post",
@@ -57,19 +70,7 @@ endpointActions.openapi(
     security: [{ apiKey: [] }],
     request: {
       params: idParam("endpoint"),
-      body: optionalJsonBody(
-        z.strictObject({
-          previousSecretExpiresInSec: defaultsTo(
-            z.number().int().min(0).max(MAX_GRACE_SECONDS),
-            DEFAULT_GRACE_SECONDS,
-            "How long the previous secret keeps signing, in seconds",
-          ),
-          signatureAlgorithm: SignatureAlgorithmIn.optional().openapi({
-            description:
-              "The new key's algorithm; without it, the endpoint's. A change signs with both kinds through the grace",
-          }),
-        }),
-      ),
+      body: optionalJsonBody(RotateSecretIn),
     },
     responses: {
       200: jsonContent(

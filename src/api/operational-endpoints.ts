@@ -16,7 +16,8 @@ import {
   pageSchema,
 } from "./app";
 import { type AppEnv, adminAuth } from "./auth";
-import { EndpointCreateIn, EndpointOut, NewKeyOut, SignatureAlgorithmIn } from "./endpoint-schemas";
+import { RotateSecretIn } from "./endpoint-actions";
+import { EndpointCreateIn, EndpointOut, NewKeyOut } from "./endpoint-schemas";
 
 /**
  * Operational webhooks (docs/api.md#operational-webhooks): the operator's endpoints, which receive
@@ -118,17 +119,7 @@ export function operationalEndpoints(api: Api) {
       security: [{ adminToken: [] }],
       request: {
         params: idParam("endpoint"),
-        body: optionalJsonBody(
-          z.strictObject({
-            previousSecretExpiresInSec: z
-              .number()
-              .int()
-              .min(0)
-              .max(30 * 86_400)
-              .optional(),
-            signatureAlgorithm: SignatureAlgorithmIn.optional(),
-          }),
-        ),
+        body: optionalJsonBody(RotateSecretIn),
       },
       responses: {
         200: jsonContent(z.object({ ...NewKeyOut, previousSecretExpiresAt: z.string() }), "Rotated"),

@@ -11,8 +11,8 @@ import { keyCache } from "./key-cache";
  *
  * Keys: `whsk_` + base64 of the 32-byte private key seed (RFC 8032's "secret key"), `whpk_` + base64
  * of the 32-byte public key. WebCrypto cannot import a raw Ed25519 private key, so the seed is wrapped
- * in the fixed PKCS#8 header below, which needs no public key; the public key is recovered from the
- * imported key's JWK export (`publicKeyOf`). A libsodium-style 64-byte secret key (seed || public
+ * in the fixed PKCS#8 header below, which needs no public key; the public key is stored beside it
+ * (db/endpoint-secrets.ts). A libsodium-style 64-byte secret key (seed || public
  * key) is refused; its first 32 bytes are the seed to store.
  */
 export const PRIVATE_KEY_PREFIX = "whsk_";
@@ -43,8 +43,8 @@ function pkcs8Of(privateKey: string): Uint8Array<ArrayBuffer> {
   return pkcs8;
 }
 
-function importPrivateKey(privateKey: string, extractable: boolean): Promise<CryptoKey> {
-  return crypto.subtle.importKey("pkcs8", pkcs8Of(privateKey), ED25519, extractable, ["sign"]);
+function importPrivateKey(privateKey: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("pkcs8", pkcs8Of(privateKey), ED25519, false, ["sign"]);
 }
 
 /** Standard base64 of a JWK member (base64url without padding). */
@@ -79,20 +79,13 @@ export async function signStandardWebhooksEd25519(
     privateKeys.map(async (privateKey) => {
       const signature = await crypto.subtle.sign(
         ED25519,
-        await signingKey(privateKey, () => importPrivateKey(privateKey, false)),
+        await signingKey(privateKey, () => importPrivateKey(privateKey)),
         content,
       );
       return `v1a,${bytesToBase64(new Uint8Array(signature))}`;
     }),
   );
   return signatures.join(" ");
-}
-
-/** The `whpk_` public key of a stored `whsk_` private key, so only the private key needs storing. */
-export async function publicKeyOf(privateKey: string): Promise<string> {
-  const key = await importPrivateKey(privateKey, true);
-  const jwk = (await crypto.subtle.exportKey("jwk", key)) as JsonWebKey;
-  return PUBLIC_KEY_PREFIX + jwkMemberToBase64(jwk.x);
 }
 
 /** An RFC 8037 JWK of a `whpk_` public key, for receivers that load verification keys as JWKs (a JWKS). */

@@ -994,8 +994,12 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
+                    /** @description How long the previous secret keeps signing, in seconds. Default: `86400` */
                     previousSecretExpiresInSec?: number;
-                    /** @enum {string} */
+                    /**
+                     * @description The new key's algorithm; without it, the endpoint's. A change signs with both kinds through the grace
+                     * @enum {string}
+                     */
                     signatureAlgorithm?: "hmac-sha256" | "ed25519";
                 };
             };
