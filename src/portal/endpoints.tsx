@@ -190,7 +190,7 @@ endpointPages.post("/:id/rotate", async (c) => {
   if (!rotated.ok) return renderEndpoint(c, { problem: rotated.problem });
   return c.html(
     <Page c={c} title="Secret rotated">
-      <NewKeyShown shown={rotated.body} />
+      <NewKeyShown shown={rotated.body} replacing />
       <p>The previous secret keeps signing until {when(rotated.body.previousSecretExpiresAt)}.</p>
       <p>
         <a href={`/portal/endpoints/${c.req.param("id")}`}>Back to the endpoint</a>
@@ -379,10 +379,14 @@ export async function eventTypeNames(c: Context<PortalEnv>): Promise<string[]> {
 /** What creating a key shows (api/endpoint-schemas.ts NewKeyOut): an HMAC secret, or a public key. */
 type NewKey = { signingSecret?: string; verificationKey?: string };
 
-function NewKeyShown({ shown }: { shown: NewKey }) {
-  return shown.verificationKey ? (
-    <Secret label="Verification key (public, Ed25519)" value={shown.verificationKey} />
-  ) : (
-    <Secret label="Signing secret" value={shown.signingSecret ?? ""} />
+function NewKeyShown({ shown, replacing }: { shown: NewKey; replacing?: boolean }) {
+  const [label, value] = shown.verificationKey
+    ? ["verification key (public, Ed25519)", shown.verificationKey]
+    : ["signing secret", shown.signingSecret ?? ""];
+  return (
+    <Secret
+      label={replacing ? `New ${label}` : `${label[0]?.toUpperCase()}${label.slice(1)}`}
+      value={value}
+    />
   );
 }
