@@ -5,6 +5,7 @@ import { getEndpoint } from "../db/endpoints/reads";
 import { dataOf } from "../db/shards";
 import { replayDeliveries } from "../delivery/replay";
 import { ATTEMPT_TRIGGERS, type Attempt, DELIVERY_STATUSES, type Delivery } from "../domain/delivery";
+import { endpointHealth } from "../health/endpoint-health";
 import { notFound, ServiceError } from "../lib/errors";
 import { checkCoverage, mayRead, readableTypes } from "./access";
 import {
@@ -150,6 +151,25 @@ deliveries.openapi(
                   "The trace every attempt is in (its event's, from the publisher's `traceparent`); null before the first",
               }),
               attempts: z.array(AttemptOut),
+              lane: z
+                .object({
+                  lane: z
+                    .string()
+                    .openapi({ description: 'Its ordering key, or "" for the endpoint\'s one lane' }),
+                  sequence: z
+                    .number()
+                    .int()
+                    .openapi({ description: "Its acceptance number in the organization" }),
+                  position: z
+                    .number()
+                    .int()
+                    .openapi({ description: "How many deliveries are ahead of it; 0: next or being sent" }),
+                })
+                .nullable()
+                .openapi({
+                  description:
+                    "While it waits in an ordered lane (endpoints with `ordering`): where; null otherwise",
+                }),
             }),
           }),
           "The delivery",
@@ -165,12 +185,18 @@ deliveries.openapi(
       getDelivery(db, c.get("organizationId"), c.req.valid("param").id),
     );
     if (!delivery || !mayRead(c, delivery.eventType)) throw notFound("Delivery");
+    // Only a pending delivery can be waiting in a lane; the endpoint's object says where.
+    const lane =
+      delivery.status === "pending"
+        ? await endpointHealth(c.env, delivery.endpointId).orderedPlace(delivery.id)
+        : null;
     return c.json(
       {
         delivery: {
           ...toDeliveryOut(delivery),
           traceId: delivery.attempts[0]?.traceId ?? null,
           attempts: delivery.attempts.map(toAttemptOut),
+          lane,
         },
       },
       200,
@@ -218,7 +244,7 @@ deliveries.openapi(
     if (body.payload)
       checkEventData(original.eventType, body.payload, { type: "eventType", data: "payload" });
     await takeReplayPermits(c.env, endpoint.id, 1);
-    const [replay] = await replayDeliveries(c.env, [original], body.payload);
+    const [replay] = await replayDeliveries(c.env, endpoint, [original], body.payload);
     return c.json({ delivery: toDeliveryOut(replay as Delivery) }, 202);
   },
 );

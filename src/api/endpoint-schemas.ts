@@ -8,6 +8,7 @@ import { checkEndpointUrl } from "../delivery/url-policy";
 import {
   ENDPOINT_STATUSES,
   type Endpoint,
+  ORDERINGS,
   PAYLOAD_FORMATS,
   SIGNATURE_ALGORITHMS,
   SIGNATURE_SCHEMES,
@@ -21,6 +22,9 @@ import {
   HeadersPatchIn,
   headerProblems,
 } from "./endpoint-headers";
+
+const ORDERING_DESCRIPTION =
+  "How this endpoint's deliveries are ordered. `none` (default): in parallel, fastest. `endpoint`: one at a time in the order the events were accepted; the next is sent once the one before is delivered or has finally failed. `key`: the same, per ordering key (the event's `orderingKey`, else its first resource id); different keys in parallel. See docs/architecture.md#ordered-lanes";
 
 /**
  * The API shapes of an endpoint (docs/api.md#endpoints-and-subscriptions): what a create and a PATCH
@@ -72,6 +76,7 @@ const settingFields = {
     .max(MAX_RETRY_STEPS)
     .nullable()
     .openapi({ example: [10, 60, 600, 3600] }),
+  ordering: z.enum(ORDERINGS).openapi({ description: ORDERING_DESCRIPTION }),
 };
 
 export const SignatureAlgorithmIn = z.enum(SIGNATURE_ALGORITHMS);
@@ -88,6 +93,7 @@ export const ENDPOINT_DEFAULTS = {
   rateLimitPerSecond: null,
   timeoutMs: null,
   retrySchedule: null,
+  ordering: "none",
 } as const;
 
 export const EndpointCreateIn = z
@@ -127,6 +133,7 @@ export const EndpointCreateIn = z
       ENDPOINT_DEFAULTS.retrySchedule,
       `Seconds before each retry from the queue (1 to ${QUEUE_MAX_DELAY_SECONDS} each, at most ${MAX_RETRY_STEPS} steps, ±10% jitter added); null, RETRY_SCHEDULE_SECONDS`,
     ),
+    ordering: defaultsTo(settingFields.ordering, ENDPOINT_DEFAULTS.ordering, ORDERING_DESCRIPTION),
   })
   .openapi("EndpointCreate");
 
@@ -189,6 +196,7 @@ export const EndpointOut = z
     rateLimitPerSecond: z.number().nullable(),
     timeoutMs: z.number().nullable(),
     retrySchedule: z.array(z.number()).nullable(),
+    ordering: settingFields.ordering,
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -215,6 +223,7 @@ export function toEndpointOut(e: Endpoint): EndpointOut {
     rateLimitPerSecond: e.rateLimitPerSecond,
     timeoutMs: e.timeoutMs,
     retrySchedule: e.retrySchedule,
+    ordering: e.ordering,
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
   };

@@ -10,6 +10,7 @@ import { notifyOperator } from "../events/operator";
 import { endpointHealth } from "../health/endpoint-health";
 import { notFound } from "../lib/errors";
 import { newEndpointId } from "../lib/ids";
+import { forgetOrdering } from "../ordering/organizations";
 import { endpointToChange } from "./access";
 import {
   bodyResponses,
@@ -29,6 +30,7 @@ import { type AppEnv, apiKeyAuth } from "./auth";
 import { endpointActions } from "./endpoint-actions";
 import { capReached, endpointCaps, updateRefused } from "./endpoint-caps";
 import { mergeHeaders } from "./endpoint-headers";
+import { endpointLanes } from "./endpoint-lanes";
 import {
   checkSettings,
   ENDPOINT_DEFAULTS,
@@ -86,6 +88,7 @@ endpoints.openapi(
       key.store,
     ]);
     if (!inserted?.meta.changes) throw await capReached(c.env, endpoint.organizationId, endpoint.url);
+    if (endpoint.ordering !== "none") forgetOrdering(endpoint.organizationId);
     tellOperator(c, "operator.endpoint.created", endpoint);
     return c.json({ endpoint: toEndpointOut(endpoint), ...key.shown }, 201);
   },
@@ -176,10 +179,14 @@ endpoints.openapi(
     if (!(await updateEndpoint(c.env.DB, written, endpointCaps(c.env).perUrl))) {
       throw await updateRefused(c.env, current, next);
     }
-    // A re-enabled endpoint starts a fresh failure streak.
+    if (written.ordering !== current.ordering) forgetOrdering(current.organizationId);
+    // A re-enabled endpoint starts a fresh failure streak, and its ordered lanes go on; a disabled
+    // one's lanes hold, keeping their order.
     if (status === "active" && current.status !== "active") {
       await endpointHealth(c.env, current.id).reset();
       tellOperator(c, "operator.endpoint.enabled", written);
+    } else if (status && status !== "active" && current.status === "active") {
+      await endpointHealth(c.env, current.id).holdOrdered();
     }
     return c.json({ endpoint: toEndpointOut(written) }, 200);
   },
@@ -210,12 +217,14 @@ endpoints.openapi(
       purgeDeletedEndpointSecrets(c.env.DB, id, at),
     ]);
     if (!deleted?.meta.changes) throw notFound("Endpoint");
+    if (endpoint.ordering !== "none") forgetOrdering(endpoint.organizationId);
     tellOperator(c, "operator.endpoint.deleted", endpoint);
     return c.body(null, 204);
   },
 );
 
 endpoints.route("/", endpointActions);
+endpoints.route("/", endpointLanes);
 
 /** After the answer: the operator's endpoints hear of the change (events/operator.ts). */
 function tellOperator(

@@ -37,6 +37,11 @@ export const EventIn = z
       .record(z.string().min(1).max(100), z.string().min(1).max(200))
       .optional()
       .openapi({ description: 'Ids of the resources the event is about, e.g. `{vault: "vault_123"}`' }),
+    orderingKey: z.string().min(1).max(128).optional().openapi({
+      description:
+        'For endpoints with `ordering: "key"`: events with the same key are delivered to such an endpoint one at a time, in the order they were accepted. 1–128 characters. Without it, the event\'s first resource id is its key',
+      example: "matter_123",
+    }),
   })
   .openapi("EventPublish");
 

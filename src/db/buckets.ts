@@ -122,8 +122,32 @@ export async function ensureBuckets(h: History, ids: Iterable<string>): Promise<
     if (bucket !== "legacy" && !known.has(bucket)) missing.add(bucket);
   }
   if (missing.size === 0) return;
+  await Promise.all([...missing].map((week) => addOrderingColumns(h, week)));
   await h.db.batch([...missing].flatMap((week) => bucketSchema(week).map((sql) => h.db.prepare(sql))));
   for (const week of missing) known.add(week);
+}
+
+/**
+ * A week's events table made before ordered delivery (migrations/data/0002) lacks `sequence` and
+ * `ordering_key`: the first write into the week from an isolate adds them, once (a table that has them,
+ * or not there yet, is left alone: bucketSchema makes it whole).
+ */
+async function addOrderingColumns(h: History, week: number): Promise<void> {
+  const table = tableOf("events", week);
+  const { results } = await h.db
+    .prepare("SELECT name FROM pragma_table_info(?)")
+    .bind(table)
+    .all<{ name: string }>();
+  if (results.length === 0 || results.some(({ name }) => name === "sequence")) return;
+  try {
+    await h.db.batch([
+      h.db.prepare(`ALTER TABLE ${table} ADD COLUMN sequence INTEGER`),
+      h.db.prepare(`ALTER TABLE ${table} ADD COLUMN ordering_key TEXT`),
+    ]);
+  } catch (error) {
+    // Another isolate added them first.
+    if (!/duplicate column/.test(String(error))) throw error;
+  }
 }
 
 /** Drops a week's tables, one batch for both; a later write into the week would create them again. */
@@ -181,8 +205,14 @@ function bucketSchema(week: number): string[] {
        fan_out_status TEXT NOT NULL DEFAULT 'done' CHECK (fan_out_status IN ('pending', 'done', 'failed')),
        fan_out_error TEXT,
        sweeps INTEGER NOT NULL DEFAULT 0,
+       sequence INTEGER,
+       ordering_key TEXT,
        PRIMARY KEY (organization_id, id)
      ) WITHOUT ROWID`,
+    // What ordered lanes ask of a week (src/ordering/): the organization's events still pending
+    // fan-out, by their acceptance number (only ordered events have one).
+    `CREATE INDEX IF NOT EXISTS ${events}_pending_in_order ON ${events} (organization_id, sequence)
+       WHERE fan_out_status = 'pending' AND sequence IS NOT NULL`,
     `CREATE UNIQUE INDEX IF NOT EXISTS ${events}_by_idempotency_key ON ${events} (organization_id, idempotency_key)
        WHERE idempotency_key IS NOT NULL`,
     `CREATE INDEX IF NOT EXISTS ${events}_to_sweep ON ${events} (sweep_after) WHERE sweep_after IS NOT NULL`,

@@ -25,6 +25,9 @@ type EventRow = {
   created_at: string;
   fan_out_status: FanOutStatus;
   fan_out_error: string | null;
+  /** Ordered events' (migrations/data/0002); absent in legacy tables. */
+  sequence?: number | null;
+  ordering_key?: string | null;
 };
 
 /** Rows as events, the data of those that keep it in R2 read from there. */
@@ -50,6 +53,9 @@ const toEvent = (row: EventRow): StoredEvent => ({
   occurredAt: row.occurred_at,
   createdAt: row.created_at,
   fanOut: { status: row.fan_out_status, error: row.fan_out_error },
+  ...(typeof row.sequence === "number" && {
+    order: { sequence: row.sequence, key: row.ordering_key ?? null },
+  }),
 });
 
 /**
@@ -65,17 +71,72 @@ export async function insertEvent(
   e: EventRecord,
   options: { idempotency?: IdempotencyRecord; sweepAfter: string },
 ): Promise<boolean> {
+  const { meta } = await (await eventInsert(h, e, options, null)).run();
+  return meta.changes > 0;
+}
+
+/**
+ * Stores an event as insertEvent does, numbered: the organization's next acceptance number is taken in
+ * the same D1 batch, one transaction, so the numbers follow the order in which publishes were stored
+ * (docs/architecture.md#ordered-lanes). Returns the event's number, or null when nothing was stored (a
+ * number may then go unused: a gap, which orders nothing wrongly).
+ */
+export async function insertOrderedEvent(
+  h: History,
+  e: EventRecord,
+  options: { idempotency?: IdempotencyRecord; sweepAfter: string; orderingKey: string | null },
+): Promise<number | null> {
+  const [taken, inserted] = await h.db.batch<{ last: number }>([
+    takeSequences(h, e.organizationId, 1),
+    await eventInsert(h, e, options, options.orderingKey),
+  ]);
+  const sequence = taken?.results[0]?.last;
+  if (inserted?.meta.changes === 0) return null;
+  if (sequence === undefined) throw new Error(`event ${e.id} was stored without its number`);
+  return sequence;
+}
+
+/**
+ * Takes the organization's next `count` acceptance numbers (migrations/data/0002), returning the last
+ * of them (`last`): the numbers are last - count + 1 to last. For a batch that numbers what it writes.
+ */
+export function takeSequences(
+  h: History,
+  organizationId: OrganizationId,
+  count: number,
+): D1PreparedStatement {
+  return h.db
+    .prepare(
+      `INSERT INTO event_sequences (organization_id, last) VALUES (?, ?)
+       ON CONFLICT (organization_id) DO UPDATE SET last = last + excluded.last RETURNING last`,
+    )
+    .bind(organizationId, count);
+}
+
+/**
+ * The statement that stores an event, pending fan-out; `orderingKey` not null (or null, numbered with
+ * no key) only inside insertOrderedEvent's batch, whose first statement took the number it reads.
+ */
+async function eventInsert(
+  h: History,
+  e: EventRecord,
+  options: { idempotency?: IdempotencyRecord; sweepAfter: string },
+  orderingKey: string | null | undefined,
+): Promise<D1PreparedStatement> {
   await ensureBuckets(h, [e.id]);
   const table = tableOfId(h, "events", e.id);
   const data = JSON.stringify(e.data);
   // Large data goes to R2 first, the row keeping its key; the legacy tables have no key column.
   const dataKey =
     h.payloads && table !== "events" ? await storePayload(h.payloads, e.organizationId, e.id, data) : null;
-  const { meta } = await h.db
+  const ordered = orderingKey !== undefined;
+  return h.db
     .prepare(
       `INSERT INTO ${table} (organization_id, id, type, data, resources, occurred_at, created_at, sweep_after,
-         idempotency_key, request_hash, fan_out_status${dataKey ? ", data_key" : ""})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending'${dataKey ? ", ?" : ""})
+         idempotency_key, request_hash, fan_out_status${dataKey ? ", data_key" : ""}${ordered ? ", sequence, ordering_key" : ""})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending'${dataKey ? ", ?" : ""}${
+         ordered ? ", (SELECT last FROM event_sequences WHERE organization_id = ?), ?" : ""
+       })
        ON CONFLICT DO NOTHING`,
     )
     .bind(
@@ -90,9 +151,8 @@ export async function insertEvent(
       options.idempotency?.key ?? null,
       options.idempotency?.requestHash ?? null,
       ...(dataKey ? [dataKey] : []),
-    )
-    .run();
-  return meta.changes > 0;
+      ...(ordered ? [e.organizationId, orderingKey] : []),
+    );
 }
 
 /**
@@ -271,4 +331,44 @@ export function failEventFanOut(h: History, e: EventToSweep, reason: string): D1
        WHERE organization_id = ? AND id = ? AND fan_out_status = 'pending'`,
     )
     .bind(reason, e.organizationId, e.id);
+}
+
+/**
+ * The number below which every one of the organization's ordered events has been fanned out (or
+ * given up by the sweeper), so a lane may send a delivery numbered up to it without a lower-numbered
+ * event still on its way (docs/architecture.md#ordered-lanes). The counter is read before the weeks, so
+ * an event numbered at most `last` and still pending is seen; a week whose table predates ordering
+ * holds no numbered event.
+ */
+export async function fannedOutBelow(h: History, organizationId: OrganizationId): Promise<number> {
+  const last =
+    (await h.db
+      .prepare("SELECT last FROM event_sequences WHERE organization_id = ?")
+      .bind(organizationId)
+      .first<number>("last")) ?? 0;
+  const weeks = (await liveBuckets(h)).filter((bucket) => bucket !== "legacy");
+  const pending = await Promise.all(
+    weeks.map((week) =>
+      orMissing(
+        h.db
+          .prepare(
+            `SELECT MIN(sequence) AS pending FROM ${tableOf("events", week)}
+             WHERE organization_id = ? AND fan_out_status = 'pending' AND sequence IS NOT NULL`,
+          )
+          .bind(organizationId)
+          .first<number | null>("pending"),
+      ),
+    ),
+  );
+  return Math.min(last + 1, ...pending.filter((p): p is number => typeof p === "number"));
+}
+
+/** A read of a week's table, or null if the table or its ordering columns are not there. */
+async function orMissing<T>(read: Promise<T | null>): Promise<T | null> {
+  try {
+    return await read;
+  } catch (error) {
+    if (/no such (table|column)/.test(String(error))) return null;
+    throw error;
+  }
 }

@@ -1,7 +1,9 @@
 import { failDelivery } from "../db/deliveries/consumer";
 import { dataOf } from "../db/shards";
+import type { DeliveryMessage } from "../domain/delivery";
+import { endpointHealth } from "../health/endpoint-health";
 import { answerEach, readMessages } from "../lib/queue";
-import { type DeliveryMessage, firstAttemptJob, isDeliveryMessage } from "./job";
+import { firstAttemptJob, isDeliveryMessage } from "./job";
 
 /**
  * The deliveries' dead-letter consumer: a delivery whose consumer kept crashing past the queue's
@@ -15,5 +17,11 @@ export async function deadLetterDeliveries(batch: MessageBatch, env: Env): Promi
     await data.db.batch(
       await failDelivery(data, { ...job, stored: !body.first }, "dead_lettered: the consumer kept failing"),
     );
+    // Its ordered lane goes on now rather than when its lease ends.
+    if (body.ordered) {
+      await endpointHealth(env, body.endpointId).reportOrdered([
+        { turn: body.ordered, outcome: { kind: "failed" } },
+      ]);
+    }
   });
 }

@@ -8,15 +8,10 @@ import { dataOf } from "../db/shards";
 import type { DeliveryEndpoint } from "../domain/endpoint";
 import type { EventRecord } from "../domain/event";
 import { type EventMessage, isEventMessage } from "../events/message";
-import {
-  type DeliveryId,
-  type EndpointId,
-  type EventId,
-  fanOutDeliveryId,
-  type OrganizationId,
-} from "../lib/ids";
+import { type EndpointId, type EventId, fanOutDeliveryId, type OrganizationId } from "../lib/ids";
 import { readMessages, sendAll, sweepAfter } from "../lib/queue";
 import { firstAttemptJob, type Job, messageFor } from "./job";
+import { handToLanes, isOrderedPair, type OrderedPair, type Pair } from "./ordered-hand-off";
 import type { UnsettledEvents } from "./outcome";
 import { runDeliveries } from "./run";
 
@@ -55,7 +50,7 @@ export type Plan =
   | {
       organizationId: OrganizationId;
       events: EventRecord[];
-      pairs: { event: EventRecord; endpoint: DeliveryEndpoint; id: DeliveryId }[];
+      pairs: Pair[];
     }
   | { organizationId: OrganizationId; failed: EventMessage[]; error: string };
 
@@ -92,7 +87,13 @@ export async function deliverPlans(env: Env, plans: Plan[], inlineLimit: number)
       continue;
     }
     const handedOn: Job[] = [];
-    for (const { event, endpoint, id } of plan.pairs) {
+    const ordered: OrderedPair[] = [];
+    for (const pair of plan.pairs) {
+      if (isOrderedPair(pair)) {
+        ordered.push(pair);
+        continue;
+      }
+      const { event, endpoint, id } = pair;
       endpoints.set(endpoint.id, endpoint);
       const job: Job = {
         source: "fan-out",
@@ -116,6 +117,7 @@ export async function deliverPlans(env: Env, plans: Plan[], inlineLimit: number)
       else handedOn.push(job);
     }
     handOns.push(handOn(env, handedOn, unsettled));
+    if (ordered.length > 0) handOns.push(handOrdered(env, plan.organizationId, ordered, unsettled));
   }
   await Promise.all(handOns);
   for (const [eventId, error] of await runDeliveries(env, getConfig(env), jobs, endpoints)) {
@@ -123,6 +125,20 @@ export async function deliverPlans(env: Env, plans: Plan[], inlineLimit: number)
   }
   await recordFanOut(env, plans, unsettled);
   return new Set(unsettled.keys());
+}
+
+/** Ordered deliveries go to their endpoints' lanes (ordered-hand-off.ts), on the organization's shard. */
+async function handOrdered(
+  env: Env,
+  organizationId: OrganizationId,
+  pairs: OrderedPair[],
+  unsettled: UnsettledEvents,
+): Promise<void> {
+  try {
+    await handToLanes(env, getConfig(env), await dataOf(env, organizationId), pairs, unsettled);
+  } catch (error) {
+    for (const { event } of pairs) unsettled.set(event.id, `ordered hand-off failed: ${String(error)}`);
+  }
 }
 
 /** Fan-out reads an organization's subscriptions this many at a time. */
@@ -175,7 +191,9 @@ export async function planOrganization(
     );
     const todo: typeof pairs = [];
     for (const pair of pairs) {
-      if (done.has(pair.id)) continue;
+      // An ordered delivery's row is written before its lane takes it: if that failed, it is handed
+      // on again (a lane takes what it holds or has just settled only once).
+      if (done.has(pair.id) && !isOrderedPair(pair)) continue;
       done.add(pair.id); // the same event twice in this batch: once is enough
       todo.push(pair);
     }

@@ -4,9 +4,11 @@ import { leaseDeliveries } from "../db/deliveries/consumer";
 import { getEvent } from "../db/events";
 import { storedIds } from "../db/id-ranges";
 import { dataOf } from "../db/shards";
+import type { DeliveryMessage, LaneTurn } from "../domain/delivery";
 import type { OrganizationId } from "../lib/ids";
 import { type Received, readMessages } from "../lib/queue";
-import { type DeliveryMessage, firstAttemptJob, isDeliveryMessage, type Job } from "./job";
+import { firstAttemptJob, isDeliveryMessage, type Job } from "./job";
+import { type PendingReport, reportToLanes } from "./lane-reports";
 import type { Lane } from "./lanes";
 import { leaseSeconds, runDeliveries } from "./run";
 
@@ -51,12 +53,19 @@ async function organizationJobs(
         history,
         config,
         organizationId,
-        received.filter(({ body }) => !body.first),
+        received.filter(({ body }) => !body.first && !body.ordered),
       ),
       firstAttemptJobs(
         history,
         organizationId,
-        received.filter(({ body }) => body.first),
+        received.filter(({ body }) => body.first && !body.ordered),
+      ),
+      orderedJobs(
+        env,
+        history,
+        config,
+        organizationId,
+        received.filter(({ body }) => body.ordered),
       ),
     ]);
   } catch (error) {
@@ -97,6 +106,60 @@ async function leasedJobs(
     else if (row?.status === "pending") intake.skipped.push({ message, delaySeconds: seconds });
     else intake.skipped.push({ message }); // settled already (a duplicate message), or gone (retention)
   }
+  return intake;
+}
+
+/**
+ * Deliveries their ordered lanes sent (src/ordering/): a row leased and read when there is one (a
+ * retry, a replay, or a first attempt recorded before its report was lost), else a first attempt, its
+ * event read. One whose row is settled already (its lane sent it again after a lost report) is only
+ * reported, so the lane goes on.
+ */
+async function orderedJobs(
+  env: Env,
+  history: History,
+  config: Config,
+  organizationId: OrganizationId,
+  received: Received<DeliveryMessage>[],
+): Promise<Intake> {
+  if (received.length === 0) return { jobs: [], skipped: [] };
+  const seconds = leaseSeconds(config);
+  const now = Date.now();
+  const { leased, rows } = await leaseDeliveries(
+    history,
+    organizationId,
+    received.map(({ body }) => body.deliveryId),
+    new Date(now).toISOString(),
+    new Date(now + seconds * 1000).toISOString(),
+  );
+  const intake: Intake = { jobs: [], skipped: [] };
+  const reports: PendingReport[] = [];
+  const firsts: Received<DeliveryMessage>[] = [];
+  for (const r of received) {
+    const { message, body } = r;
+    const turn = body.ordered as LaneTurn;
+    const row = rows.get(body.deliveryId);
+    if (row && leased.has(row.id))
+      intake.jobs.push({ source: "queue", message, job: { ...row, ordered: turn } });
+    else if (row?.status === "pending") intake.skipped.push({ message, delaySeconds: seconds });
+    else if (row) {
+      const outcome = { kind: row.status === "delivered" ? ("delivered" as const) : ("failed" as const) };
+      reports.push({ endpointId: body.endpointId, report: { turn, outcome }, message, retrySeconds: 1 });
+    } else firsts.push(r);
+  }
+  const events = await Promise.all(firsts.map(({ body }) => getEvent(history, organizationId, body.eventId)));
+  firsts.forEach(({ message, body }, i) => {
+    const event = events[i];
+    const content = event && {
+      data: event.data,
+      resources: event.resources,
+      occurredAt: event.occurredAt,
+      traceId: event.traceId,
+    };
+    const job = firstAttemptJob(body, body.first?.eventType ?? "", content ?? null);
+    intake.jobs.push({ source: "queue", message, job: { ...job, ordered: body.ordered } });
+  });
+  await reportToLanes(env, reports);
   return intake;
 }
 

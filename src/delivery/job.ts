@@ -1,6 +1,6 @@
-import type { DeliveryJob } from "../domain/delivery";
+import type { DeliveryJob, DeliveryMessage } from "../domain/delivery";
 import type { EventContent } from "../domain/event";
-import { type DeliveryId, type EndpointId, type EventId, ID_PREFIX, type OrganizationId } from "../lib/ids";
+import { ID_PREFIX } from "../lib/ids";
 import { isIdOf, isRecord, withIfFits } from "../lib/queue";
 
 /**
@@ -10,19 +10,6 @@ import { isIdOf, isRecord, withIfFits } from "../lib/queue";
  */
 export type Job = { job: DeliveryJob } & ({ source: "queue"; message: Message } | { source: "fan-out" });
 
-/**
- * One per delivery sent through the deliveries queue. A retry or a replay has a row, which the
- * consumer leases and reads. A first attempt that fan-out handed on (`first`) has no row yet; it
- * carries its event when that fits in a message.
- */
-export type DeliveryMessage = {
-  organizationId: OrganizationId;
-  deliveryId: DeliveryId;
-  endpointId: EndpointId;
-  eventId: EventId;
-  first?: { eventType: string; traceId?: string; event?: EventContent };
-};
-
 export function isDeliveryMessage(value: unknown): value is DeliveryMessage {
   return (
     isRecord(value) &&
@@ -30,7 +17,11 @@ export function isDeliveryMessage(value: unknown): value is DeliveryMessage {
     isIdOf(value.deliveryId, ID_PREFIX.delivery) &&
     isIdOf(value.endpointId, ID_PREFIX.endpoint) &&
     isIdOf(value.eventId, ID_PREFIX.event) &&
-    (value.first === undefined || (isRecord(value.first) && typeof value.first.eventType === "string"))
+    (value.first === undefined || (isRecord(value.first) && typeof value.first.eventType === "string")) &&
+    (value.ordered === undefined ||
+      (isRecord(value.ordered) &&
+        typeof value.ordered.lane === "string" &&
+        Number.isInteger(value.ordered.token)))
   );
 }
 
@@ -69,7 +60,7 @@ export const storedDeliveryMessage = (
 
 /** The message that carries `job` on: a retry of a stored delivery, or a first attempt handed on or put off. */
 export function messageFor(job: DeliveryJob): DeliveryMessage {
-  const body = storedDeliveryMessage(job);
+  const body = { ...storedDeliveryMessage(job), ...(job.ordered && { ordered: job.ordered }) };
   if (job.stored) return body;
   return withIfFits<DeliveryMessage>(
     { ...body, first: { eventType: job.eventType, traceId: job.content?.traceId } },

@@ -15,6 +15,8 @@ export type Settled = Job &
     | { kind: "deferred"; delaySeconds: number }
     /** Not started within the run's time: a new message at once, nothing spent. */
     | { kind: "handed-on" }
+    /** A delivery of an ordered lane to a disabled endpoint: it keeps its place, the lane holds. */
+    | { kind: "held" }
     /** The run failed for it: it goes round again whole. */
     | { kind: "crashed"; error: string }
   );

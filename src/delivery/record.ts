@@ -5,7 +5,7 @@ import {
   releaseDelivery,
   updateDeliveryProgress,
 } from "../db/deliveries/consumer";
-import type { Attempt, DeliveryOutcome, DeliveryProgress } from "../domain/delivery";
+import type { Attempt, DeliveryJob, DeliveryOutcome, DeliveryProgress } from "../domain/delivery";
 import { sweepAfter } from "../lib/queue";
 import type { AttemptsMade } from "./attempt";
 import type { Settled } from "./outcome";
@@ -27,7 +27,7 @@ export async function recordStatements(
   for (const s of settled) {
     const { job } = s;
     if (s.kind === "attempted") {
-      const progress = progressAfter(s.made, job.queueRetries, now);
+      const progress = progressAfter(s.made, job, now);
       if (job.stored)
         writes.push(
           updateDeliveryProgress(
@@ -40,7 +40,10 @@ export async function recordStatements(
       else outcomes.push({ job, progress, attempts: storedAttempts(s.made.attempts) });
     } else if (s.kind === "ended") {
       writes.push(...(await failDelivery(history, job, s.reason)));
-    } else if ((s.kind === "handed-on" || s.kind === "deferred" || s.kind === "crashed") && job.stored) {
+    } else if (
+      (s.kind === "handed-on" || s.kind === "deferred" || s.kind === "crashed" || s.kind === "held") &&
+      job.stored
+    ) {
       // Its next message must find it free: a deferral by the rate limit comes back within seconds,
       // long before this run's lease would end.
       writes.push(releaseDelivery(history, job));
@@ -66,8 +69,15 @@ export function storedAttempts(attempts: readonly Attempt[]): Attempt[] {
   return attempts.map((attempt, i) => (i < firstWithBody ? { ...attempt, responseBody: null } : attempt));
 }
 
-/** Where a run's attempts leave a delivery. */
-function progressAfter({ attempts, step }: AttemptsMade, queueRetries: number, now: Date): DeliveryProgress {
+/**
+ * Where a run's attempts leave a delivery. A retry of an ordered delivery is its lane's to send
+ * (src/ordering/), not the sweeper's: another copy of it must not overtake the lane.
+ */
+function progressAfter(
+  { attempts, step }: AttemptsMade,
+  { queueRetries, ordered }: DeliveryJob,
+  now: Date,
+): DeliveryProgress {
   const last = attempts[attempts.length - 1] as Attempt;
   const base = {
     attemptCount: last.number,
@@ -90,7 +100,7 @@ function progressAfter({ attempts, step }: AttemptsMade, queueRetries: number, n
         queueRetries: queueRetries + 1,
         lastError: last.error ?? `HTTP ${last.statusCode}`,
         nextAttemptAt: new Date(due).toISOString(),
-        sweepAfter: sweepAfter(due),
+        sweepAfter: ordered ? null : sweepAfter(due),
       };
     }
   }

@@ -1,11 +1,17 @@
-import { ensureBuckets } from "../db/buckets";
+import { getConfig } from "../config";
+import { ensureBuckets, type History } from "../db/buckets";
+import { failDelivery } from "../db/deliveries/consumer";
 import { insertReplay, listRecoverableDeliveries } from "../db/deliveries/maintenance";
+import { getEvent, takeSequences } from "../db/events";
 import { dataOf } from "../db/shards";
 import type { Delivery } from "../domain/delivery";
 import type { Endpoint } from "../domain/endpoint";
+import type { EventRecord } from "../domain/event";
 import { replayDeliveryId } from "../lib/ids";
 import { sendAll, sweepAfter } from "../lib/queue";
-import { storedDeliveryMessage } from "./job";
+import { firstAttemptJob, storedDeliveryMessage } from "./job";
+import { handToLanes, type OrderedPair } from "./ordered-hand-off";
+import type { UnsettledEvents } from "./outcome";
 
 /**
  * Replays: each original gets a new pending delivery of the same event (same id, type and
@@ -17,6 +23,7 @@ import { storedDeliveryMessage } from "./job";
  */
 export async function replayDeliveries(
   env: Env,
+  endpoint: Pick<Endpoint, "id" | "organizationId" | "ordering">,
   originals: readonly Delivery[],
   payloadOverride?: unknown,
 ): Promise<Delivery[]> {
@@ -40,15 +47,21 @@ export async function replayDeliveries(
       deliveredAt: null,
     }),
   );
-  const sweep = sweepAfter(now.getTime());
+  const ordered = endpoint.ordering !== "none";
+  const sweep = ordered ? null : sweepAfter(now.getTime());
   const history = await dataOf(env, first.organizationId);
   await ensureBuckets(
     history,
     replays.map((replay) => replay.id),
   );
-  await history.db.batch(
-    replays.map((replay) => insertReplay(history, replay, { payloadOverride, sweepAfter: sweep })),
-  );
+  const written = await history.db.batch<{ last: number }>([
+    ...replays.map((replay) => insertReplay(history, replay, { payloadOverride, sweepAfter: sweep })),
+    ...(ordered ? [takeSequences(history, first.organizationId, replays.length)] : []),
+  ]);
+  if (ordered) {
+    const last = written.at(-1)?.results[0]?.last ?? 0;
+    return toLanesTail(env, history, endpoint, replays, last - replays.length + 1);
+  }
   try {
     await sendAll(
       env.DELIVERIES_QUEUE,
@@ -61,6 +74,53 @@ export async function replayDeliveries(
   }
   return replays;
 }
+
+/**
+ * Replays to an ordered endpoint go to their lanes' tails, numbered after every event accepted so far
+ * (`firstSequence` on), each in its event's lane. A replay no lane took is failed at once, where its
+ * owner sees it, rather than left pending with nothing to send it.
+ */
+async function toLanesTail(
+  env: Env,
+  history: History,
+  endpoint: Pick<Endpoint, "id" | "organizationId" | "ordering">,
+  replays: Delivery[],
+  firstSequence: number,
+): Promise<Delivery[]> {
+  const events = new Map<string, EventRecord | null>();
+  for (const { eventId } of replays) {
+    if (!events.has(eventId)) events.set(eventId, await getEvent(history, endpoint.organizationId, eventId));
+  }
+  const pairs = replays.map((replay, i): OrderedPair => {
+    const event = events.get(replay.eventId);
+    const record = event ?? { id: replay.eventId, type: replay.eventType, resources: {} };
+    const order = { sequence: firstSequence + i, key: event?.order?.key ?? null };
+    return { event: { ...(record as EventRecord), order }, endpoint, id: replay.id };
+  });
+  const unsettled: UnsettledEvents = new Map();
+  await handToLanes(env, getConfig(env), history, pairs, unsettled);
+  if (unsettled.size === 0) return replays;
+  const failed = replays.filter((r) => unsettled.has(r.eventId));
+  await history.db.batch(
+    (
+      await Promise.all(
+        failed.map((r) =>
+          failDelivery(history, { ...storedJob(r), stored: true }, unsettled.get(r.eventId) as string),
+        ),
+      )
+    ).flat(),
+  );
+  return replays.map((r) =>
+    unsettled.has(r.eventId) ? { ...r, status: "failed", lastError: unsettled.get(r.eventId) ?? null } : r,
+  );
+}
+
+const storedJob = (r: Delivery) =>
+  firstAttemptJob(
+    { organizationId: r.organizationId, deliveryId: r.id, endpointId: r.endpointId, eventId: r.eventId },
+    r.eventType,
+    null,
+  );
 
 /** A recover call scans at most this many failed deliveries, so it replays at most as many. */
 export const MAX_RECOVER = 1_000;
@@ -93,7 +153,7 @@ export type ReplayPermits = { granted: number; retryAfterSeconds: number };
  */
 export async function recoverDeliveries(
   env: Env,
-  endpoint: Pick<Endpoint, "organizationId" | "id">,
+  endpoint: Pick<Endpoint, "organizationId" | "id" | "ordering">,
   window: RecoverWindow,
   takePermits: (requested: number) => Promise<ReplayPermits>,
 ): Promise<Recovered> {
@@ -106,7 +166,7 @@ export async function recoverDeliveries(
   });
   const due = scanned.filter((failure) => failure.recoverable);
   const permits = due.length > 0 ? await takePermits(due.length) : { granted: 0, retryAfterSeconds: 0 };
-  const replays = await replayDeliveries(env, due.slice(0, permits.granted));
+  const replays = await replayDeliveries(env, endpoint, due.slice(0, permits.granted));
   if (replays.length < due.length) {
     return {
       replayed: replays.length,

@@ -1,12 +1,14 @@
 import type { Config } from "../config";
 import { getDeliveryEndpoint } from "../db/endpoints/reads";
 import { dataOf } from "../db/shards";
+import type { DeliveryMessage } from "../domain/delivery";
 import type { DeliveryEndpoint } from "../domain/endpoint";
 import type { EndpointId, OrganizationId } from "../lib/ids";
 import { sendAll } from "../lib/queue";
 import { type ConnectionGate, connectionGate } from "./connections";
 import { deliverToEndpoint } from "./endpoint-group";
-import { type DeliveryMessage, type Job, messageFor } from "./job";
+import { type Job, messageFor } from "./job";
+import { laneReportOf, type PendingReport, reportToLanes } from "./lane-reports";
 import type { Lane } from "./lanes";
 import type { Settled, UnsettledEvents } from "./outcome";
 import { recordStatements } from "./record";
@@ -89,9 +91,16 @@ type Later = { lane: Lane; body: DeliveryMessage; delaySeconds: number; settled?
 async function followUp(env: Env, groups: SettledGroup[]): Promise<UnsettledEvents> {
   const unsettled: UnsettledEvents = new Map();
   const later: Later[] = [];
+  const reports: PendingReport[] = [];
+  const now = Date.now();
   for (const { settled, lane } of groups) {
     for (const s of settled) {
       const { job } = s;
+      const report = s.source === "queue" && job.ordered ? laneReportOf(s, job.ordered, now) : null;
+      if (report) {
+        reports.push(report);
+        continue;
+      }
       const retryIn =
         s.kind === "attempted" && s.made.step.kind === "retry_queue" ? s.made.step.delaySeconds : null;
       if (s.kind === "crashed") {
@@ -110,6 +119,12 @@ async function followUp(env: Env, groups: SettledGroup[]): Promise<UnsettledEven
       }
     }
   }
+  await Promise.all([reportToLanes(env, reports), sendOn(env, later, unsettled)]);
+  return unsettled;
+}
+
+/** Sends the run's later messages to their endpoints' lanes (lanes.ts), then answers what they stand for. */
+async function sendOn(env: Env, later: Later[], unsettled: UnsettledEvents): Promise<void> {
   await Promise.all(
     [...Map.groupBy(later, (l) => l.lane)].map(async ([lane, messages]) => {
       const sentOn = messages.flatMap((m) => (m.settled ? [m.settled] : []));
@@ -126,7 +141,6 @@ async function followUp(env: Env, groups: SettledGroup[]): Promise<UnsettledEven
       for (const s of sentOn) if (s.source === "queue") s.message.ack();
     }),
   );
-  return unsettled;
 }
 
 /** How long a run keeps starting deliveries (two attempt timeouts); later ones go on to another run. */

@@ -68,7 +68,30 @@ export type DeliveryJob = DeliveryBase & {
   stored: boolean;
   /** Those made by earlier runs. */
   attempts: Attempt[];
+  /** Set for a delivery of an ordered lane: its run reports the outcome to the lane, not to the queue. */
+  ordered?: LaneTurn;
 };
+
+/**
+ * One per delivery sent through the deliveries queue. A retry or a replay has a row, which the
+ * consumer leases and reads. A first attempt that fan-out handed on (`first`) has no row yet; it
+ * carries its event when that fits in a message.
+ */
+export type DeliveryMessage = {
+  organizationId: OrganizationId;
+  deliveryId: DeliveryId;
+  endpointId: EndpointId;
+  eventId: EventId;
+  first?: { eventType: string; traceId?: string; event?: EventContent };
+  /** A delivery of an ordered lane, sent by the lane when its turn came (src/ordering/). */
+  ordered?: LaneTurn;
+};
+
+/**
+ * A delivery's turn in its ordered lane: the lane (an ordering key, or "" for the endpoint's one
+ * lane) and the token the lane gave this attempt, which its report must carry.
+ */
+export type LaneTurn = { lane: string; token: number };
 
 /** Where a run left a delivery, written back in one statement. */
 export type DeliveryProgress = {

@@ -14,6 +14,13 @@ export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
 export const SIGNATURE_ALGORITHMS = ["hmac-sha256", "ed25519"] as const;
 export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
 export const PAYLOAD_FORMATS = ["full", "slim"] as const;
+/**
+ * Whether an endpoint's deliveries keep the order their events were accepted in (src/ordering/):
+ * `none`, in parallel; `endpoint`, one ordered lane for the endpoint; `key`, a lane per event's
+ * ordering key (its `orderingKey`, else its first resource id, else the endpoint's one lane).
+ */
+export const ORDERINGS = ["none", "endpoint", "key"] as const;
+export type Ordering = (typeof ORDERINGS)[number];
 export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
 /** `{ vaultIds: [...], matterIds: [...] }`: one list per catalog resource, absent means "any". */
 export type ResourceScopes = Record<string, string[]>;
@@ -60,6 +67,7 @@ export type Endpoint = {
   timeoutMs: number | null;
   /** Seconds before each queue retry, overriding RETRY_SCHEDULE_SECONDS; null follows the service's. */
   retrySchedule: number[] | null;
+  ordering: Ordering;
   createdAt: string;
   updatedAt: string;
   deletedAt: string | null;
@@ -85,6 +93,7 @@ export type DeliveryEndpoint = Pick<
   | "rateLimitPerSecond"
   | "timeoutMs"
   | "retrySchedule"
+  | "ordering"
 > & {
   /** Delivered through the slow lane until then (delivery/lanes.ts); null when not slow. */
   slowUntil: string | null;

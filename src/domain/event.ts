@@ -26,7 +26,15 @@ export type EventRecord = EventContent & {
   organizationId: OrganizationId;
   type: string;
   createdAt: string;
+  /** Set when the event was accepted for an organization with an ordered endpoint (src/ordering/). */
+  order?: EventOrder;
 };
+
+/**
+ * An ordered event's place: `sequence`, its organization's acceptance order (db/events.ts), and the
+ * publisher's `orderingKey`, if it gave one.
+ */
+export type EventOrder = { sequence: number; key: string | null };
 
 /**
  * Whether the event has been fanned out: `pending` until a fan-out run has recorded or handed on a

@@ -1,6 +1,6 @@
 import { checkEventData } from "../catalog/validate";
 import type { History } from "../db/buckets";
-import { findEventByIdempotencyKey, getEvent, insertEvent } from "../db/events";
+import { findEventByIdempotencyKey, getEvent, insertEvent, insertOrderedEvent } from "../db/events";
 import { shardOf } from "../db/shards";
 import type { EventRecord, EventResources, IdempotencyRecord, StoredEvent } from "../domain/event";
 import { ServiceError } from "../lib/errors";
@@ -8,6 +8,7 @@ import { sha256Hex } from "../lib/hash";
 import { newEventId, type OrganizationId } from "../lib/ids";
 import { sendAll, sweepAfter, withIfFits } from "../lib/queue";
 import { newTraceId, traceIdOf } from "../lib/trace";
+import { isOrderedOrganization } from "../ordering/organizations";
 import type { EventMessage } from "./message";
 
 export type PublishInput = {
@@ -18,6 +19,11 @@ export type PublishInput = {
   resources?: EventResources;
   /** The publisher's Idempotency-Key: a retry with the same request returns the first event. */
   idempotencyKey?: string;
+  /**
+   * What an endpoint with `ordering: "key"` keeps this event in order with (1–128 characters):
+   * events of one key are delivered one after another, other keys in parallel (src/ordering/).
+   */
+  orderingKey?: string;
   /** The publisher's W3C `traceparent`: its trace is the event's; absent or malformed, a new one. */
   traceparent?: string;
 };
@@ -78,18 +84,20 @@ export async function publishEvent(
     if (earlier) return earlier;
   }
 
-  const handOff: HandOff = {
-    env,
-    history,
-    event,
-    message: withIfFits<EventMessage>(
-      { organizationId: event.organizationId, eventId: event.id, traceId: event.traceId },
-      { event: { ...event, idempotency } },
-    ),
-    store: () => insertEvent(history, event, { idempotency, sweepAfter: sweepAfter(Date.now()) }),
-  };
   const deliver = direct?.(input.organizationId);
-  const stored = deliver ? await storeFirst(handOff) : await sendFirst(handOff);
+  let stored: Stored;
+  if (await isOrderedOrganization(env, input.organizationId)) {
+    stored = await storeNumbered(env, history, event, idempotency, input.orderingKey ?? null, !deliver);
+  } else {
+    const handOff: HandOff = {
+      env,
+      history,
+      event,
+      message: messageOf(event, idempotency),
+      store: () => insertEvent(history, event, { idempotency, sweepAfter: sweepAfter(Date.now()) }),
+    };
+    stored = deliver ? await storeFirst(handOff) : await sendFirst(handOff);
+  }
   if (stored) {
     if (stored === "stored" && deliver) deliver(event);
     return { event: { ...event, fanOut: { status: "pending", error: null } }, replayed: false };
@@ -127,6 +135,35 @@ async function storeFirst({ env, message, store }: HandOff): Promise<Stored> {
     return "carried";
   }
 }
+
+/**
+ * For an organization with an ordered endpoint: stored and numbered before anything else, with no
+ * "the message carries it" fallback, since the number must exist before the publish is answered
+ * (docs/architecture.md#ordered-lanes). Then sent (`send`: not delivered directly); a failed send is
+ * the sweeper's, as for any stored event.
+ */
+async function storeNumbered(
+  env: Env,
+  history: History,
+  event: EventRecord,
+  idempotency: IdempotencyRecord | undefined,
+  orderingKey: string | null,
+  send: boolean,
+): Promise<Stored> {
+  const sweep = sweepAfter(Date.now());
+  const sequence = await insertOrderedEvent(history, event, { idempotency, sweepAfter: sweep, orderingKey });
+  if (sequence === null) return false;
+  event.order = { sequence, key: orderingKey };
+  if (send) await trySend(env, messageOf(event, idempotency));
+  return "stored";
+}
+
+/** The `webhook-events` message of an accepted event, carrying the event when it fits. */
+const messageOf = (event: EventRecord, idempotency: IdempotencyRecord | undefined): EventMessage =>
+  withIfFits<EventMessage>(
+    { organizationId: event.organizationId, eventId: event.id, traceId: event.traceId },
+    { event: { ...event, idempotency } },
+  );
 
 /**
  * Through the queue: the send comes first and carries the event, so from then on it is safe even if
@@ -191,8 +228,11 @@ export async function trySend(env: Env, message: EventMessage): Promise<boolean>
 
 /** What identifies "the same request" under one Idempotency-Key. */
 function requestHash(input: PublishInput): Promise<string> {
-  const { type, data, occurredAt = null, resources = null } = input;
-  return sha256Hex(JSON.stringify({ type, data, occurredAt, resources }));
+  const { type, data, occurredAt = null, resources = null, orderingKey } = input;
+  // Without an ordering key, the hash of a request is what it was before ordering keys existed.
+  return sha256Hex(
+    JSON.stringify({ type, data, occurredAt, resources, ...(orderingKey && { orderingKey }) }),
+  );
 }
 
 async function earlierPublish(

@@ -1,7 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config";
 import type { DisabledReason } from "../domain/endpoint";
-import type { EndpointId } from "../lib/ids";
+import type { DeliveryId, EndpointId, OrganizationId } from "../lib/ids";
+import type { Enqueued, LaneEntry } from "../ordering/lane";
+import {
+  type LanePlace,
+  type LaneReport,
+  type LaneSummary,
+  type OrderedItem,
+  OrderedLanes,
+} from "../ordering/ordered-lanes";
 import { applyAutoDisable, warnFailing } from "./auto-disable";
 import {
   type AttemptOutcome,
@@ -22,6 +30,8 @@ const KEYS = {
   bucket: "bucket",
   replayBucket: "replayBucket",
   endpointId: "endpointId",
+  /** When the health rules next need a look (policy.ts nextCheckAt); null: not until an attempt. */
+  healthCheckAt: "healthCheckAt",
 } as const;
 
 /** What the policy decided, carried out after the object's exclusive section. */
@@ -40,6 +50,9 @@ type Decision = { disable?: DisabledReason; warn?: FailingWarning };
  * outside it, so the object is held only for its own storage.
  */
 export class EndpointHealth extends DurableObject<Env> {
+  /** The endpoint's ordered lanes (src/ordering/), sharing the object's storage and its one alarm. */
+  private readonly ordered = new OrderedLanes(this.ctx.storage.sql, this.env);
+
   private async load(): Promise<HealthState> {
     return (await this.ctx.storage.get<HealthState>(KEYS.state)) ?? HEALTHY;
   }
@@ -60,22 +73,37 @@ export class EndpointHealth extends DurableObject<Env> {
     await this.carryOut(endpointId, decision);
   }
 
+  /** The health rules when their time has come, then the ordered lanes that are due. */
   override async alarm(): Promise<void> {
     const endpointId = await this.ctx.storage.get<EndpointId>(KEYS.endpointId);
-    if (!endpointId) return;
-    await this.carryOut(endpointId, await this.exclusive(async () => this.decide(await this.load())));
+    const checkAt = await this.ctx.storage.get<number | null>(KEYS.healthCheckAt);
+    // An alarm set before ordered lanes shared it left no time: it was the health rules'.
+    if (endpointId && (checkAt === undefined || (checkAt !== null && checkAt <= Date.now()))) {
+      await this.carryOut(endpointId, await this.exclusive(async () => this.decide(await this.load())));
+    }
+    await this.ordered.send(Date.now());
+    await this.scheduleAlarm();
   }
 
-  /** Writes the state as the policy leaves it and the alarm it needs; says what to do now. */
+  /** Writes the state as the policy leaves it and when it next needs a look; says what to do now. */
   private async decide(recorded: HealthState): Promise<Decision> {
     const policy = getConfig(this.env);
     const now = Date.now();
     const { state, disable, warn } = evaluate(recorded, now, policy);
     await this.ctx.storage.put(KEYS.state, state);
-    const checkAt = nextCheckAt(state, policy, now);
-    if (checkAt === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(checkAt);
+    await this.ctx.storage.put(KEYS.healthCheckAt, nextCheckAt(state, policy, now));
+    // A disabled endpoint holds its ordered lanes until it is enabled again (reset).
+    if (disable) this.ordered.hold();
+    await this.scheduleAlarm();
     return { disable, warn };
+  }
+
+  /** The object's one alarm, at the earlier of the health rules' next look and the lanes'. */
+  private async scheduleAlarm(): Promise<void> {
+    const checkAt = (await this.ctx.storage.get<number | null>(KEYS.healthCheckAt)) ?? null;
+    const times = [checkAt, this.ordered.wakeAt()].filter((t): t is number => t !== null);
+    if (times.length === 0) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(Math.min(...times));
   }
 
   /** Outside the object's exclusive section: D1 writes and a publish. */
@@ -84,12 +112,57 @@ export class EndpointHealth extends DurableObject<Env> {
     else if (warn) await warnFailing(this.env, endpointId, warn);
   }
 
-  /** The endpoint was re-enabled by its owner: a fresh streak. */
+  /** The endpoint was re-enabled by its owner: a fresh streak, and its ordered lanes go on. */
   async reset(): Promise<void> {
     await this.exclusive(async () => {
       await this.ctx.storage.put(KEYS.state, resetStreak(await this.load()));
-      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.put(KEYS.healthCheckAt, null);
+      this.ordered.release(Date.now());
     });
+    await this.ordered.send(Date.now());
+    await this.scheduleAlarm();
+  }
+
+  /** The endpoint was disabled by its owner: its ordered lanes hold. */
+  async holdOrdered(): Promise<void> {
+    this.ordered.hold();
+    await this.scheduleAlarm();
+  }
+
+  /**
+   * Fan-out's deliveries for the endpoint's ordered lanes (delivery/fan-out.ts), each answered in
+   * order; those whose turn has come are sent before this returns.
+   */
+  async enqueueOrdered(
+    owner: { organizationId: OrganizationId; endpointId: EndpointId; leaseMs: number },
+    items: OrderedItem[],
+  ): Promise<Enqueued[]> {
+    const results = this.ordered.enqueue(owner, items, Date.now());
+    await this.ordered.send(Date.now());
+    await this.scheduleAlarm();
+    return results;
+  }
+
+  /** A run's reports of the ordered deliveries it was given (delivery/run.ts); the next ones go. */
+  async reportOrdered(reports: LaneReport[]): Promise<void> {
+    this.ordered.report(reports, Date.now());
+    await this.ordered.send(Date.now());
+    await this.scheduleAlarm();
+  }
+
+  async orderedLanes(after: string | null, limit: number): Promise<LaneSummary[]> {
+    return this.ordered.lanes(after, limit);
+  }
+
+  async orderedQueue(
+    lane: string,
+    limit: number,
+  ): Promise<{ entries: LaneEntry[]; length: number; held: boolean } | null> {
+    return this.ordered.queue(lane, limit);
+  }
+
+  async orderedPlace(deliveryId: DeliveryId): Promise<LanePlace | null> {
+    return this.ordered.placeOf(deliveryId);
   }
 
   async summary(): Promise<HealthSummary> {

@@ -1,4 +1,4 @@
-import type { DeliveryId } from "../lib/ids";
+import type { DeliveryId, EventId } from "../lib/ids";
 
 /**
  * One ordered lane (issue 19), kept pure so it is model-tested without a Durable Object, as
@@ -30,8 +30,11 @@ export type LaneLimits = { maxLength: number; rememberSettled: number };
 
 export const LANE_LIMITS: LaneLimits = { maxLength: 10_000, rememberSettled: 1_000 };
 
-/** What the caller enqueues: `sequence` is the acceptance order, unique in the lane. */
-export type LaneItem = { deliveryId: DeliveryId; sequence: number };
+/**
+ * What the caller enqueues: `sequence` is the acceptance order, unique in the lane; `event` is what the
+ * owner needs to send the delivery's message when its turn comes.
+ */
+export type LaneItem = { deliveryId: DeliveryId; sequence: number; event: { id: EventId; type: string } };
 
 export type Queued = LaneItem & { enqueuedAt: number };
 
@@ -105,7 +108,7 @@ export function enqueue(
     return { lane, result: { kind: "refused", reason: "lane_full", maxLength: limits.maxLength } };
   }
   const at = insertionIndex(lane.queued, item.sequence);
-  const entry: Queued = { deliveryId: item.deliveryId, sequence: item.sequence, enqueuedAt: now };
+  const entry: Queued = { ...item, enqueuedAt: now };
   const queued = [...lane.queued.slice(0, at), entry, ...lane.queued.slice(at)];
   const late = lane.highestHandedOut !== null && item.sequence < lane.highestHandedOut;
   return {
@@ -144,10 +147,10 @@ function handOut(
   const attempt = item.attempts + 1;
   const head: Head = { ...item, attempts: attempt, phase: { kind: "in_flight", token, until } };
   const highestHandedOut = Math.max(lane.highestHandedOut ?? item.sequence, item.sequence);
-  const { deliveryId, sequence } = item;
+  const { deliveryId, sequence, event } = item;
   return {
     lane: { ...lane, head, lastToken: token, highestHandedOut },
-    step: { kind: "attempt", deliveryId, sequence, token, attempt, redelivery },
+    step: { kind: "attempt", deliveryId, sequence, event, token, attempt, redelivery },
   };
 }
 
@@ -172,11 +175,11 @@ export function report(
       result: { kind: "retry", at },
     };
   }
-  const { deliveryId, sequence } = head;
+  const { deliveryId, sequence, event } = head;
   const recentlySettled = [...lane.recentlySettled, deliveryId].slice(-limits.rememberSettled);
   return {
     lane: { ...lane, head: null, recentlySettled },
-    result: { kind: "settled", deliveryId, sequence, outcome: outcome.kind, attempts: head.attempts },
+    result: { kind: "settled", deliveryId, sequence, event, outcome: outcome.kind, attempts: head.attempts },
   };
 }
 

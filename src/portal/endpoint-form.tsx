@@ -2,7 +2,7 @@ import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { EndpointOut } from "../api/endpoint-schemas";
 import { resourceNames, resourceScopeKey } from "../catalog";
-import { PAYLOAD_FORMATS, SIGNATURE_ALGORITHMS, SIGNATURE_SCHEMES } from "../domain/endpoint";
+import { ORDERINGS, PAYLOAD_FORMATS, SIGNATURE_ALGORITHMS, SIGNATURE_SCHEMES } from "../domain/endpoint";
 import { csrfToken, type PortalEnv } from "./guard";
 import { SelectField, TextField } from "./layout";
 
@@ -14,6 +14,7 @@ const ALGORITHM_NAMES = {
   ed25519: "Ed25519 (a public key to verify with)",
 } as const;
 const FORMAT_NAMES = { full: "Full event", slim: "Slim (ids only)" } as const;
+const ORDERING_NAMES = { none: "None", endpoint: "Per endpoint", key: "Per ordering key" } as const;
 
 /** How many new custom headers one form takes at a time. */
 const NEW_HEADER_ROWS = 2;
@@ -129,6 +130,16 @@ export function EndpointForm({
         options={PAYLOAD_FORMATS.map((format) => [format, FORMAT_NAMES[format]] as const)}
         selected={value("payloadFormat", endpoint?.payloadFormat ?? "full")}
       />
+      <SelectField
+        name="ordering"
+        label="Ordering"
+        options={ORDERINGS.map((ordering) => [ordering, ORDERING_NAMES[ordering]] as const)}
+        selected={value("ordering", endpoint?.ordering ?? "none")}
+      />
+      <p class="hint">
+        Per endpoint or per ordering key: one delivery at a time, in the order events were accepted. None: in
+        parallel, fastest.
+      </p>
       <TextField
         name="rateLimitPerSecond"
         label="Rate limit, deliveries per second (empty: none)"
@@ -217,6 +228,7 @@ export function endpointBody(
     signatureScheme: text("signatureScheme"),
     ...(creating ? { signatureAlgorithm: text("signatureAlgorithm") } : {}),
     payloadFormat: text("payloadFormat"),
+    ordering: text("ordering"),
     rateLimitPerSecond: optionalNumber("rateLimitPerSecond"),
     timeoutMs: optionalNumber("timeoutMs"),
     retrySchedule:

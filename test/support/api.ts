@@ -2,7 +2,7 @@ import { exports } from "cloudflare:workers";
 import { expect, inject, vi } from "vitest";
 import type { PublishRequest, PublishResult } from "../../src/api/rpc";
 import type { OrganizationId } from "../../src/lib/ids";
-import type { ReceivedRequest, ScriptedAnswer } from "./receiver";
+import type { AnswerRule, ReceivedRequest, ScriptedAnswer } from "./receiver";
 
 /** Drives the Worker through its real fetch handler, as a client would. */
 export const ADMIN_TOKEN = "test-admin-token";
@@ -94,10 +94,10 @@ export function receiverChannel() {
   const name = crypto.randomUUID();
   return {
     url: `${origin}/r/${name}`,
-    async script(script: ScriptedAnswer[], fallback?: ScriptedAnswer) {
+    async script(script: ScriptedAnswer[], fallback?: ScriptedAnswer, rules: AnswerRule[] = []) {
       await fetch(`${origin}/_control/${name}`, {
         method: "PUT",
-        body: JSON.stringify({ script, fallback }),
+        body: JSON.stringify({ script, fallback, rules }),
       });
     },
     async received(): Promise<ReceivedRequest[]> {

@@ -4,7 +4,8 @@ import type { AddressInfo, Socket } from "node:net";
 /**
  * A real HTTP receiver on 127.0.0.1 for delivery tests (runs in Node, started by global-setup.ts).
  * Each test uses its own channel: `/r/<channel>` records every request; `PUT /_control/<channel>`
- * scripts the next answers (status, headers, body, a hang, or a body that stops halfway),
+ * scripts the next answers (status, headers, body, a hang, or a body that stops halfway) and answers
+ * by what a request's body includes,
  * `GET /_control/<channel>` returns what was received. Unscripted requests get 200.
  */
 export type ScriptedAnswer = {
@@ -23,14 +24,22 @@ export type ReceivedRequest = {
   receivedAt: number;
 };
 
-type Channel = { script: ScriptedAnswer[]; fallback: ScriptedAnswer; received: ReceivedRequest[] };
+/** An answer for every request whose body includes `bodyIncludes`, before the script and the fallback. */
+export type AnswerRule = { bodyIncludes: string; answer: ScriptedAnswer };
+
+type Channel = {
+  script: ScriptedAnswer[];
+  fallback: ScriptedAnswer;
+  rules: AnswerRule[];
+  received: ReceivedRequest[];
+};
 
 export async function startReceiver(): Promise<{ port: number; close: () => Promise<void> }> {
   const channels = new Map<string, Channel>();
   const channel = (name: string) => {
     let c = channels.get(name);
     if (!c) {
-      c = { script: [], fallback: { status: 200 }, received: [] };
+      c = { script: [], fallback: { status: 200 }, rules: [], received: [] };
       channels.set(name, c);
     }
     return c;
@@ -43,11 +52,17 @@ export async function startReceiver(): Promise<{ port: number; close: () => Prom
     if (kind === "_control" && name) {
       const c = channel(name);
       if (req.method === "PUT") {
-        const { script = [], fallback } = JSON.parse(body) as {
+        const {
+          script = [],
+          fallback,
+          rules = [],
+        } = JSON.parse(body) as {
           script?: ScriptedAnswer[];
           fallback?: ScriptedAnswer;
+          rules?: AnswerRule[];
         };
         c.script = script;
+        c.rules = rules;
         if (fallback) c.fallback = fallback;
         return send(res, { status: 204 });
       }
@@ -66,7 +81,8 @@ export async function startReceiver(): Promise<{ port: number; close: () => Prom
         body,
         receivedAt: Date.now(),
       });
-      const answer = c.script.shift() ?? c.fallback;
+      const answer =
+        c.rules.find((rule) => body.includes(rule.bodyIncludes))?.answer ?? c.script.shift() ?? c.fallback;
       if (answer.hangMs) await new Promise((resolve) => setTimeout(resolve, answer.hangMs));
       if (!res.destroyed) send(res, answer);
       return;

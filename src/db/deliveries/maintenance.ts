@@ -19,7 +19,8 @@ import { type DeliveryRow, LIST_COLUMNS, toDelivery } from "./rows";
 export function insertReplay(
   h: History,
   d: Delivery,
-  options: { payloadOverride?: unknown; sweepAfter: string },
+  /** `sweepAfter` null: an ordered lane sends it (src/ordering/), never the sweeper. */
+  options: { payloadOverride?: unknown; sweepAfter: string | null },
 ): D1PreparedStatement {
   return h.db
     .prepare(

@@ -92,6 +92,21 @@ export async function hasActiveEndpoint(db: D1Database, organizationId: Organiza
   return row !== null;
 }
 
+/**
+ * Whether the organization has a live endpoint with an ordering (ordering/organizations.ts), whatever
+ * its status: the isolates' remembered answers would otherwise leave events unnumbered for a while
+ * after a disabled one is re-enabled.
+ */
+export async function hasOrderedEndpoint(db: D1Database, organizationId: OrganizationId): Promise<boolean> {
+  const row = await db
+    .prepare(
+      "SELECT 1 FROM endpoints WHERE organization_id = ? AND ordering != 'none' AND deleted_at IS NULL LIMIT 1",
+    )
+    .bind(organizationId)
+    .first();
+  return row !== null;
+}
+
 /** What the delivery run needs of the organization's endpoints with these ids. */
 export async function listDeliveryEndpoints(
   db: D1Database,

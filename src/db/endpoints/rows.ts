@@ -4,6 +4,7 @@ import type {
   EndpointStatus,
   EndpointToWrite,
   HeaderValues,
+  Ordering,
   PayloadFormat,
   SignatureAlgorithm,
   SignatureScheme,
@@ -34,6 +35,7 @@ export type EndpointRow = {
   rate_limit_per_second: number | null;
   timeout_ms: number | null;
   retry_schedule: string | null;
+  ordering: Ordering;
   slow_until: string | null;
   created_at: string;
   updated_at: string;
@@ -41,7 +43,7 @@ export type EndpointRow = {
 };
 
 export const DELIVERY_COLUMNS = `id, organization_id, url, status, deleted_at, signature_scheme, payload_format,
-  header_values, legacy_header_values, rate_limit_per_second, timeout_ms, retry_schedule, slow_until`;
+  header_values, legacy_header_values, rate_limit_per_second, timeout_ms, retry_schedule, ordering, slow_until`;
 
 export type DeliveryEndpointRow = Pick<
   EndpointRow,
@@ -57,6 +59,7 @@ export type DeliveryEndpointRow = Pick<
   | "rate_limit_per_second"
   | "timeout_ms"
   | "retry_schedule"
+  | "ordering"
   | "slow_until"
 >;
 
@@ -72,6 +75,7 @@ export const toDeliveryEndpoint = (row: DeliveryEndpointRow): DeliveryEndpoint =
   rateLimitPerSecond: row.rate_limit_per_second,
   timeoutMs: row.timeout_ms,
   retrySchedule: row.retry_schedule === null ? null : JSON.parse(row.retry_schedule),
+  ordering: row.ordering,
   slowUntil: row.slow_until,
 });
 
@@ -134,5 +138,6 @@ export const settingsValues = (e: EndpointToWrite) => [
   e.rateLimitPerSecond,
   e.timeoutMs,
   e.retrySchedule === null ? null : JSON.stringify(e.retrySchedule),
+  e.ordering,
   e.updatedAt,
 ];

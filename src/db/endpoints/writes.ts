@@ -20,9 +20,9 @@ export function insertEndpoint(db: D1Database, e: EndpointToWrite, caps: Endpoin
     .prepare(
       `INSERT INTO endpoints (url, description, event_type_filters, allowed_scopes, resource_scopes,
          payload_filter, status, disabled_reason, signature_scheme, payload_format, headers, header_values, rate_limit_per_second,
-         timeout_ms, retry_schedule, updated_at, id, organization_id, created_at, signature_algorithm,
+         timeout_ms, retry_schedule, ordering, updated_at, id, organization_id, created_at, signature_algorithm,
          verification_key)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
        WHERE (SELECT COUNT(*) FROM endpoints WHERE organization_id = ? AND deleted_at IS NULL) < ?
          AND ${UNDER_URL_CAP}`,
     )
@@ -55,7 +55,7 @@ export async function updateEndpoint(
     .prepare(
       `UPDATE endpoints SET url = ?, description = ?, event_type_filters = ?, allowed_scopes = ?, resource_scopes = ?,
          payload_filter = ?, status = ?, disabled_reason = ?, signature_scheme = ?, payload_format = ?, headers = ?, header_values = ?,
-         rate_limit_per_second = ?, timeout_ms = ?, retry_schedule = ?, updated_at = ?, legacy_header_values = NULL
+         rate_limit_per_second = ?, timeout_ms = ?, retry_schedule = ?, ordering = ?, updated_at = ?, legacy_header_values = NULL
        WHERE id = ? AND organization_id = ? AND deleted_at IS NULL AND (url = ? OR ${UNDER_URL_CAP})`,
     )
     .bind(...settingsValues(e), e.id, e.organizationId, e.url, e.organizationId, e.url, maxPerUrl)

@@ -40,6 +40,7 @@ describe("request defaults", () => {
       [
         "description",
         "headers",
+        "ordering",
         "payloadFilter",
         "payloadFormat",
         "rateLimitPerSecond",
@@ -61,6 +62,7 @@ describe("request defaults", () => {
       payloadFormat: "full",
       timeoutMs: null,
       retrySchedule: null,
+      ordering: "none",
     });
   });
 

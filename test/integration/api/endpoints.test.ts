@@ -1,5 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { getDeliveryEndpoint } from "../../../src/db/endpoints/reads";
+import type { EndpointId } from "../../../src/lib/ids";
 import { callOk, createEndpoint, createOrganization, receiverChannel } from "../../support/api";
 import { givenEndpoint } from "../../support/fixtures";
 import { keyId, OTHER_KEY, openSealed, SECRETS_KEY, tampered } from "../../support/secrets";
@@ -27,6 +29,7 @@ describe("endpoints API", () => {
       rateLimitPerSecond: null,
       timeoutMs: null,
       retrySchedule: null,
+      ordering: "none",
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -38,6 +41,30 @@ describe("endpoints API", () => {
     expect(JSON.stringify(read)).not.toContain(created.signingSecret);
     const list = await callOk("GET", "/webhooks/v1/endpoints", 200, { token: org.token });
     expect(JSON.stringify(list)).not.toContain(created.signingSecret);
+  });
+
+  it("keeps an endpoint's ordering from create through reads and a PATCH", async () => {
+    const org = await createOrganization();
+    const created = await createEndpoint(org.token, {
+      url: receiverChannel().url,
+      eventTypeFilters: ["*"],
+      ordering: "key",
+    });
+    expect(created.endpoint.ordering).toBe("key");
+    const path = `/webhooks/v1/endpoints/${created.endpoint.id}`;
+    expect((await callOk("GET", path, 200, { token: org.token })).endpoint.ordering).toBe("key");
+    const listed = await callOk("GET", "/webhooks/v1/endpoints", 200, { token: org.token });
+    expect(listed.data.map((e: { ordering: string }) => e.ordering)).toEqual(["key"]);
+
+    const patched = await callOk("PATCH", path, 200, { token: org.token, body: { ordering: "endpoint" } });
+    expect(patched.endpoint.ordering).toBe("endpoint");
+    expect((await callOk("GET", path, 200, { token: org.token })).endpoint.ordering).toBe("endpoint");
+    // A PATCH that leaves it out keeps it.
+    await callOk("PATCH", path, 200, { token: org.token, body: { description: "ordered" } });
+    expect((await callOk("GET", path, 200, { token: org.token })).endpoint.ordering).toBe("endpoint");
+    // The delivery run reads it too.
+    const forDelivery = await getDeliveryEndpoint(env.DB, created.endpoint.id as EndpointId);
+    expect(forDelivery?.ordering).toBe("endpoint");
   });
 
   it("stores the signing secret sealed under SECRETS_KEY for this endpoint alone, never in clear", async () => {

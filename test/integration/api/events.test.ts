@@ -152,4 +152,20 @@ describe("publishing over RPC (service binding)", () => {
     const repeat = await publishRpc(request);
     expect(again.ok && repeat.ok && repeat.replayed && repeat.event.id === again.event.id).toBe(true);
   });
+
+  it("takes an orderingKey of 1 to 128 characters, as the HTTP route does", async () => {
+    const org = await createOrganization();
+    const request = { organizationId: org.id, type: "matter.created", data: matter };
+    expect(await publishRpc({ ...request, orderingKey: "k".repeat(128) })).toMatchObject({ ok: true });
+    expect(await publish(org.id, "matter.created", matter, { orderingKey: "k" })).toMatchObject({
+      type: "matter.created",
+    });
+    for (const orderingKey of ["", "k".repeat(129)]) {
+      expect(await publishRpc({ ...request, orderingKey })).toMatchObject({
+        ok: false,
+        status: 422,
+        errors: [{ path: "orderingKey", message: expect.any(String) }],
+      });
+    }
+  });
 });

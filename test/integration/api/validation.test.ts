@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newOrganizationId } from "../../../src/lib/ids";
-import { ADMIN_TOKEN, call, createOrganization, receiverChannel } from "../../support/api";
+import { ADMIN_TOKEN, call, createEndpoint, createOrganization, receiverChannel } from "../../support/api";
 import { countOfOrganization } from "../../support/shards";
 
 type Problem = {
@@ -119,6 +119,23 @@ describe("bad input on publish: problem+json 4xx, nothing stored", () => {
     );
     expect(problem.errors?.[0]?.message).toMatch(/typo/);
   });
+
+  it("an ordering key of no characters or more than 128 is a 422 naming it", async () => {
+    const org = await createOrganization();
+    for (const orderingKey of ["", "k".repeat(129)]) {
+      const problem = await expectProblem(
+        await publish({
+          organizationId: org.id,
+          type: "matter.created",
+          data: { matterId: "m", name: "n" },
+          orderingKey,
+        }),
+        422,
+      );
+      expect(problem.errors?.map((e) => e.path)).toEqual(["orderingKey"]);
+    }
+    expect(await countRows("events", org.id)).toBe(0);
+  });
 });
 
 describe("bad input on endpoints", () => {
@@ -181,6 +198,32 @@ describe("bad input on endpoints", () => {
     expect(await refused([1.5])).toEqual(["retrySchedule.0"]);
     expect(await refused("5,300")).toEqual(["retrySchedule"]);
     expect(await countRows("endpoints", org.id)).toBe(0);
+  });
+
+  it("an ordering other than none, endpoint or key is a 422 naming it, on create and PATCH", async () => {
+    const org = await createOrganization();
+    const created = await expectProblem(
+      await call("POST", "/webhooks/v1/endpoints", {
+        token: org.token,
+        body: { url: receiverChannel().url, eventTypeFilters: ["*"], ordering: "fifo" },
+      }),
+      422,
+    );
+    expect(created.errors?.map((e) => e.path)).toEqual(["ordering"]);
+    expect(await countRows("endpoints", org.id)).toBe(0);
+
+    const { endpoint } = await createEndpoint(org.token, {
+      url: receiverChannel().url,
+      eventTypeFilters: ["*"],
+    });
+    const patched = await expectProblem(
+      await call("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, {
+        token: org.token,
+        body: { ordering: "fifo" },
+      }),
+      422,
+    );
+    expect(patched.errors?.map((e) => e.path)).toEqual(["ordering"]);
   });
 
   it("a malformed payload filter is a 422 naming where in the filter, and writes nothing", async () => {

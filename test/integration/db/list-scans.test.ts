@@ -151,6 +151,7 @@ describe("endpoint caps", () => {
       rateLimitPerSecond: null,
       timeoutMs: null,
       retrySchedule: null,
+      ordering: "none",
       createdAt: "2026-01-01T00:00:00Z",
       updatedAt: "2026-01-01T00:00:00Z",
       deletedAt: null,

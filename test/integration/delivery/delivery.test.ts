@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import type { DeliveryMessage } from "../../../src/delivery/job";
+import type { DeliveryMessage } from "../../../src/domain/delivery";
 import { callOk, deliveryDetail, publish, receiverChannel, settledDeliveries } from "../../support/api";
 import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf, capturingQueue } from "../../support/faults";

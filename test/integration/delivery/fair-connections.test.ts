@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { DeliveryMessage } from "../../../src/delivery/job";
+import type { DeliveryMessage } from "../../../src/domain/delivery";
 import { eventually } from "../../support/api";
 import { consume, publishCaptured } from "../../support/consumers";
 import { batchOf, capturingQueue } from "../../support/faults";

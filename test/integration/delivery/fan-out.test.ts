@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fanOut } from "../../../src/delivery/fan-out";
-import type { DeliveryMessage } from "../../../src/delivery/job";
+import type { DeliveryMessage } from "../../../src/domain/delivery";
 import { newEndpointId } from "../../../src/lib/ids";
 import {
   createEndpoint,

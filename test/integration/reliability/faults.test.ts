@@ -2,7 +2,7 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { ensureBuckets } from "../../../src/db/buckets";
-import type { DeliveryMessage } from "../../../src/delivery/job";
+import type { DeliveryMessage } from "../../../src/domain/delivery";
 import type { EventMessage } from "../../../src/events/message";
 import { publishEvent } from "../../../src/events/publish";
 import worker from "../../../src/index";

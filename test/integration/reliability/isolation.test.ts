@@ -1,7 +1,7 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { DeliveryMessage } from "../../../src/delivery/job";
+import type { DeliveryMessage } from "../../../src/domain/delivery";
 import type { EventMessage } from "../../../src/events/message";
 import worker from "../../../src/index";
 import { SWEEP_GRACE_MS } from "../../../src/lib/queue";

@@ -431,6 +431,11 @@ export interface components {
             rateLimitPerSecond: number | null;
             timeoutMs: number | null;
             retrySchedule: number[] | null;
+            /**
+             * @description How this endpoint's deliveries are ordered. `none` (default): in parallel, fastest. `endpoint`: one at a time in the order the events were accepted; the next is sent once the one before is delivered or has finally failed. `key`: the same, per ordering key (the event's `orderingKey`, else its first resource id); different keys in parallel. See docs/architecture.md#ordered-lanes
+             * @enum {string}
+             */
+            ordering: "none" | "endpoint" | "key";
             createdAt: string;
             updatedAt: string;
         };
@@ -523,6 +528,11 @@ export interface components {
              *     ]
              */
             retrySchedule?: number[] | null;
+            /**
+             * @description How this endpoint's deliveries are ordered. `none` (default): in parallel, fastest. `endpoint`: one at a time in the order the events were accepted; the next is sent once the one before is delivered or has finally failed. `key`: the same, per ordering key (the event's `orderingKey`, else its first resource id); different keys in parallel. See docs/architecture.md#ordered-lanes. Default: `"none"`
+             * @enum {string}
+             */
+            ordering?: "none" | "endpoint" | "key";
             /**
              * @description How the endpoint's keys sign (`standard` scheme only): HMAC-SHA256 (`v1`, a secret shared with the receiver) or Ed25519 (`v1a`, verified with a public key); changed by rotate_secret. Default: `"hmac-sha256"`
              * @enum {string}
@@ -644,6 +654,11 @@ export interface components {
              */
             retrySchedule?: number[] | null;
             /**
+             * @description How this endpoint's deliveries are ordered. `none` (default): in parallel, fastest. `endpoint`: one at a time in the order the events were accepted; the next is sent once the one before is delivered or has finally failed. `key`: the same, per ordering key (the event's `orderingKey`, else its first resource id); different keys in parallel. See docs/architecture.md#ordered-lanes
+             * @enum {string}
+             */
+            ordering?: "none" | "endpoint" | "key";
+            /**
              * @description `active` re-enables an auto-disabled endpoint
              * @enum {string}
              */
@@ -705,6 +720,11 @@ export interface components {
             resources?: {
                 [key: string]: string;
             };
+            /**
+             * @description For endpoints with `ordering: "key"`: events with the same key are delivered to such an endpoint one at a time, in the order they were accepted. 1–128 characters. Without it, the event's first resource id is its key
+             * @example matter_123
+             */
+            orderingKey?: string;
         };
         EventPage: {
             data: components["schemas"]["Event"][];

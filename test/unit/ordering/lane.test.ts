@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { DeliveryId } from "../../../src/lib/ids";
+import type { DeliveryId, EventId } from "../../../src/lib/ids";
 import {
   enqueue,
   hold,
@@ -20,10 +20,12 @@ import {
 
 const LEASE = 1_000;
 const id = (n: number | string) => `dlv_${n}` as DeliveryId;
+const EVENT = { id: "evt_1" as EventId, type: "matter.updated" };
+const item = (sequence: number) => ({ deliveryId: id(sequence), sequence, event: EVENT });
 
 /** A lane with these sequences enqueued in this order, at time 0, delivery ids `dlv_<sequence>`. */
 function laneOf(...sequences: number[]): LaneState {
-  return sequences.reduce((lane, s) => enqueue(lane, { deliveryId: id(s), sequence: s }, 0).lane, newLane());
+  return sequences.reduce((lane, s) => enqueue(lane, item(s), 0).lane, newLane());
 }
 
 /** Hands out what `next` gives at `now`; fails the test if it is not an attempt. */
@@ -53,6 +55,7 @@ describe("an ordered lane", () => {
       kind: "settled",
       deliveryId: id(1),
       sequence: 1,
+      event: EVENT,
       outcome: "delivered",
       attempts: 1,
     });
@@ -65,19 +68,19 @@ describe("an ordered lane", () => {
 
   it("sends a late arrival next, among those not yet sent, and says it is late", () => {
     const five = take(laneOf(5, 7));
-    const late = enqueue(five.lane, { deliveryId: id(3), sequence: 3 }, 1);
+    const late = enqueue(five.lane, item(3), 1);
     expect(late.result).toEqual({ kind: "accepted", position: 1, late: true });
     // Sequence 5 is in flight: 3 cannot go before it any more, it goes before 7.
     const after = report(late.lane, five.step.token, { kind: "delivered" }, 2).lane;
     expect(drain(after, 2)).toEqual([3, 7]);
-    expect(enqueue(laneOf(5), { deliveryId: id(4), sequence: 4 }, 0).result).toMatchObject({ late: false });
+    expect(enqueue(laneOf(5), item(4), 0).result).toMatchObject({ late: false });
   });
 
   it("keeps a retried head at the head, after a late arrival too, and nothing passes it", () => {
     const first = take(laneOf(5, 6));
     const retried = report(first.lane, first.step.token, { kind: "retry", at: 5_000 }, 100);
     expect(retried.result).toEqual({ kind: "retry", at: 5_000 });
-    const withLate = enqueue(retried.lane, { deliveryId: id(2), sequence: 2 }, 200).lane;
+    const withLate = enqueue(retried.lane, item(2), 200).lane;
     expect(next(withLate, 4_999, LEASE).step).toEqual({ kind: "wait", until: 5_000 });
     expect(wakeAt(withLate, 4_999)).toBe(5_000);
     const again = take(withLate, 5_000);
@@ -135,7 +138,7 @@ describe("an ordered lane", () => {
     expect(wakeAt(held, 0)).toBeNull();
     // An attempt made before the hold still reports; enqueueing goes on, in order.
     let lane = report(held, first.step.token, { kind: "delivered" }, 10).lane;
-    lane = enqueue(lane, { deliveryId: id(3), sequence: 3 }, 20).lane;
+    lane = enqueue(lane, item(3), 20).lane;
     expect(next(lane, 10_000, LEASE).step).toEqual({ kind: "held" });
     expect(next(hold(newLane()), 0, LEASE).step).toEqual({ kind: "idle" });
     expect(drain(release(lane), 10_000)).toEqual([3, 4]);
@@ -143,12 +146,12 @@ describe("an ordered lane", () => {
 
   it("treats a delivery enqueued twice as one, before and after it settles", () => {
     const lane = laneOf(1, 2);
-    const twice = enqueue(lane, { deliveryId: id(1), sequence: 1 }, 5);
+    const twice = enqueue(lane, item(1), 5);
     expect(twice.result).toEqual({ kind: "duplicate" });
     expect(twice.lane).toBe(lane);
     const first = take(lane);
     const settled = report(first.lane, first.step.token, { kind: "delivered" }, 10).lane;
-    expect(enqueue(settled, { deliveryId: id(1), sequence: 1 }, 20).result).toEqual({ kind: "duplicate" });
+    expect(enqueue(settled, item(1), 20).result).toEqual({ kind: "duplicate" });
     expect(drain(settled, 20)).toEqual([2]);
   });
 
@@ -156,7 +159,7 @@ describe("an ordered lane", () => {
     const limits: LaneLimits = { maxLength: 10, rememberSettled: 2 };
     let lane = newLane();
     for (const s of [1, 2, 3]) {
-      lane = enqueue(lane, { deliveryId: id(s), sequence: s }, 0, limits).lane;
+      lane = enqueue(lane, item(s), 0, limits).lane;
       const { lane: handed, step } = take(lane);
       lane = report(handed, step.token, { kind: "delivered" }, 0, limits).lane;
     }
@@ -166,16 +169,13 @@ describe("an ordered lane", () => {
   it("refuses a delivery beyond the lane's bound, so it can be failed, not dropped", () => {
     expect(LANE_LIMITS.maxLength).toBe(10_000);
     const limits: LaneLimits = { maxLength: 2, rememberSettled: 10 };
-    const two = [1, 2].reduce(
-      (l, s) => enqueue(l, { deliveryId: id(s), sequence: s }, 0, limits).lane,
-      newLane(),
-    );
-    const full = enqueue(two, { deliveryId: id(3), sequence: 3 }, 0, limits);
+    const two = [1, 2].reduce((l, s) => enqueue(l, item(s), 0, limits).lane, newLane());
+    const full = enqueue(two, item(3), 0, limits);
     expect(full.result).toEqual({ kind: "refused", reason: "lane_full", maxLength: 2 });
     expect(full.lane).toBe(two);
     const first = take(two);
     const room = report(first.lane, first.step.token, { kind: "failed" }, 0, limits).lane;
-    expect(enqueue(room, { deliveryId: id(3), sequence: 3 }, 0, limits).result.kind).toBe("accepted");
+    expect(enqueue(room, item(3), 0, limits).result.kind).toBe("accepted");
   });
 
   it("shows what is waiting behind what, and each delivery's position", () => {
@@ -196,7 +196,7 @@ describe("an ordered lane", () => {
   it("keeps its state plain JSON and leaves the state it is given as it was", () => {
     const lane = take(laneOf(2, 1)).lane;
     const copy = structuredClone(lane);
-    enqueue(lane, { deliveryId: id(0), sequence: 0 }, 1);
+    enqueue(lane, item(0), 1);
     next(lane, 5_000, LEASE);
     report(lane, lane.lastToken, { kind: "retry", at: 3 }, 2);
     expect(lane).toEqual(copy);
@@ -329,7 +329,7 @@ function runModel(sequences: number[], commands: Command[]): void {
   let leased: { id: DeliveryId; until: number } | null = null;
 
   const add = (deliveryId: DeliveryId, sequence: number, step: number) => {
-    const done = enqueue(lane, { deliveryId, sequence }, now, limits);
+    const done = enqueue(lane, { deliveryId, sequence, event: EVENT }, now, limits);
     lane = done.lane;
     const said = done.result.kind === "accepted" && done.result.late ? "accepted late" : done.result.kind;
     expect(said).toBe(refEnqueue(ref, deliveryId, sequence, limits));

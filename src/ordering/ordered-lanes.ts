@@ -1,0 +1,309 @@
+import { fannedOutBelow } from "../db/events";
+import { dataOf } from "../db/shards";
+import type { DeliveryMessage, LaneTurn } from "../domain/delivery";
+import type { DeliveryId, EndpointId, OrganizationId } from "../lib/ids";
+import { sendAll } from "../lib/queue";
+import {
+  type Enqueued,
+  enqueue,
+  type Handout,
+  hold,
+  type LaneEntry,
+  type LaneItem,
+  type LaneState,
+  newLane,
+  next,
+  type Outcome,
+  positionOf,
+  release,
+  report,
+  waiting,
+  wakeAt,
+} from "./lane";
+
+/**
+ * An endpoint's ordered lanes, kept in its Durable Object's SQLite storage (health/endpoint-health.ts
+ * owns the object and its one alarm): a row per lane that holds deliveries, its state the pure lane's
+ * JSON (lane.ts), and when it next needs a look. This is where the lanes' side effects are: sending a
+ * delivery's message when its turn comes, and asking the shard whether a lower-numbered event is still
+ * on its way (docs/architecture.md#ordered-lanes). Every change of a lane is made in one synchronous
+ * stretch of SQL, so no other call of the object interleaves with it.
+ */
+export type OrderedItem = LaneItem & { lane: string };
+
+/** What a run tells a lane of the delivery it was given: its outcome, or that the endpoint is disabled. */
+export type LaneReport = { turn: LaneTurn; outcome: Outcome | { kind: "held" } };
+
+/** A lane as the API lists it. */
+export type LaneSummary = { lane: string; length: number; head: LaneEntry | null; held: boolean };
+
+/** Where a delivery waits: its lane, its number and how many are ahead of it. */
+export type LanePlace = { lane: string; sequence: number; position: number };
+
+/** Lanes handed out per look; more due lanes get another look at once (the alarm). */
+const LANES_PER_LOOK = 100;
+/** A lane whose head waits for a lower-numbered event's fan-out looks again this much later. */
+const FAN_OUT_RECHECK_MS = 1_000;
+
+type Meta = {
+  organizationId: OrganizationId | null;
+  endpointId: EndpointId | null;
+  held: boolean;
+  /** Every ordered event numbered below it was fanned out (db/events.ts fannedOutBelow). */
+  fannedOutBelow: number;
+  /** Above every token any lane of this object has given, so a lane made again never repeats one. */
+  lastToken: number;
+  /** How long a handed-out delivery may go without a report: the delivery engine's to say. */
+  leaseMs: number;
+};
+
+const DEFAULT_META: Meta = {
+  organizationId: null,
+  endpointId: null,
+  held: false,
+  fannedOutBelow: 0,
+  lastToken: 0,
+  leaseMs: 300_000,
+};
+
+export class OrderedLanes {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly env: Env,
+  ) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS ordered_lanes (
+      key TEXT PRIMARY KEY, state TEXT NOT NULL, wake_at INTEGER)`);
+    sql.exec(
+      "CREATE INDEX IF NOT EXISTS ordered_lanes_by_wake ON ordered_lanes (wake_at) WHERE wake_at IS NOT NULL",
+    );
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS ordered_meta (id INTEGER PRIMARY KEY CHECK (id = 1), meta TEXT NOT NULL)",
+    );
+  }
+
+  /** Adds deliveries to their lanes; says for each, in order, whether it was taken, a duplicate, or refused. */
+  enqueue(
+    owner: { organizationId: OrganizationId; endpointId: EndpointId; leaseMs: number },
+    items: readonly OrderedItem[],
+    now: number,
+  ): Enqueued[] {
+    const meta = { ...this.meta(), ...owner };
+    const lanes = new Map<string, LaneState>();
+    const results = items.map(({ lane: key, ...item }) => {
+      const lane = lanes.get(key) ?? this.lane(key) ?? newLane(meta.lastToken);
+      const done = enqueue(meta.held ? hold(lane) : lane, item, now);
+      lanes.set(key, done.lane);
+      return done.result;
+    });
+    for (const [key, lane] of lanes) this.save(key, lane, now, meta);
+    this.saveMeta(meta);
+    return results;
+  }
+
+  /**
+   * What runs tell of the deliveries they were given. A report for a turn that is not the lane's
+   * current one changes nothing (lane.ts). `held`: the run found the endpoint disabled; its lanes hold,
+   * the head to be sent again once they are released.
+   */
+  report(reports: readonly LaneReport[], now: number): void {
+    const meta = this.meta();
+    if (reports.some((r) => r.outcome.kind === "held") && !meta.held) {
+      this.hold();
+      meta.held = true;
+    }
+    for (const { turn, outcome } of reports) {
+      const lane = this.lane(turn.lane);
+      if (!lane) continue;
+      const reported = report(
+        lane,
+        turn.token,
+        outcome.kind === "held" ? { kind: "retry", at: now } : outcome,
+        now,
+      );
+      this.save(turn.lane, reported.lane, now, meta);
+    }
+    this.saveMeta(meta);
+  }
+
+  /** The endpoint is disabled: nothing is sent, every delivery keeps its place. */
+  hold(): void {
+    this.sql.exec("UPDATE ordered_lanes SET state = json_set(state, '$.held', json('true')), wake_at = NULL");
+    this.saveMeta({ ...this.meta(), held: true });
+  }
+
+  /** The endpoint is enabled again: its lanes go on where they were. */
+  release(now: number): void {
+    for (const { key, state } of this.sql.exec<{ key: string; state: string }>(
+      "SELECT key, state FROM ordered_lanes",
+    )) {
+      this.save(key, release(JSON.parse(state) as LaneState), now, this.meta());
+    }
+    this.saveMeta({ ...this.meta(), held: false });
+  }
+
+  /**
+   * Sends every due lane's next delivery, LANES_PER_LOOK lanes at a time. A lane whose next delivery
+   * is numbered above what the shard says was fanned out waits: a lower-numbered event may still be on
+   * its way to it. A send that fails is left to the lease: the same delivery goes again when it ends.
+   */
+  async send(now: number): Promise<void> {
+    const meta = this.meta();
+    if (meta.held || !meta.organizationId || !meta.endpointId) return;
+    const due = [
+      ...this.sql.exec<{ key: string }>(
+        "SELECT key FROM ordered_lanes WHERE wake_at <= ? ORDER BY wake_at LIMIT ?",
+        now,
+        LANES_PER_LOOK,
+      ),
+    ].map((r) => r.key);
+    let handouts = this.handOut(due, meta, now);
+    if (handouts.blocked.length > 0) {
+      const below = await this.fannedOutBelow(meta.organizationId);
+      const fresh = this.meta();
+      fresh.fannedOutBelow = Math.max(fresh.fannedOutBelow, below);
+      this.saveMeta(fresh);
+      const again = this.handOut(handouts.blocked, fresh, Date.now());
+      for (const key of again.blocked) {
+        this.sql.exec(
+          "UPDATE ordered_lanes SET wake_at = ? WHERE key = ?",
+          Date.now() + FAN_OUT_RECHECK_MS,
+          key,
+        );
+      }
+      handouts = { messages: [...handouts.messages, ...again.messages], blocked: again.blocked };
+    }
+    if (handouts.messages.length === 0) return;
+    try {
+      await sendAll(
+        this.env.DELIVERIES_QUEUE,
+        handouts.messages.map((body) => ({ body })),
+      );
+    } catch (error) {
+      console.error(
+        JSON.stringify({
+          message: "ordered deliveries not sent; sent again after their lease",
+          error: String(error),
+        }),
+      );
+    }
+  }
+
+  /** The earliest moment a lane needs a look; null: none does until something arrives. */
+  wakeAt(): number | null {
+    const row = [...this.sql.exec<{ at: number | null }>("SELECT MIN(wake_at) AS at FROM ordered_lanes")][0];
+    return row?.at ?? null;
+  }
+
+  /** The lanes that hold deliveries, in key order, after `after` (null: from the first). */
+  lanes(after: string | null, limit: number): LaneSummary[] {
+    const rows = this.sql.exec<{ key: string; state: string }>(
+      "SELECT key, state FROM ordered_lanes WHERE ?1 IS NULL OR key > ?1 ORDER BY key LIMIT ?2",
+      after,
+      limit,
+    );
+    return [...rows].map(({ key, state }) => {
+      const lane = JSON.parse(state) as LaneState;
+      const entries = waiting(lane);
+      return { lane: key, length: entries.length, head: entries[0] ?? null, held: lane.held };
+    });
+  }
+
+  /** A lane's deliveries in the order they will be sent, the first `limit`; null: the lane is empty. */
+  queue(key: string, limit: number): { entries: LaneEntry[]; length: number; held: boolean } | null {
+    const lane = this.lane(key);
+    if (!lane) return null;
+    const entries = waiting(lane);
+    return { entries: entries.slice(0, limit), length: entries.length, held: lane.held };
+  }
+
+  /** Where a delivery waits, if a lane holds it. A scan over the lanes: an API read, not the hot path. */
+  placeOf(deliveryId: DeliveryId): LanePlace | null {
+    const rows = this.sql.exec<{ key: string; state: string }>(
+      "SELECT key, state FROM ordered_lanes WHERE instr(state, ?) > 0",
+      deliveryId,
+    );
+    for (const { key, state } of rows) {
+      const lane = JSON.parse(state) as LaneState;
+      const position = positionOf(lane, deliveryId);
+      const entry = position === null ? undefined : waiting(lane)[position];
+      if (entry) return { lane: key, sequence: entry.sequence, position: entry.position };
+    }
+    return null;
+  }
+
+  /** Hands out the next delivery of each lane that may go now; the others are `blocked`. */
+  private handOut(
+    keys: readonly string[],
+    meta: Meta,
+    now: number,
+  ): { messages: DeliveryMessage[]; blocked: string[] } {
+    const messages: DeliveryMessage[] = [];
+    const blocked: string[] = [];
+    for (const key of keys) {
+      const lane = this.lane(key);
+      if (!lane) continue;
+      const first = lane.head ? undefined : lane.queued[0];
+      if (first && first.sequence >= meta.fannedOutBelow) {
+        blocked.push(key);
+        continue;
+      }
+      const { lane: after, step } = next(lane, now, meta.leaseMs);
+      this.save(key, after, now, meta);
+      if (step.kind === "attempt") messages.push(messageOf(meta, key, step));
+    }
+    this.saveMeta(meta);
+    return { messages, blocked };
+  }
+
+  private async fannedOutBelow(organizationId: OrganizationId): Promise<number> {
+    try {
+      return await fannedOutBelow(await dataOf(this.env, organizationId), organizationId);
+    } catch (error) {
+      console.error(JSON.stringify({ message: "ordered lanes: fan-out state unread", error: String(error) }));
+      return 0;
+    }
+  }
+
+  private lane(key: string): LaneState | null {
+    const row = [
+      ...this.sql.exec<{ state: string }>("SELECT state FROM ordered_lanes WHERE key = ?", key),
+    ][0];
+    return row ? (JSON.parse(row.state) as LaneState) : null;
+  }
+
+  /** Writes a lane, or deletes it once empty (its tokens live on in the object's `lastToken`). */
+  private save(key: string, lane: LaneState, now: number, meta: Meta): void {
+    meta.lastToken = Math.max(meta.lastToken, lane.lastToken);
+    if (!lane.head && lane.queued.length === 0) {
+      this.sql.exec("DELETE FROM ordered_lanes WHERE key = ?", key);
+      return;
+    }
+    this.sql.exec(
+      "INSERT OR REPLACE INTO ordered_lanes (key, state, wake_at) VALUES (?, ?, ?)",
+      key,
+      JSON.stringify(lane),
+      wakeAt(lane, now),
+    );
+  }
+
+  private meta(): Meta {
+    const row = [...this.sql.exec<{ meta: string }>("SELECT meta FROM ordered_meta WHERE id = 1")][0];
+    return row ? { ...DEFAULT_META, ...(JSON.parse(row.meta) as Partial<Meta>) } : { ...DEFAULT_META };
+  }
+
+  private saveMeta(meta: Meta): void {
+    this.sql.exec("INSERT OR REPLACE INTO ordered_meta (id, meta) VALUES (1, ?)", JSON.stringify(meta));
+  }
+}
+
+/** The message that sends a handed-out delivery: the consumer reads its row, or its event for a first attempt. */
+function messageOf(meta: Meta, lane: string, step: Handout): DeliveryMessage {
+  return {
+    organizationId: meta.organizationId as OrganizationId,
+    endpointId: meta.endpointId as EndpointId,
+    deliveryId: step.deliveryId,
+    eventId: step.event.id,
+    first: { eventType: step.event.type },
+    ordered: { lane, token: step.token },
+  };
+}
