@@ -22,6 +22,7 @@ import { applyRetention } from "./sweeper/retention";
 import { sweep } from "./sweeper/sweep";
 
 export { Publisher } from "./api/rpc";
+export { OrderedDelivery } from "./delivery/ordered-entrypoint";
 export { EndpointHealth } from "./health/endpoint-health";
 
 const app = new OpenAPIHono<AppEnv>();

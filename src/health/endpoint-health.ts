@@ -1,4 +1,4 @@
-import { DurableObject } from "cloudflare:workers";
+import { DurableObject, exports } from "cloudflare:workers";
 import { getConfig } from "../config";
 import type { DisabledReason } from "../domain/endpoint";
 import type { DeliveryId, EndpointId, OrganizationId } from "../lib/ids";
@@ -50,8 +50,18 @@ type Decision = { disable?: DisabledReason; warn?: FailingWarning };
  * outside it, so the object is held only for its own storage.
  */
 export class EndpointHealth extends DurableObject<Env> {
-  /** The endpoint's ordered lanes (src/ordering/), sharing the object's storage and its one alarm. */
-  private readonly ordered = new OrderedLanes(this.ctx.storage.sql, this.env);
+  /**
+   * The endpoint's ordered lanes (src/ordering/), sharing the object's storage and its one alarm. Their
+   * deliveries go to the Worker's OrderedDelivery entrypoint, a run of their own that this object does
+   * not wait for (delivery/ordered-entrypoint.ts).
+   */
+  private readonly ordered = new OrderedLanes(this.ctx.storage.sql, this.env, (messages) =>
+    this.ctx.waitUntil(
+      exports.OrderedDelivery.deliver(messages).catch((error: unknown) =>
+        console.error(JSON.stringify({ message: "ordered deliveries not dispatched", error: String(error) })),
+      ),
+    ),
+  );
 
   private async load(): Promise<HealthState> {
     return (await this.ctx.storage.get<HealthState>(KEYS.state)) ?? HEALTHY;

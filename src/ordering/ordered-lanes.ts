@@ -2,7 +2,6 @@ import { fannedOutBelow } from "../db/events";
 import { dataOf } from "../db/shards";
 import type { DeliveryMessage, LaneTurn } from "../domain/delivery";
 import type { DeliveryId, EndpointId, OrganizationId } from "../lib/ids";
-import { sendAll } from "../lib/queue";
 import {
   type Enqueued,
   enqueue,
@@ -67,9 +66,14 @@ const DEFAULT_META: Meta = {
 };
 
 export class OrderedLanes {
+  /**
+   * `dispatch` sends deliveries whose turn came (health/endpoint-health.ts: into the Worker itself);
+   * it must not wait for their attempts, and what it fails to send goes again after its lease.
+   */
   constructor(
     private readonly sql: SqlStorage,
     private readonly env: Env,
+    private readonly dispatch: (messages: DeliveryMessage[]) => void,
   ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS ordered_lanes (
       key TEXT PRIMARY KEY, state TEXT NOT NULL, wake_at INTEGER)`);
@@ -172,20 +176,7 @@ export class OrderedLanes {
       }
       handouts = { messages: [...handouts.messages, ...again.messages], blocked: again.blocked };
     }
-    if (handouts.messages.length === 0) return;
-    try {
-      await sendAll(
-        this.env.DELIVERIES_QUEUE,
-        handouts.messages.map((body) => ({ body })),
-      );
-    } catch (error) {
-      console.error(
-        JSON.stringify({
-          message: "ordered deliveries not sent; sent again after their lease",
-          error: String(error),
-        }),
-      );
-    }
+    if (handouts.messages.length > 0) this.dispatch(handouts.messages);
   }
 
   /** The earliest moment a lane needs a look; null: none does until something arrives. */

@@ -3,12 +3,15 @@ import { Hono } from "hono";
 import type { DeliveryOut } from "../api/deliveries";
 import { DELIVERY_STATUSES } from "../domain/delivery";
 import type { PortalEnv } from "./guard";
+import { laneHref, laneName } from "./lanes";
 import { ActionForm, failed, Page, SelectField, TextField, when } from "./layout";
 
 /** The delivery log: filtered, one delivery with its attempts, and replay. */
 export const deliveryPages = new Hono<PortalEnv>();
 
 type DeliveryView = z.infer<typeof DeliveryOut>;
+/** Where a delivery waits in its endpoint's ordered lane: `position` deliveries are ahead of it. */
+type LanePlace = { lane: string; sequence: number; position: number };
 type AttemptView = {
   number: number;
   trigger: string;
@@ -107,10 +110,9 @@ deliveryPages.get("/", async (c) => {
 });
 
 deliveryPages.get("/:id", async (c) => {
-  const found = await c.var.api<{ delivery: DeliveryView & { attempts: AttemptView[] } }>(
-    "GET",
-    `/webhooks/v1/deliveries/${c.req.param("id")}`,
-  );
+  const found = await c.var.api<{
+    delivery: DeliveryView & { attempts: AttemptView[]; lane: LanePlace | null };
+  }>("GET", `/webhooks/v1/deliveries/${c.req.param("id")}`);
   if (!found.ok) return failed(c, "Delivery", found.problem);
   const d = found.body.delivery;
   return c.html(
@@ -136,6 +138,22 @@ deliveryPages.get("/:id", async (c) => {
           <>
             <dt>Next attempt</dt>
             <dd>{when(d.nextAttemptAt)}</dd>
+          </>
+        )}
+        {d.lane && (
+          <>
+            <dt>Ordered lane</dt>
+            <dd>
+              Waiting in lane{" "}
+              <a class="mono" href={laneHref(d.endpointId, d.lane.lane)}>
+                {laneName(d.lane.lane)}
+              </a>{" "}
+              at position {d.lane.position}
+              {d.lane.position === 0
+                ? ", the lane's head"
+                : `, behind ${d.lane.position} ${d.lane.position === 1 ? "delivery" : "deliveries"}`}{" "}
+              (sequence {d.lane.sequence})
+            </dd>
           </>
         )}
         {d.replayOf && (

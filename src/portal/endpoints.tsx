@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import type { Problem } from "./api-client";
 import { EndpointForm, type EndpointView, endpointBody } from "./endpoint-form";
 import type { PortalEnv } from "./guard";
+import { type LanePageView, ORDERING_NAMES, OrderedLanes } from "./lanes";
 import { ActionForm, failed, Page, ProblemBox, Secret, SelectField, TextField, when } from "./layout";
 
 /** Endpoints: the list, create, one endpoint with its health and everything done to it. */
@@ -250,6 +251,15 @@ async function renderEndpoint(
   if (!found.ok) return failed(c, "Endpoint", found.problem);
   const endpoint = found.body.endpoint;
   const h = health.ok ? health.body.health : null;
+  const lanesAfter = c.req.query("lanes_after");
+  // Only an ordered endpoint has lanes: its object is asked once the endpoint says it is one.
+  const lanes =
+    endpoint.ordering === "none"
+      ? null
+      : await c.var.api<LanePageView>(
+          "GET",
+          `/webhooks/v1/endpoints/${endpoint.id}/lanes?${new URLSearchParams({ limit: "50", ...(lanesAfter !== undefined && { cursor: lanesAfter }) })}`,
+        );
   const status = shown.problem ? (shown.problem.status as 422) : 200;
   return c.html(
     <Page c={c} title={endpoint.url} notice={shown.notice}>
@@ -279,6 +289,8 @@ async function renderEndpoint(
         <dl>
           <dt>Status</dt>
           <dd class={`status-${endpoint.status}`}>{endpoint.status.replace("_", " ")}</dd>
+          <dt>Ordering</dt>
+          <dd>{ORDERING_NAMES[endpoint.ordering]}</dd>
           {endpoint.disabledReason && (
             <>
               <dt>Disabled</dt>
@@ -312,6 +324,7 @@ async function renderEndpoint(
           <a href={`/portal/deliveries?endpoint_id=${endpoint.id}`}>This endpoint's deliveries</a>
         </p>
       </section>
+      {lanes && <OrderedLanes endpointId={endpoint.id} lanes={lanes} />}
       <div class="actions">
         {endpoint.status === "active" ? (
           <ActionForm c={c} action={`/portal/endpoints/${id}/status`} label="Disable">

@@ -8,6 +8,7 @@ import { catalogPages } from "./catalog";
 import { deliveryPages } from "./deliveries";
 import { endpointPages } from "./endpoints";
 import { endSession, type PortalEnv, requireSession, securityHeaders, startSession } from "./guard";
+import { lanePages } from "./lanes";
 import { Page } from "./layout";
 
 /**
@@ -74,6 +75,7 @@ export function portal(api: Api) {
   });
   app.get("/", (c) => c.redirect("/portal/endpoints", 303));
   app.route("/endpoints", endpointPages);
+  app.route("/endpoints", lanePages);
   app.route("/deliveries", deliveryPages);
   app.route("/event-types", catalogPages);
   app.notFound((c) =>

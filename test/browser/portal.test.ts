@@ -28,7 +28,7 @@ let api: ReturnType<typeof apiOf>;
 let organizationId: string;
 
 beforeAll(async () => {
-  receiver = await startReceiver((path) => (path.startsWith("/failing") ? 500 : 200));
+  receiver = await startReceiver((path) => (/^\/(failing|unavailable)/.test(path) ? 500 : 200));
   service = await startLocalService({
     RETRY_SCHEDULE_SECONDS: "1",
     INLINE_RETRY_DELAYS_MS: "",
@@ -70,6 +70,12 @@ async function newPage(viewport = { width: 1280, height: 900 }): Promise<{ page:
 
 const publish = (type: string, data: Record<string, unknown>) =>
   api(service.adminToken, "POST", "/webhooks/v1/events", { organizationId, type, data }, 202);
+
+type LaneQueue = {
+  length: number;
+  held: boolean;
+  data: { deliveryId: string; sequence: number; position: number }[];
+};
 
 const deliveriesTo = (path: string) => receiver.received.filter((r: Received) => r.path === path);
 
@@ -258,5 +264,72 @@ describe("the customer portal", () => {
     const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
     expect(overflow).toBeLessThanOrEqual(0);
     await auditPage(page, "11-endpoints-phone");
+  });
+
+  it("shows what waits in an ordered endpoint's lane, in the order it will be sent", async () => {
+    const key = await api<{ token: string }>(
+      service.adminToken,
+      "POST",
+      `/admin/v1/organizations/${organizationId}/api_keys`,
+      { name: "lanes" },
+      201,
+    );
+    // Not under /failing: the auto-disabled test's endpoint is told apart by that path.
+    const { endpoint } = await api<{ endpoint: { id: string } }>(
+      key.token,
+      "POST",
+      "/webhooks/v1/endpoints",
+      { url: receiver.url("/unavailable/cases"), eventTypeFilters: ["case.*"], ordering: "endpoint" },
+      201,
+    );
+    for (let i = 1; i <= 3; i++) await publish("case.created", { caseId: `case_${i}`, name: `Case ${i}` });
+    // The head fails until the streak disables the endpoint (AUTO_DISABLE_*): from then on its lane
+    // holds, and what is left in it stays put for the pages to show.
+    const queue = await eventually(async () => {
+      const lane = await api<LaneQueue>(
+        key.token,
+        "GET",
+        `/webhooks/v1/endpoints/${endpoint.id}/lanes/queue?lane=`,
+        undefined,
+        200,
+      );
+      return lane.held && lane.length >= 2 && lane;
+    }, 60_000);
+
+    const { page } = await newPage();
+    await page.goto(await portalLink());
+    await page.waitForURL(/\/portal\/endpoints$/);
+    await page.goto(`${service.base}/portal/endpoints/${endpoint.id}`);
+    expect(await page.getByText("per endpoint", { exact: true }).count()).toBe(1);
+    const lane = page
+      .getByRole("region", { name: "Ordered lanes" })
+      .getByRole("row")
+      .filter({ hasText: "(endpoint lane)" });
+    expect(await lane.getByRole("cell").nth(1).textContent()).toBe(String(queue.length));
+    expect(await lane.textContent()).toContain("held");
+    await auditPage(page, "12-endpoint-ordered-lanes");
+
+    // The lane's page: its deliveries in the order they will be sent, each linking to its own page.
+    await lane.getByRole("link", { name: "(endpoint lane)" }).click();
+    await page.getByRole("heading", { name: "Endpoint lane" }).waitFor();
+    const rows = page.locator("tbody tr");
+    expect(await rows.getByRole("link").allTextContents()).toEqual(queue.data.map((e) => e.deliveryId));
+    const sequences = (await rows.locator("td:nth-child(2)").allTextContents()).map(Number);
+    expect(sequences).toEqual(queue.data.map((e) => e.sequence));
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    await auditPage(page, "13-ordered-lane");
+
+    await rows.nth(1).getByRole("link").click();
+    expect(await page.getByText("Waiting in lane").textContent()).toMatch(
+      /^Waiting in lane \(endpoint lane\) at position 1, behind 1 delivery/,
+    );
+    await auditPage(page, "14-delivery-in-lane");
+
+    // A lane holding nothing, its key shown as text whatever it holds.
+    const empty = new URLSearchParams({ lane: "<b>none</b> & more" });
+    await page.goto(`${service.base}/portal/endpoints/${endpoint.id}/lanes?${empty}`);
+    await page.getByRole("heading", { name: "Lane <b>none</b> & more" }).waitFor();
+    expect(await page.getByText("Nothing waits in this lane").count()).toBe(1);
+    await auditPage(page, "15-ordered-lane-empty");
   });
 });

@@ -101,20 +101,22 @@ export function databaseFailingWhen(
 
 /**
  * Makes D1 refuse to record delivery `deliveryId` as anything but failed (a trigger aborts the
- * insert), as a database that keeps failing on one row would. Every run of its consumer then fails
- * after the attempt; marking it failed still works. Returns the way to lift it.
+ * insert, or with `change: "UPDATE"` an update of a pending row's status; leases still work), as a database that keeps
+ * failing on one row would. Every run of its consumer then fails after the attempt; marking it failed
+ * still works. Returns the way to lift it.
  */
 export async function refuseDeliveryRow(
   db: D1Database,
   table: string,
   deliveryId: string,
+  change: "INSERT" | "UPDATE" = "INSERT",
 ): Promise<() => Promise<void>> {
   if (!/^\w+$/.test(deliveryId) || !/^\w+$/.test(table)) throw new Error(`not a delivery id: ${deliveryId}`);
-  const trigger = `refuse_${deliveryId}`;
+  const trigger = `refuse_${change.toLowerCase()}_${deliveryId}`;
   await db
     .prepare(
-      `CREATE TRIGGER ${trigger} BEFORE INSERT ON ${table}
-       WHEN NEW.id = '${deliveryId}' AND NEW.status <> 'failed'
+      `CREATE TRIGGER ${trigger} BEFORE ${change} ON ${table}
+       WHEN NEW.id = '${deliveryId}' AND NEW.status <> 'failed'${change === "UPDATE" ? " AND NEW.status <> OLD.status" : ""}
        BEGIN SELECT RAISE(ABORT, 'injected: D1 refuses this row'); END`,
     )
     .run();

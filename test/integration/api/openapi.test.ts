@@ -31,6 +31,8 @@ const OPERATIONS: Record<string, string> = {
   "post /webhooks/v1/endpoints/{id}/test": "testEndpoint",
   "post /webhooks/v1/endpoints/{id}/recover": "recoverEndpoint",
   "get /webhooks/v1/endpoints/{id}/health": "getEndpointHealth",
+  "get /webhooks/v1/endpoints/{id}/lanes": "listEndpointLanes",
+  "get /webhooks/v1/endpoints/{id}/lanes/queue": "getEndpointLane",
   "get /webhooks/v1/deliveries": "listDeliveries",
   "get /webhooks/v1/deliveries/{id}": "getDelivery",
   "post /webhooks/v1/deliveries/{id}/replay": "replayDelivery",

@@ -1,7 +1,14 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { callOk, eventually, publish } from "../../support/api";
-import { givenEndpoint, type Receiver } from "../../support/fixtures";
+import type { DeliveryMessage } from "../../../src/domain/delivery";
+import { OrderedLanes } from "../../../src/ordering/ordered-lanes";
+import { callOk, deliveryDetail, eventually, publish, settledDeliveries } from "../../support/api";
+import { consume, publishCaptured } from "../../support/consumers";
+import { batchOf, refuseDeliveryRow } from "../../support/faults";
+import { givenEndpoint, healthObject, type Receiver } from "../../support/fixtures";
 import type { ReceivedRequest } from "../../support/receiver";
+import { rowTable } from "../../support/shards";
 
 /** The event ids a receiver got, in arrival order, each run of one event's attempts told once. */
 function sentInOrder(requests: readonly ReceivedRequest[]): string[] {
@@ -86,5 +93,141 @@ describe("ordered delivery", () => {
       return data[0]?.status === "failed" ? data[0] : undefined;
     }, 30_000);
     expect(failed.attemptCount).toBeGreaterThan(1);
+  });
+});
+
+describe("ordered delivery, late and held", () => {
+  it("holds a lane's next event while a lower-numbered event of the organization is still pending fan-out", async () => {
+    const { org, receiver, endpoint } = await givenEndpoint({ ordering: "endpoint" });
+    // Both are accepted (numbered); their fan-out messages are kept back and handed in the wrong order.
+    const first = await publishCaptured(org.id);
+    const second = await publishCaptured(org.id);
+    await consume(batchOf("webhook-events", [second.message]));
+
+    const lane = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/lanes/queue`, 200, {
+      token: org.token,
+    });
+    expect(lane).toMatchObject({ lane: "", length: 1, held: false });
+    // Waiting, not sent: the first event may still be on its way to this lane.
+    expect(lane.data).toEqual([expect.objectContaining({ position: 0, state: "waiting", at: null })]);
+    const waiting = await deliveryDetail(org.token, lane.data[0].deliveryId);
+    expect(waiting).toMatchObject({
+      status: "pending",
+      eventId: second.event.id,
+      lane: { lane: "", position: 0 },
+    });
+
+    await consume(batchOf("webhook-events", [first.message]));
+    const requests = await receivedAll(receiver, [first.event.id, second.event.id]);
+    expect(sentInOrder(requests)).toEqual([first.event.id, second.event.id]);
+  });
+
+  it("holds a disabled endpoint's lanes, keeping every delivery pending in order, and resumes them when enabled", async () => {
+    const { org, receiver, endpoint } = await givenEndpoint({ ordering: "endpoint", retrySchedule: [5, 5] });
+    await receiver.script([], undefined, [{ bodyIncludes: "down-for-now", answer: { status: 500 } }]);
+    const events = [await publish(org.id, "matter.created", matterEvent(1, "down-for-now"))];
+    for (let n = 2; n <= 3; n++) events.push(await publish(org.id, "matter.created", matterEvent(n)));
+    const laneOf = () =>
+      callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/lanes`, 200, { token: org.token });
+    await eventually(async () => (await laneOf()).data[0]?.length === 3);
+
+    await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+      token: org.token,
+      body: { status: "disabled" },
+    });
+    const [held] = (await laneOf()).data;
+    expect(held).toMatchObject({ lane: "", length: 3, held: true });
+    const { data } = await callOk("GET", `/webhooks/v1/deliveries?endpoint_id=${endpoint.id}`, 200, {
+      token: org.token,
+    });
+    expect(data.map((d: { status: string }) => d.status)).toEqual(["pending", "pending", "pending"]);
+
+    await receiver.script([]);
+    await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+      token: org.token,
+      body: { status: "active" },
+    });
+    const requests = await receivedAll(
+      receiver,
+      events.map((e) => e.id),
+    );
+    expect(sentInOrder(requests)).toEqual(events.map((e) => e.id));
+    await settledDeliveries(org.token, `endpoint_id=${endpoint.id}&status=delivered`, 3, 30_000);
+  });
+
+  it("sends a replay of a failed delivery at its lane's tail, after what was accepted before it", async () => {
+    const { org, receiver } = await givenEndpoint({ ordering: "endpoint", retrySchedule: [1] });
+    await receiver.script([], undefined, [{ bodyIncludes: "fails-once-for-good", answer: { status: 500 } }]);
+    const failing = await publish(org.id, "matter.created", matterEvent(1, "fails-once-for-good"));
+    const next = await publish(org.id, "matter.created", matterEvent(2));
+    const [failed] = await settledDeliveries(org.token, `event_id=${failing.id}&status=failed`, 1, 30_000);
+    await receivedAll(receiver, [next.id]);
+
+    await receiver.script([]);
+    const { delivery: replay } = await callOk("POST", `/webhooks/v1/deliveries/${failed.id}/replay`, 202, {
+      token: org.token,
+    });
+    const later = await publish(org.id, "matter.created", matterEvent(3));
+    const requests = await receivedAll(receiver, [later.id]);
+    const ids = sentInOrder(requests);
+    // The failed event, its next, then the replay (numbered after both), then what came after it.
+    expect(ids).toEqual([failing.id, next.id, failing.id, later.id]);
+    const replayed = requests.find((r) => r.headers["webhook-delivery-id"] === replay.id);
+    expect(replayed?.headers["webhook-replay-of"]).toBe(failed.id);
+  });
+});
+
+describe("ordered delivery after a crash", () => {
+  it("sends the same delivery again after a crash between its attempt and its record, never the next", async () => {
+    const { org, receiver, endpoint } = await givenEndpoint({ ordering: "endpoint" });
+    const lanesObject = healthObject(endpoint.id);
+    // The lanes hold while the test takes their messages by hand (the endpoint stays active).
+    await lanesObject.holdOrdered();
+    const first = await publishCaptured(org.id);
+    const second = await publishCaptured(org.id);
+    await consume(batchOf("webhook-events", [first.message, second.message]));
+
+    // The object's lanes, their deliveries taken by the test instead of sent.
+    const sent: { sent: DeliveryMessage[] } = { sent: [] };
+    const lanesAt = (now: number) =>
+      runInDurableObject(lanesObject, async (_, state) => {
+        const lanes = new OrderedLanes(state.storage.sql, env, (messages) => sent.sent.push(...messages));
+        lanes.release(now);
+        await lanes.send(now);
+      });
+    await lanesAt(Date.now());
+    expect(sent.sent.map((m) => m.eventId)).toEqual([first.event.id]);
+
+    // The attempt reaches the receiver; writing its outcome fails, as a crash there would leave it.
+    const { db, table } = await rowTable(org.id, "deliveries", sent.sent[0]?.deliveryId ?? "");
+    const lift = await refuseDeliveryRow(db, table, sent.sent[0]?.deliveryId ?? "", "UPDATE");
+    await consume(batchOf("webhook-deliveries", [sent.sent[0]]));
+    await lift();
+    expect(sentInOrder(await receiver.received())).toEqual([first.event.id]);
+    expect(await deliveryDetail(org.token, sent.sent[0]?.deliveryId ?? "")).toMatchObject({
+      status: "pending",
+      attemptCount: 0,
+    });
+    // Its lease passes (the run that held it is gone).
+    await db
+      .prepare(`UPDATE ${table} SET lease_until = NULL WHERE id = ?`)
+      .bind(sent.sent[0]?.deliveryId)
+      .run();
+
+    // Before its lease ends the lane sends nothing; after, the same delivery again, not the next one.
+    await lanesAt(Date.now());
+    expect(sent.sent).toHaveLength(1);
+    await lanesAt(Date.now() + 10 * 60_000);
+    expect(sent.sent.map((m) => m.eventId)).toEqual([first.event.id, first.event.id]);
+    expect(sent.sent[1]?.ordered?.token).toBeGreaterThan(sent.sent[0]?.ordered?.token ?? 0);
+
+    // Delivered this time, reported to the real object: the next one goes, through the real queue.
+    await consume(batchOf("webhook-deliveries", [sent.sent[1]]));
+    const requests = await receivedAll(receiver, [second.event.id]);
+    expect(requests.map((r) => r.headers["webhook-id"])).toEqual([
+      first.event.id,
+      first.event.id,
+      second.event.id,
+    ]);
   });
 });

@@ -247,6 +247,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/v1/endpoints/{id}/lanes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The endpoint's ordered lanes that hold deliveries, in key order */
+        get: operations["listEndpointLanes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/v1/endpoints/{id}/lanes/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One ordered lane's deliveries, in the order they will be sent */
+        get: operations["getEndpointLane"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/v1/events": {
         parameters: {
             query?: never;
@@ -686,6 +720,32 @@ export interface components {
             attemptsLast24h: number;
             successRateLast24h: number | null;
         };
+        LanePage: {
+            data: components["schemas"]["Lane"][];
+            nextCursor: string | null;
+        };
+        Lane: {
+            /** @description The lane: an ordering key (the event's `orderingKey`, else its first resource id), or "" for the endpoint's one lane */
+            lane: string;
+            length: number;
+            /** @description The endpoint is disabled: nothing is sent until it is enabled */
+            held: boolean;
+            head: components["schemas"]["LaneEntry"];
+        };
+        LaneEntry: {
+            /** @description How many deliveries are ahead of it; 0: the lane's head */
+            position: number;
+            /** @description Its acceptance number in the organization */
+            sequence: number;
+            deliveryId: string;
+            /**
+             * @description `in_flight`: being sent; `retry_scheduled`: the head, waiting for its next attempt; `waiting`: behind it
+             * @enum {string}
+             */
+            state: "in_flight" | "retry_scheduled" | "waiting";
+            /** @description The head's next attempt (`retry_scheduled`), or when its attempt is given up for lost (`in_flight`) */
+            at: string | null;
+        } | null;
         Event: {
             id: string;
             organizationId: string;
@@ -2330,6 +2390,146 @@ export interface operations {
             };
         };
     };
+    listEndpointLanes: {
+        parameters: {
+            query?: {
+                /** @description 1..100, default 50 */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of lanes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LanePage"];
+                };
+            };
+            /** @description Missing, unknown or revoked token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in this organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with this credential, or refused credentials from this address; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getEndpointLane: {
+        parameters: {
+            query?: {
+                /** @description The lane: an ordering key (the event's `orderingKey`, else its first resource id), or "" for the endpoint's one lane */
+                lane?: string;
+                /** @description 1..100, default 50 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lane; empty when it holds nothing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The lane: an ordering key (the event's `orderingKey`, else its first resource id), or "" for the endpoint's one lane */
+                        lane: string;
+                        length: number;
+                        held: boolean;
+                        data: components["schemas"]["LaneEntry"][];
+                    };
+                };
+            };
+            /** @description Missing, unknown or revoked token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in this organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests with this credential, or refused credentials from this address; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listEvents: {
         parameters: {
             query?: {
@@ -2691,6 +2891,15 @@ export interface operations {
                             /** @description The trace every attempt is in (its event's, from the publisher's `traceparent`); null before the first */
                             traceId: string | null;
                             attempts: components["schemas"]["Attempt"][];
+                            /** @description While it waits in an ordered lane (endpoints with `ordering`): where; null otherwise */
+                            lane: {
+                                /** @description Its ordering key, or "" for the endpoint's one lane */
+                                lane: string;
+                                /** @description Its acceptance number in the organization */
+                                sequence: number;
+                                /** @description How many deliveries are ahead of it; 0: next or being sent */
+                                position: number;
+                            } | null;
                         };
                     };
                 };
