@@ -1,10 +1,11 @@
 import type { DeliveryId, EventId } from "../lib/ids";
 
 /**
- * One ordered lane (issue 19), kept pure so it is model-tested without a Durable Object, as
- * health/policy.ts is: an endpoint with `ordering: "endpoint"`, or one ordering key of an endpoint with
- * `ordering: "key"`. The object that owns the lane stores the state (plain JSON), makes the attempts,
- * sets alarms from `wakeAt`, and passes the time in (epoch milliseconds). The contract:
+ * One ordered lane (docs/architecture.md#ordered-lanes), kept pure so it is model-tested without a
+ * Durable Object, as health/policy.ts is: an endpoint with `ordering: "endpoint"`, or one ordering key
+ * of an endpoint with `ordering: "key"`. Its owner (ordered-lanes.ts) stores the state (plain JSON),
+ * sends the deliveries, sets alarms from `wakeAt`, and passes the time in (epoch milliseconds). The
+ * contract:
  *
  * - Order. Deliveries are sent in `sequence` order (the acceptance order the caller fixed, unique in
  *   the lane), whatever order they are enqueued in, one at a time: the next is not handed out until

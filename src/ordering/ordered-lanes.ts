@@ -48,7 +48,10 @@ type Meta = {
   organizationId: OrganizationId | null;
   endpointId: EndpointId | null;
   held: boolean;
-  /** Every ordered event numbered below it was fanned out (db/events.ts fannedOutBelow). */
+  /**
+   * Every ordered event numbered below it was fanned out (db/events.ts fannedOutBelow): a delivery
+   * numbered up to it may go, its own event's fan-out being the one that handed it here.
+   */
   fannedOutBelow: number;
   /** Above every token any lane of this object has given, so a lane made again never repeats one. */
   lastToken: number;
@@ -234,7 +237,7 @@ export class OrderedLanes {
       const lane = this.lane(key);
       if (!lane) continue;
       const first = lane.head ? undefined : lane.queued[0];
-      if (first && first.sequence >= meta.fannedOutBelow) {
+      if (first && first.sequence > meta.fannedOutBelow) {
         blocked.push(key);
         continue;
       }

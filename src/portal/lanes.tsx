@@ -41,18 +41,20 @@ const STATE_NAMES = {
   waiting: "waiting",
 } as const;
 
-function EntryTime({ entry }: { entry: LaneEntryView }) {
+/** When the entry's state changes next; null for one waiting behind the head. */
+function nextChange(entry: LaneEntryView): string | null {
   switch (entry.state) {
     case "in_flight":
-      return <>outcome due by {when(entry.at)}</>;
+      return `outcome due by ${when(entry.at)}`;
     case "retry_scheduled":
-      return <>next attempt {when(entry.at)}</>;
+      return `next attempt ${when(entry.at)}`;
     case "waiting":
-      return <>—</>;
+      return null;
   }
 }
 
-const HELD = "held: the endpoint is disabled, nothing is sent until it is enabled";
+/** A lane holds while its endpoint is disabled, the usual answer to "why has nothing arrived". */
+const HELD = "yes: nothing is sent until the endpoint is enabled";
 
 lanePages.get("/:id/lanes", async (c) => {
   const id = encodeURIComponent(c.req.param("id"));
@@ -83,8 +85,12 @@ lanePages.get("/:id/lanes", async (c) => {
         <dd class="mono">{laneName(q.lane)}</dd>
         <dt>Waiting</dt>
         <dd>{q.length}</dd>
-        <dt>Held</dt>
-        <dd class={q.held ? "status-disabled" : undefined}>{q.held ? HELD : "no"}</dd>
+        {q.length > 0 && (
+          <>
+            <dt>Held</dt>
+            <dd class={q.held ? "status-disabled" : undefined}>{q.held ? HELD : "no"}</dd>
+          </>
+        )}
       </dl>
       {q.data.length === 0 ? (
         <p class="empty">Nothing waits in this lane.</p>
@@ -115,9 +121,7 @@ lanePages.get("/:id/lanes", async (c) => {
                   </a>
                 </td>
                 <td>{STATE_NAMES[entry.state]}</td>
-                <td>
-                  <EntryTime entry={entry} />
-                </td>
+                <td>{nextChange(entry) ?? "—"}</td>
               </tr>
             ))}
           </tbody>
@@ -162,13 +166,7 @@ export function OrderedLanes({ endpointId, lanes }: { endpointId: string; lanes:
                 <td>{l.length}</td>
                 <td class={l.held ? "status-disabled" : undefined}>{l.held ? HELD : "no"}</td>
                 <td>
-                  {l.head ? (
-                    <>
-                      {STATE_NAMES[l.head.state]} · <EntryTime entry={l.head} />
-                    </>
-                  ) : (
-                    "—"
-                  )}
+                  {l.head ? [STATE_NAMES[l.head.state], nextChange(l.head)].filter(Boolean).join(" · ") : "—"}
                 </td>
               </tr>
             ))}
