@@ -32,6 +32,17 @@ export const PRICES_PER_MILLION = {
 };
 
 /**
+ * The ordered lanes' calls into the Worker's own `OrderedDelivery` entrypoint (a loopback service
+ * binding, src/delivery/ordered-entrypoint.ts), per million: none. "Service bindings don't increase
+ * costs. You can split apart functionality into multiple Workers, without incurring additional costs"
+ * (https://developers.cloudflare.com/workers/runtime-apis/bindings/service-bindings/, not dated: re-check);
+ * their CPU is billed, and is in the CPU figure. The page speaks of one Worker calling another, not of a
+ * Durable Object calling its Worker, so the bench also prints what they would cost at the Worker
+ * request price (workerRequests).
+ */
+export const LOOPBACK_INVOCATIONS_PER_MILLION = 0;
+
+/**
  * D1 storage: "First 5 GB included + $0.75 / GB-mo" (Workers Paid). The page does not define the GB or
  * the month; the bench takes 10^9 bytes (the smaller unit, so the higher cost) and 30 days.
  */

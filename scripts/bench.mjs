@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench [-- --events 5000 --fanout-events 500 --publishes 50 --rounds 2 --steady-seconds 60
 // --neighbour-a-events 60 --neighbour-b-events 15 --neighbour-seconds 20 --neighbour-wait 120
-// --profile-events 2000]`: how fast and how fairly deliveries go, measured against the runtime's own
+// --profile-events 2000 --ordered-events 1000 --ordered-keys 50 --ordered-endpoint-events 200]`: how
+// fast and how fairly deliveries go, measured against the runtime's own
 // limit, and what they cost. On this machine, with `wrangler dev` (local D1, Queues, DO) and a receiver
 // on 127.0.0.1 (scripts/bench/), it measures, each side by side with bench/baseline (a Worker that only
 // POSTs a precomputed signed body, on the same two paths as the service's publish: from the publish's
@@ -23,16 +24,25 @@
 //      as retention keeps them on average, and its removal by retention run with the clock far ahead
 //      (bench/metered/storage.ts); the D1 statements per delivery, and the rows and bytes of each shard;
 //   7. where the CPU goes: a CPU profile of each side's Worker isolate over a burst at fan-out 1, by
-//      part (scripts/bench/profile.mjs), beside the CPU of the whole local runtime.
-// Then the targets, each met, NOT met, or "no data" when nothing was measured behind it.
-// `--only burst,steady,neighbour,publish,profile` runs some parts (development; steady needs burst or
-// `--steady-rate`). Loopback only; stops by itself.
+//      part (scripts/bench/profile.mjs), beside the CPU of the whole local runtime;
+//   8. ordered delivery, on our side only (the baseline has no ordering): at fan-out 1, `--ordered-events`
+//      events unordered (as the burst), the same ordered by key over `--ordered-keys` keys (a lane
+//      each), and `--ordered-endpoint-events` ordered by endpoint (one lane: one delivery at a time),
+//      all published as the burst's. Each load's throughput and latency as the burst's, whether each
+//      lane's events arrived in acceptance order (as far as the publishes' times fix it), and its cost
+//      per million from a metered run, beside unordered's.
+// Then the targets, each met, NOT met, or "no data" when nothing was measured behind it (and the
+// ordered part's line, reported, not a target).
+// `--only burst,steady,neighbour,publish,profile,ordered` runs some parts (development; steady needs
+// burst or `--steady-rate`). Loopback only; stops by itself.
 import { parseArgs } from "node:util";
 import {
   costPerMillion,
   d1PerDelivery,
   durableObjectCallsPerEndpointBatch,
+  durableObjectRequestsByMethod,
   lifeCostPerMillion,
+  orderedCostPerMillion,
   usagePerDelivery,
 } from "./bench/cost.mjs";
 import { mean } from "./bench/measure.mjs";
@@ -42,6 +52,8 @@ import {
   printCost,
   printD1,
   printNeighbour,
+  printOrdered,
+  printOrderedCost,
   printProfile,
   printPublish,
   printSteady,
@@ -59,7 +71,7 @@ import {
   publishLatency,
 } from "./bench/sides.mjs";
 
-const PARTS = ["burst", "steady", "neighbour", "publish", "profile"];
+const PARTS = ["burst", "steady", "neighbour", "publish", "profile", "ordered"];
 const { values } = parseArgs({
   options: {
     events: { type: "string", default: "5000" },
@@ -73,6 +85,10 @@ const { values } = parseArgs({
     "neighbour-seconds": { type: "string", default: "20" },
     "neighbour-wait": { type: "string", default: "120" },
     "profile-events": { type: "string", default: "2000" },
+    "ordered-events": { type: "string", default: "1000" },
+    "ordered-keys": { type: "string", default: "50" },
+    // Fewer: one lane delivers one event at a time, after the one before has been answered.
+    "ordered-endpoint-events": { type: "string", default: "200" },
     only: { type: "string", default: PARTS.join(",") },
   },
 });
@@ -92,6 +108,11 @@ const NEIGHBOUR = {
   seconds: positive("neighbour-seconds"),
   waitSeconds: positive("neighbour-wait"),
   waitMs: positive("neighbour-wait") * 1000,
+};
+const ORDERED = {
+  events: positive("ordered-events"),
+  keys: positive("ordered-keys"),
+  endpointEvents: positive("ordered-endpoint-events"),
 };
 const only = new Set(values.only.split(",").map((part) => part.trim()));
 for (const part of only)
@@ -154,6 +175,52 @@ async function burst(receiver, events, fanOut) {
   };
 }
 
+/**
+ * The ordered part's loads, at fan-out 1 on our side: unordered as the burst's, then ordered by key (a
+ * lane per key) and by endpoint (one lane).
+ */
+const orderedLoads = () => [
+  { label: "unordered", ordering: "none", lanes: 1, events: ORDERED.events },
+  { label: `key (${ORDERED.keys} lanes)`, ordering: "key", lanes: ORDERED.keys, events: ORDERED.events },
+  { label: "endpoint (1 lane)", ordering: "endpoint", lanes: 1, events: ORDERED.endpointEvents },
+];
+
+/** Two order checks as one: the measured run's and the metered run's (null: not checked, unordered). */
+const bothOrders = (a, b) =>
+  a && b
+    ? {
+        lanes: a.lanes,
+        checked: a.checked + b.checked,
+        violations: a.violations + b.violations,
+        unread: a.unread + b.unread,
+        // What the weaker of the two checks covered.
+        orderedPairs: Math.min(a.orderedPairs ?? 0, b.orderedPairs ?? 0),
+      }
+    : null;
+
+/**
+ * One load of the ordered part: measured, then counted in a metered run, as a burst is (one round:
+ * there is no baseline to alternate with). Its order is checked in both runs.
+ */
+async function orderedLoad(receiver, load) {
+  const { label, events, ordering, lanes } = load;
+  console.log(`measuring ${label}: ${events} events × 1 endpoint…`);
+  const run = await oursBurst(receiver, events, 1, { meter: false, ordering, lanes });
+  console.log(`counting the operations of ${label}…`);
+  const metered = await oursBurst(receiver, events, 1, { meter: true, ordering, lanes });
+  const usage = usagePerDelivery(metered, run);
+  return {
+    ...load,
+    run,
+    order: bothOrders(run.order, metered.order),
+    usage,
+    cost: orderedCostPerMillion(usage),
+    d1: d1PerDelivery(metered),
+    doRequests: durableObjectRequestsByMethod(metered),
+    meteredLines: metered.lines.operations.length,
+  };
+}
+
 const receiver = await startReceiver();
 try {
   let rows = null;
@@ -161,6 +228,7 @@ try {
   let neighbour = null;
   let publish = null;
   let profile = null;
+  let ordered = null;
   if (only.has("burst")) {
     rows = [await burst(receiver, EVENTS, 1)];
   }
@@ -198,6 +266,11 @@ try {
     profile = { events, ...(await profiles(receiver, events)) };
   }
 
+  if (only.has("ordered")) {
+    ordered = [];
+    for (const load of orderedLoads()) ordered.push(await orderedLoad(receiver, load));
+  }
+
   if (rows) printBurst(rows);
   if (steady) printSteady(steady);
   if (neighbour) printNeighbour(neighbour);
@@ -208,7 +281,11 @@ try {
     printD1(rows);
     printWholeLife(rows);
   }
-  printTargets({ rows, steady, neighbour, publish, notRun });
+  if (ordered) {
+    printOrdered(ordered);
+    printOrderedCost(ordered);
+  }
+  printTargets({ rows, steady, neighbour, publish, ordered, notRun });
 } finally {
   receiver.close();
 }

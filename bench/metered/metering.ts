@@ -377,8 +377,10 @@ type DurableObjectClass = new (...args: any[]) => object;
  * SQLite-backed object (https://developers.cloudflare.com/durable-objects/platform/pricing/): "Key-value
  * methods like get(), put(), delete(), or list() … are billed as rows read and rows written", "Each
  * setAlarm() is billed as a single row written", "Deletes are counted as rows written": one row per key
- * put, one per key deleted, one per setAlarm(), and a SQL statement's own `rowsWritten`; deleteAlarm()
- * is not counted (the page does not price it). After each method call and each alarm, one
+ * put, one per key deleted, one per setAlarm(), and a SQL statement's own `rowsWritten` (countSqlWrites,
+ * on the object's own SqlStorage, so SQL run through a helper that took it in a field initializer, before
+ * this subclass could hand out its metered state, is counted too); deleteAlarm() is not counted (the
+ * page does not price it), nor rows read. After each method call and each alarm, one
  * `operations` line, `invocation: "durableObject"`, with what was counted since the previous line
  * (calls interleave where the object awaits other I/O than its storage: the totals are exact, the split
  * between lines may not be).
@@ -394,6 +396,10 @@ export function meteredDurableObject<Base extends DurableObjectClass>(Base: Base
     constructor(...args: any[]) {
       const [ctx, env] = args as [DurableObjectState, Env];
       const counts = noOperations();
+      // Before the base class runs, so the object's own field initializers' SQL is counted too.
+      countSqlWrites(ctx.storage, (rows) => {
+        counts.durableObjectRowsWritten += rows;
+      });
       // The runtime's base class takes the real state only; the object then sees the metered one.
       super(ctx, meteredEnv(env, counts));
       Object.defineProperty(this, "ctx", {
@@ -462,15 +468,11 @@ export function meteredStorage(storage: DurableObjectStorage, counts: OperationC
       return Reflect.apply(storage.setAlarm, storage, args);
     },
   };
-  let sql: SqlStorage | undefined;
   let kv: SyncKvStorage | undefined;
+  // `sql` is the real one: its statements are counted on it (countSqlWrites), whoever holds it.
   return new Proxy(storage, {
     get(target, property) {
       if (typeof property === "string" && property in overrides) return overrides[property];
-      if (property === "sql") {
-        sql ??= meteredSql(target.sql, add);
-        return sql;
-      }
       if (property === "kv") {
         kv ??= meteredKv(target.kv, add);
         return kv;
@@ -482,21 +484,30 @@ export function meteredStorage(storage: DurableObjectStorage, counts: OperationC
 }
 
 /**
- * Each statement's `rowsWritten`, read when exec() returns: a statement whose rows are read later may
- * write more than that (the service's objects use the key-value API, not SQL).
+ * Adds each SQL statement's `rowsWritten` to `add`, read when exec() returns (a statement whose rows are
+ * read later may write more than that; the ordered lanes' writes are run, not read). Installed on the
+ * object's SqlStorage itself rather than on a copy handed out: `storage.sql` is the same object each
+ * time it is read, and the service's object takes it in a field initializer (its ordered lanes,
+ * src/ordering/ordered-lanes.ts), before meteredDurableObject can give it the metered state. Wraps the
+ * prototype's exec, not the current one, so wrapping twice replaces rather than counts twice.
  */
-function meteredSql(sql: SqlStorage, add: (rows: number) => void): SqlStorage {
-  return new Proxy(sql, {
-    get(target, property) {
-      if (property === "exec") {
-        return (query: string, ...bindings: unknown[]) => {
-          const cursor = target.exec(query, ...bindings);
-          add(cursor.rowsWritten);
-          return cursor;
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
+export function countSqlWrites(storage: DurableObjectStorage, add: (rows: number) => void): void {
+  let sql: SqlStorage;
+  try {
+    sql = storage.sql;
+  } catch {
+    return; // an object on key-value storage has no SQL
+  }
+  const exec = (Object.getPrototypeOf(sql) as SqlStorage).exec;
+  Object.defineProperty(sql, "exec", {
+    configurable: true,
+    writable: true,
+    value: (query: string, ...bindings: unknown[]) => {
+      const cursor = Reflect.apply(exec, sql, [query, ...bindings]) as SqlStorageCursor<
+        Record<string, SqlStorageValue>
+      >;
+      add(cursor.rowsWritten);
+      return cursor;
     },
   });
 }

@@ -2,7 +2,11 @@
 // of bench/metered (one per Worker invocation, one per Durable Object call) and the D1 readings of
 // its /__bench/ routes. A figure with nothing behind it is null, never zero.
 import { readFileSync } from "node:fs";
-import { D1_STORAGE_PER_GB_MONTH, PRICES_PER_MILLION } from "../../bench/prices.mjs";
+import {
+  D1_STORAGE_PER_GB_MONTH,
+  LOOPBACK_INVOCATIONS_PER_MILLION,
+  PRICES_PER_MILLION,
+} from "../../bench/prices.mjs";
 import { sleep } from "./measure.mjs";
 
 /**
@@ -31,8 +35,14 @@ export async function linesSince(logFile, offset) {
 
 const sum = (lines, key) => lines.reduce((total, line) => total + (line[key] ?? 0), 0);
 
-/** Worker invocations (fetch, queue, scheduled): each a billed request; Durable Object calls are not. */
+/**
+ * Worker invocations (fetch, queue, scheduled, and the ordered lanes' loopback calls): each has an
+ * invocation log; Durable Object calls are not Worker invocations.
+ */
 const workerInvocations = (lines) => lines.filter((line) => line.invocation !== "durableObject");
+
+/** The ordered lanes' calls into the Worker's own entrypoint (bench/metered/index.ts): no request fee. */
+const isLoopback = (line) => line.invocation === "loopback";
 
 /**
  * Billable operations per delivered event, all counted in the metered run (bench/metered/metering.ts),
@@ -48,9 +58,11 @@ export function usagePerDelivery(metered, measured) {
     (line) => line.invocation === "durableObject" && line.method === "alarm",
   ).length;
   return {
-    workerRequests: per(invocations.length),
+    workerRequests: per(invocations.filter((line) => !isLoopback(line)).length),
+    // Not in PRICES_PER_MILLION: priced apart (LOOPBACK_INVOCATIONS_PER_MILLION, printOrderedCost).
+    loopbackInvocations: per(invocations.filter(isLoopback).length),
     workerCpuMs: measured.cpuMs > 0 ? measured.cpuMs / measured.deliveries : null,
-    // The Worker's own lines and the invocation log of each request.
+    // The Worker's own lines and the invocation log of each invocation.
     workersLogsEvents: per(logged + invocations.length),
     d1RowsRead: per(sum(lines, "d1RowsRead")),
     d1RowsWritten: per(sum(lines, "d1RowsWritten")),
@@ -78,6 +90,39 @@ export function costPerMillion(usage) {
   );
   const values = Object.values(items);
   return { items, total: values.includes(null) ? null : values.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * $ per million deliveries of a load of the ordered part: costPerMillion's, and the loopback invocations
+ * at their own price (LOOPBACK_INVOCATIONS_PER_MILLION, none), in the total; `loopbackIfBilled`, what
+ * they would add at the Worker request price, since whether a Durable Object's call into its own
+ * Worker is billed as one is not documented. Null as costPerMillion is.
+ */
+export function orderedCostPerMillion(usage) {
+  const cost = costPerMillion(usage);
+  if (!cost) return null;
+  const loopback = usage.loopbackInvocations * LOOPBACK_INVOCATIONS_PER_MILLION;
+  return {
+    ...cost,
+    loopback,
+    loopbackIfBilled: usage.loopbackInvocations * PRICES_PER_MILLION.workerRequests,
+    total: cost.total === null ? null : cost.total + loopback,
+  };
+}
+
+/**
+ * Durable Object requests per delivered event by what they were (the object's method, or `alarm`), from
+ * the metered object's own lines, one per call or alarm: what the ordered lanes add shows by name
+ * (enqueueOrdered, reportOrdered). Null when the run delivered nothing.
+ */
+export function durableObjectRequestsByMethod(metered) {
+  if (metered.deliveries === 0) return null;
+  const byMethod = {};
+  for (const line of metered.lines.operations) {
+    if (line.invocation !== "durableObject") continue;
+    byMethod[line.method] = (byMethod[line.method] ?? 0) + 1 / metered.deliveries;
+  }
+  return byMethod;
 }
 
 /**

@@ -6,15 +6,19 @@
 // It keeps, per delivery — a path and the event's id (the `webhook-id` header, which both the service
 // and the baseline send) — when it first arrived and when its event was published (the baseline's
 // x-published-at header, or our envelope's occurred_at, set at publish time), and how many requests
-// brought it again (duplicates and retries, which are not deliveries).
+// brought it again (duplicates and retries, which are not deliveries). Of our envelope it also keeps the
+// event's `data`, and each first arrival's rank among them all (`arrival`), so that the order in which an
+// ordered lane's events arrived can be checked against the order they were published in (measure.mjs
+// orderKept): milliseconds alone would tie.
 import { createServer } from "node:http";
 import { freePort } from "../local-stack.mjs";
 
 export const SLOW_MS = 8_000;
 
 export async function startReceiver() {
-  /** `${path} ${eventId}` → { path, arrivedAt, publishedAt, requests } */
+  /** `${path} ${eventId}` → { path, arrivedAt, arrival, publishedAt, data, requests } */
   let deliveries = new Map();
+  let arrivals = 0;
   const pending = new Set(); // responses not yet given: the slow and the hanging
   const timers = new Set();
   const port = await freePort();
@@ -27,17 +31,19 @@ export async function startReceiver() {
       const header = req.headers["x-published-at"];
       let publishedAt = header ? Number(header) : Number.NaN;
       let eventId = req.headers["webhook-id"];
+      let data;
       if (!header || !eventId) {
         try {
           const body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
           publishedAt = header ? publishedAt : Date.parse(body.occurred_at);
           eventId ??= body.id;
+          data = body.data;
         } catch {} // not JSON: counted under its path alone
       }
       const key = `${path} ${eventId ?? ""}`;
       const seen = deliveries.get(key);
       if (seen) seen.requests++;
-      else deliveries.set(key, { path, arrivedAt, publishedAt, requests: 1 });
+      else deliveries.set(key, { path, arrivedAt, arrival: arrivals++, publishedAt, data, requests: 1 });
 
       if (path.startsWith("/hang/")) {
         pending.add(res);

@@ -2,6 +2,7 @@
 // "-" in a table and "no data" in a target, never "met".
 import {
   D1_STORAGE_PER_GB_MONTH,
+  LOOPBACK_INVOCATIONS_PER_MILLION,
   PRICES_AS_OF,
   PRICES_PER_MILLION,
   STORAGE_PRICES_AS_OF,
@@ -254,6 +255,101 @@ export function printWholeLife(rows) {
   );
 }
 
+/** "yes" or "NO" and the violations of a lane order check (measure.mjs orderKept); "-": not checked. */
+function orderCell(order) {
+  if (!order) return "-";
+  const unread = order.unread > 0 ? `, ${order.unread} unread` : "";
+  const kept = order.violations === 0 && order.unread === 0 ? "yes" : "NO";
+  return `${kept} (${order.violations} violations${unread})`;
+}
+
+/** The ordered part's loads (bench.mjs orderedLoad), the first unordered: what the others are compared with. */
+export function printOrdered(loads) {
+  const [unordered] = loads;
+  console.log(
+    "\nOrdered delivery (fan-out 1, ours only: the baseline has no ordering. Throughput: deliveries/s, each",
+  );
+  console.log("event's first arrival; publish→arrival latency in ms)");
+  console.log(
+    "load                  events   accepted/s   deliveries/s   ×unordered   p50 ms   p99 ms   order kept               $/M   ×unordered",
+  );
+  for (const load of loads) {
+    const { run, cost } = load;
+    console.log(
+      `${load.label.padEnd(20)} ${String(load.events).padStart(7)} ${fmt(run.acceptedPerSecond).padStart(12)}` +
+        ` ${fmt(run.perSecond).padStart(14)} ${fmt(run.perSecond / unordered.run.perSecond, 2).padStart(12)}` +
+        ` ${fmt(run.p50).padStart(8)} ${fmt(run.p99).padStart(8)}   ${orderCell(load.order).padEnd(20)}` +
+        ` ${fmt(cost?.total, 3).padStart(7)} ${fmt(cost?.total / unordered.cost?.total, 2).padStart(12)}`,
+    );
+  }
+  const checks = loads
+    .filter((l) => l.order)
+    .map(
+      (l) =>
+        `${l.label}: ${l.order.checked} deliveries in ${l.order.lanes} lane(s), ` +
+        `${fmt(100 * l.order.orderedPairs, 0)}% of same-lane pairs fixed by the publishes`,
+    );
+  console.log(
+    "(one run of each load after a warm-up of 5%, every load published as the burst's, 16 at a time, event i " +
+      "with ordering key i mod lanes; accepted/s: events over the time until the last publish was answered. " +
+      "Order kept: in the measured and the metered run, no delivery arrived before one of its lane whose " +
+      "publish was answered before its own was sent (that one was accepted first; publishes in flight " +
+      `together may be accepted either way): ${checks.join("; ")}. Requests beyond a delivery's first: ` +
+      `${loads.map((l) => `${l.run.duplicates} ${l.label}`).join(", ")}. $/M: the table below)`,
+  );
+}
+
+/** What each load's deliveries cost, by item, beside unordered's; and what is not counted. */
+export function printOrderedCost(loads) {
+  const [unordered] = loads;
+  console.log(
+    `\nOrdered delivery's cost per million delivered events (Workers Paid prices of ${PRICES_AS_OF}, ` +
+      "bench/prices.mjs; counted in each load's metered run, CPU from its measured run)",
+  );
+  const head = loads.map((l) => `${l.label.padStart(22)}${"$/M".padStart(8)}`).join("");
+  console.log(`${"item, per delivery".padEnd(32)}${head}`);
+  const line = (label, cell) => console.log(`${label.padEnd(32)}${loads.map(cell).join("")}`);
+  for (const item of Object.keys(PRICES_PER_MILLION)) {
+    line(item, (l) => `${fmt(l.usage?.[item], 3).padStart(22)}${fmt(l.cost?.items[item], 3).padStart(8)}`);
+  }
+  line(
+    "loopbackInvocations",
+    (l) => `${fmt(l.usage?.loopbackInvocations, 3).padStart(22)}${fmt(l.cost?.loopback, 3).padStart(8)}`,
+  );
+  line("total", (l) => `${"".padStart(22)}${fmt(l.cost?.total, 3).padStart(8)}`);
+  line(
+    "× unordered",
+    (l) => `${"".padStart(22)}${fmt(l.cost?.total / unordered.cost?.total, 2).padStart(8)}`,
+  );
+  line(
+    "D1 statements (wrote rows)",
+    (l) =>
+      `${`${fmt(l.d1?.statements, 2)} (${fmt(l.d1?.writeStatements, 2)})`.padStart(22)}${"".padStart(8)}`,
+  );
+  const methods = [...new Set(loads.flatMap((l) => Object.keys(l.doRequests ?? {})))].sort();
+  for (const method of methods) {
+    line(
+      `  DO requests: ${method}`,
+      (l) => `${fmt(l.doRequests?.[method] ?? 0, 3).padStart(22)}${"".padStart(8)}`,
+    );
+  }
+  console.log(
+    "(DO requests by method: the object's own lines, one per call or alarm, per delivery. Counted: D1 rows " +
+      "from each statement's meta (the delivery row written pending at fan-out and then updated, the " +
+      "event_sequences counter of each publish); Durable Object calls on every stub (fan-out's enqueueOrdered, " +
+      "each run's reportOrdered) and alarms; rows the object's SQLite storage wrote (each statement's " +
+      "rowsWritten: the lanes, their meta row, table creation); loopbackInvocations, the lanes' calls into the " +
+      "Worker's OrderedDelivery entrypoint, and what those runs did. CPU is the local runtime's, an upper bound. " +
+      `Loopback invocations are priced $${LOOPBACK_INVOCATIONS_PER_MILLION}/M as service binding calls ` +
+      "(bench/prices.mjs); estimated at the Worker request price instead, they would add " +
+      `${loads.map((l) => `$${fmt(l.cost?.loopbackIfBilled, 3)}/M to ${l.label}`).join(", ")}. ` +
+      "No data: Durable Object duration (GB-s, billed while an object is active, which its lanes make it more " +
+      `often) and Durable Object rows read are not counted, here or in the burst. Metered: ${loads
+        .map((l) => `${l.meteredLines} lines for ${l.label}`)
+        .join(", ")})`,
+  );
+}
+
 /**
  * A target's line: `value` (null or not finite: "no data"), shown with `show`, met when `ok(value)`.
  * With `lowerBound` the value is only known to be at least that (some deliveries never came): never met.
@@ -267,7 +363,23 @@ function target(label, value, ok, show, { lowerBound = false, note = "" } = {}) 
   console.log(`${label}: ${lowerBound ? "≥ " : ""}${show(value)}${note ? ` (${note})` : ""}, ${verdict}`);
 }
 
-export function printTargets({ rows, steady, neighbour, publish, notRun }) {
+/** The ordered part's line among the targets: information, not a target, so "reported", never "met". */
+function orderedLine(ordered, notRun) {
+  const key = ordered?.find((l) => l.ordering === "key");
+  const unordered = ordered?.find((l) => l.ordering === "none");
+  const label = `ordered (key, ${key ? `${key.lanes} lanes` : "K lanes"}) throughput reported next to unordered`;
+  const ratio = key && unordered ? key.run.perSecond / unordered.run.perSecond : null;
+  if (!known(ratio)) {
+    console.log(`${label}: no data (${ordered ? "nothing delivered" : notRun("ordered")})`);
+    return;
+  }
+  console.log(
+    `${label}: ×${ratio.toFixed(2)} (${fmt(key.run.perSecond)}/s against ${fmt(unordered.run.perSecond)}/s; ` +
+      `order kept: ${orderCell(key.order)}), reported`,
+  );
+}
+
+export function printTargets({ rows, steady, neighbour, publish, ordered, notRun }) {
   console.log("\nTargets");
   for (const fanOut of [1, 10]) {
     const r = rows?.find((row) => row.fanOut === fanOut);
@@ -347,4 +459,5 @@ export function printTargets({ rows, steady, neighbour, publish, notRun }) {
     (v) => `$${v.toFixed(2)}`,
     { note: rows ? "" : notRun("burst") },
   );
+  orderedLine(ordered, notRun);
 }

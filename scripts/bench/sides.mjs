@@ -8,6 +8,7 @@ import {
   measureBurst,
   measureNeighbour,
   measureSteady,
+  orderKept,
   percentile,
   warmUp,
   warmUpCount,
@@ -30,33 +31,53 @@ const serviceEvent = (i) => ({
   data: { matterId: `matter_${i}`, name: `Bench ${i}` },
 });
 
+/**
+ * Event `i` with ordering key `lane_<lane>`, the key and `i` in its data too: the receiver sees the data,
+ * not the key, and the order is checked from them (laneOfDelivery, indexOfDelivery).
+ */
+const laneEvent = (i, lane) => ({
+  type: "matter.created",
+  data: { matterId: `lane_${lane}`, name: String(i) },
+  orderingKey: `lane_${lane}`,
+});
+const laneOfDelivery = (d) => d.data?.matterId;
+const indexOfDelivery = (d) => Number(d.data?.name);
+
 /** Our service, fresh, with helpers to make organizations and endpoints and to publish. */
 async function ourDeployment({ meter = false, inspect = false } = {}) {
   const service = await startLocalService({}, { metered: meter, inspect });
   const { base, adminToken } = service;
   return {
     service,
-    /** An organization with one endpoint per entry of `endpoints` ({ url, rateLimitPerSecond? }). */
+    /**
+     * An organization with one endpoint per entry of `endpoints` ({ url, rateLimitPerSecond?, ordering? },
+     * `ordering` "none" or absent: the default).
+     */
     async organization(name, endpoints) {
       const { organization, token } = await organizationWithKey(service, name);
       const ids = [];
-      for (const { url, rateLimitPerSecond } of endpoints) {
+      for (const { url, rateLimitPerSecond, ordering } of endpoints) {
         const { endpoint } = await api(base, token, "POST", "/webhooks/v1/endpoints", {
           url,
           eventTypeFilters: ["matter.*"],
           ...(rateLimitPerSecond ? { rateLimitPerSecond } : {}),
+          ...(ordering && ordering !== "none" ? { ordering } : {}),
         });
         ids.push(endpoint.id);
       }
       return { organization, endpointIds: ids };
     },
     /** Publishes event `i` for `organization`; resolves to the event's id once accepted. */
-    async publish(organization, i) {
-      const { event } = await api(base, adminToken, "POST", "/webhooks/v1/events", {
+    publish(organization, i) {
+      return this.publishEvent(organization, serviceEvent(i));
+    },
+    /** Publishes `event` (type, data, orderingKey…) for `organization`; resolves to its id once accepted. */
+    async publishEvent(organization, event) {
+      const { event: accepted } = await api(base, adminToken, "POST", "/webhooks/v1/events", {
         organizationId: organization.id,
-        ...serviceEvent(i),
+        ...event,
       });
-      return event.id;
+      return accepted.id;
     },
     stop: () => service.stop(),
   };
@@ -89,8 +110,13 @@ async function baselineDeployment({ inspect = false } = {}) {
  * rate limit), `events` published through the API. With `meter`, run through bench/metered, also what
  * the invocations logged they did, the D1 databases' sizes before and after the load, and what
  * retention's removal of it all cost.
+ *
+ * With `ordering` ("key" or "endpoint"), the endpoints are ordered, the events are spread over `lanes`
+ * ordering keys (event i: key i mod lanes), published as any burst's, and the result says whether each
+ * lane's events arrived in the order they were accepted, as far as the publishes' times tell it
+ * (`order`, measure.mjs orderKept).
  */
-export async function oursBurst(receiver, events, fanOut, { meter }) {
+export async function oursBurst(receiver, events, fanOut, { meter, ordering = "none", lanes = 1 }) {
   const deployment = await ourDeployment({ meter });
   try {
     const { service } = deployment;
@@ -100,14 +126,29 @@ export async function oursBurst(receiver, events, fanOut, { meter }) {
       Array.from({ length: fanOut }, (_, i) => ({
         url: receiver.url("fast", `ours-${i}`),
         rateLimitPerSecond: i < limited ? RATE_LIMIT_PER_SECOND : undefined,
+        ordering,
       })),
     );
     const rateLimited = endpointIds.slice(0, limited);
-    const publish = (i) => deployment.publish(organization, i);
+    const ordered = ordering !== "none";
+    /** Event i's publish: when it was sent and answered, by the bench's clock. */
+    const published = new Map();
+    const publish = ordered
+      ? async (i) => {
+          const sentAt = performance.now();
+          const id = await deployment.publishEvent(organization, laneEvent(i, i % lanes));
+          published.set(i, { sentAt, answeredAt: performance.now() });
+          return id;
+        }
+      : (i) => deployment.publish(organization, i);
     await warmUp(receiver, warmUpCount(events), fanOut, publish, "/fast/ours-");
     const logOffset = readFileSync(service.logFile, "utf8").length;
     const before = meter ? await d1Sizes(service.base) : null;
     const measured = await measureBurst(receiver, events, fanOut, publish, "/fast/ours-");
+    if (ordered) {
+      const publishedOf = (d) => published.get(indexOfDelivery(d));
+      measured.order = orderKept(receiver.deliveries("/fast/ours-"), laneOfDelivery, publishedOf);
+    }
     const shard = organization.shard;
     if (!meter) return { ...measured, shard, rateLimited };
     const lines = await linesSince(service.logFile, logOffset);

@@ -283,18 +283,20 @@ describe("the customer portal", () => {
       201,
     );
     for (let i = 1; i <= 3; i++) await publish("case.created", { caseId: `case_${i}`, name: `Case ${i}` });
-    // The head fails until the streak disables the endpoint (AUTO_DISABLE_*): from then on its lane
-    // holds, and what is left in it stays put for the pages to show.
-    const queue = await eventually(async () => {
-      const lane = await api<LaneQueue>(
+    // The head fails; once all three wait, the endpoint is disabled so its lane holds, and what is
+    // in it stays put for the pages to show.
+    const laneQueue = () =>
+      api<LaneQueue>(
         key.token,
         "GET",
         `/webhooks/v1/endpoints/${endpoint.id}/lanes/queue?lane=`,
         undefined,
         200,
       );
-      return lane.held && lane.length >= 2 && lane;
-    }, 60_000);
+    await eventually(async () => (await laneQueue()).length >= 2, 30_000);
+    await api(key.token, "PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, { status: "disabled" }, 200);
+    const queue = await laneQueue();
+    expect(queue.held).toBe(true);
 
     const { page } = await newPage();
     await page.goto(await portalLink());
