@@ -124,3 +124,92 @@ function answeredBefore(sorted, t) {
   }
   return low;
 }
+
+/** At most this many publishes in flight at a steady rate; beyond, sends wait (and fall behind). */
+const STEADY_IN_FLIGHT = 256;
+
+/**
+ * A steady load: `publish(i)` at `rate` a second for `seconds`, on schedule whatever the answers
+ * (open loop, up to STEADY_IN_FLIGHT at once), then every delivery waited for. Reports when the last
+ * publish was accepted (a service that accepts more slowly than offered falls behind there) and how
+ * late the sends were on their schedule at most.
+ */
+export async function measureSteady(receiver, rate, seconds, publish, prefix) {
+  receiver.reset();
+  const events = Math.round(rate * seconds);
+  const started = Date.now();
+  const inFlight = new Set();
+  let lastAcceptedAt = started;
+  let maxLateMs = 0;
+  for (let i = 0; i < events; i++) {
+    const due = started + (i * 1000) / rate;
+    if (due > Date.now()) await sleep(due - Date.now());
+    while (inFlight.size >= STEADY_IN_FLIGHT) await Promise.race(inFlight);
+    maxLateMs = Math.max(maxLateMs, Date.now() - due);
+    const sent = publish(i).then(() => {
+      lastAcceptedAt = Math.max(lastAcceptedAt, Date.now());
+      inFlight.delete(sent);
+    });
+    inFlight.add(sent);
+  }
+  await Promise.all(inFlight);
+  await waitForAll(receiver, events, prefix);
+  const arrived = receiver.deliveries(prefix);
+  return {
+    events,
+    offeredPerSecond: rate,
+    acceptedPerSecond: events / ((lastAcceptedAt - started) / 1000),
+    maxLateMs,
+    deliveries: arrived.length,
+    duplicates: receiver.duplicates(prefix),
+    ...latencyOf(arrived),
+  };
+}
+
+/**
+ * The noisy neighbour's timeline: B's `bEvents` (and A's `aEvents`, unless `aEvents` is 0) published
+ * evenly over `seconds`, A's from the start, B's half a step later, each on schedule whatever the
+ * answers. `publishA(i)` resolves when accepted; `publishB(i)` resolves to B's event and the URL it
+ * goes to ({ id, url }). Then B's deliveries are waited for, until `waitMs` after B's last publish.
+ * Returns B's latencies: arrived ones exact, the others as a lower bound (the time waited for them),
+ * with `missing` saying how many did not arrive.
+ */
+export async function measureNeighbour(receiver, { aEvents, bEvents, seconds, waitMs }, publishA, publishB) {
+  receiver.reset();
+  const started = Date.now();
+  const timeline = [
+    ...Array.from({ length: aEvents }, (_, i) => ({ at: (i * seconds * 1000) / aEvents, a: i })),
+    ...Array.from({ length: bEvents }, (_, i) => ({ at: ((i + 0.5) * seconds * 1000) / bEvents, b: i })),
+  ].sort((x, y) => x.at - y.at);
+  const aSends = [];
+  const bSends = [];
+  for (const step of timeline) {
+    await sleep(started + step.at - Date.now());
+    if (step.a !== undefined) aSends.push(publishA(step.a));
+    else bSends.push(publishB(step.b).then((b) => ({ ...b, sentAt: Date.now() })));
+  }
+  await Promise.all(aSends);
+  const bPublished = await Promise.all(bSends);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const arrived = bPublished.filter((b) => receiver.delivery(b.url, b.id));
+    if (arrived.length === bPublished.length || Date.now() >= deadline) break;
+    await sleep(200);
+  }
+  const endedAt = Date.now();
+  const values = bPublished.map((b) => {
+    const delivery = receiver.delivery(b.url, b.id);
+    return delivery
+      ? { ms: delivery.arrivedAt - delivery.publishedAt, exact: true }
+      : { ms: endedAt - b.sentAt, exact: false };
+  });
+  const sorted = values.map((v) => v.ms).sort((x, y) => x - y);
+  const missing = values.filter((v) => !v.exact).length;
+  return {
+    events: bPublished.length,
+    missing,
+    // With any delivery missing, each figure is a lower bound: its true value is at least this.
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
+}

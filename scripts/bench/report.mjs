@@ -337,8 +337,8 @@ export function printOrderedCost(loads) {
     "(DO requests by method: the object's own lines, one per call or alarm, per delivery. Counted: D1 rows " +
       "from each statement's meta (the delivery row written pending at fan-out and then updated, the " +
       "event_sequences counter of each publish); Durable Object calls on every stub (fan-out's enqueueOrdered, " +
-      "each run's reportOrdered) and alarms; rows the object's SQLite storage wrote (each statement's " +
-      "rowsWritten: the lanes, their meta row, table creation); loopbackInvocations, the lanes' calls into the " +
+      "each run's reportOrdered) and alarms; rows the object's storage wrote (key-value puts and deletes, " +
+      "setAlarm, and each SQL statement's rowsWritten: the lanes, their meta row, table creation); loopbackInvocations, the lanes' calls into the " +
       "Worker's OrderedDelivery entrypoint, and what those runs did. CPU is the local runtime's, an upper bound. " +
       `Loopback invocations are priced $${LOOPBACK_INVOCATIONS_PER_MILLION}/M as service binding calls ` +
       "(bench/prices.mjs); estimated at the Worker request price instead, they would add " +
