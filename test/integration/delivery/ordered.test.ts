@@ -177,6 +177,46 @@ describe("ordered delivery, late and held", () => {
   });
 });
 
+describe("ordered delivery under the endpoint's rules", () => {
+  it("keeps the order through the endpoint's rate limit", async () => {
+    const { org, receiver } = await givenEndpoint({ ordering: "endpoint", rateLimitPerSecond: 1 });
+    const events = [];
+    for (let n = 1; n <= 3; n++) events.push(await publish(org.id, "matter.created", matterEvent(n)));
+    const requests = await receivedAll(
+      receiver,
+      events.map((e) => e.id),
+    );
+    expect(requests.map((r) => r.headers["webhook-id"])).toEqual(events.map((e) => e.id));
+  });
+
+  it("holds the lane of an endpoint a 410 Gone disabled, the next delivery pending, until it is enabled", async () => {
+    const { org, receiver, endpoint } = await givenEndpoint({ ordering: "endpoint" });
+    await receiver.script([{ status: 410 }]);
+    const gone = await publish(org.id, "matter.created", matterEvent(1));
+    const next = await publish(org.id, "matter.created", matterEvent(2));
+    await settledDeliveries(org.token, `event_id=${gone.id}&status=failed`, 1);
+    const lanes = await eventually(async () => {
+      const page = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}/lanes`, 200, {
+        token: org.token,
+      });
+      return page.data[0]?.held ? page : undefined;
+    });
+    expect(lanes.data).toEqual([expect.objectContaining({ lane: "", length: 1, held: true })]);
+    const { endpoint: disabled } = await callOk("GET", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+      token: org.token,
+    });
+    expect(disabled).toMatchObject({ status: "auto_disabled", disabledReason: { cause: "gone" } });
+    expect(sentInOrder(await receiver.received())).toEqual([gone.id]);
+
+    await callOk("PATCH", `/webhooks/v1/endpoints/${endpoint.id}`, 200, {
+      token: org.token,
+      body: { status: "active" },
+    });
+    await receivedAll(receiver, [next.id]);
+    await settledDeliveries(org.token, `event_id=${next.id}&status=delivered`, 1);
+  });
+});
+
 describe("ordered delivery after a crash", () => {
   it("sends the same delivery again after a crash between its attempt and its record, never the next", async () => {
     const { org, receiver, endpoint } = await givenEndpoint({ ordering: "endpoint" });
