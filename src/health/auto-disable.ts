@@ -3,7 +3,7 @@ import { autoDisableEndpoint } from "../db/endpoints/writes";
 import type { DisabledReason } from "../domain/endpoint";
 import { notifyOperator } from "../events/operator";
 import { publishEvent } from "../events/publish";
-import type { EndpointId } from "../lib/ids";
+import type { EndpointId, OrganizationId } from "../lib/ids";
 import type { FailingWarning } from "./policy";
 
 /**
@@ -28,22 +28,13 @@ export async function applyAutoDisable(
       ...reason,
     }),
   );
-  const data = {
+  await tellOrganizationAndOperator(env, endpoint.organizationId, "disabled", {
     endpointId,
     url: endpoint.url,
     disabledAt: reason.at,
     failures: reason.failures,
     lastError: reason.lastError,
     cause: reason.cause,
-  };
-  await publishEvent(env, {
-    organizationId: endpoint.organizationId,
-    type: "webhook.endpoint.disabled",
-    data,
-  });
-  await notifyOperator(env, {
-    type: "operator.endpoint.disabled",
-    data: { organizationId: endpoint.organizationId, ...data },
   });
 }
 
@@ -63,14 +54,23 @@ export async function warnFailing(env: Env, endpointId: EndpointId, warning: Fai
       ...warning,
     }),
   );
-  const data = { endpointId, url: endpoint.url, ...warning };
-  await publishEvent(env, {
-    organizationId: endpoint.organizationId,
-    type: "webhook.endpoint.failing",
-    data,
+  await tellOrganizationAndOperator(env, endpoint.organizationId, "failing", {
+    endpointId,
+    url: endpoint.url,
+    ...warning,
   });
-  await notifyOperator(env, {
-    type: "operator.endpoint.failing",
-    data: { organizationId: endpoint.organizationId, ...data },
-  });
+}
+
+/**
+ * The organization hears of its endpoint through `webhook.endpoint.<change>` (which reaches its other
+ * endpoints that subscribe to it), the operator through `operator.endpoint.<change>`, with the same data.
+ */
+async function tellOrganizationAndOperator(
+  env: Env,
+  organizationId: OrganizationId,
+  change: "disabled" | "failing",
+  data: { endpointId: EndpointId; url: string } & Record<string, unknown>,
+): Promise<void> {
+  await publishEvent(env, { organizationId, type: `webhook.endpoint.${change}`, data });
+  await notifyOperator(env, { type: `operator.endpoint.${change}`, data: { organizationId, ...data } });
 }

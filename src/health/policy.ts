@@ -1,4 +1,4 @@
-import type { DisabledReason } from "../domain/endpoint";
+import type { DisableCause, DisabledReason } from "../domain/endpoint";
 
 /**
  * Endpoint health, kept pure so it is tested without a Durable Object (docs/architecture.md#endpoint-health): a failure
@@ -131,17 +131,7 @@ export function evaluate(
   now: number,
   policy: HealthPolicy,
 ): { state: HealthState; disable?: DisabledReason; warn?: FailingWarning } {
-  if (!state.disabled && policy.disableOnGone && state.goneAt) {
-    return {
-      state: { ...state, disabled: true },
-      disable: {
-        at: new Date(now).toISOString(),
-        failures: state.failuresInStreak,
-        lastError: state.lastError,
-        cause: "gone",
-      },
-    };
-  }
+  if (!state.disabled && policy.disableOnGone && state.goneAt) return disabledNow(state, now, "gone");
   if (
     state.disabled ||
     state.streakStartedAt === null ||
@@ -152,13 +142,22 @@ export function evaluate(
       ? { state: { ...state, warned: true }, warn: warningOf(state, policy) }
       : { state };
   }
+  return disabledNow(state, now, "failing");
+}
+
+/** The state disabled at `now`, and the reason to carry out, said once. */
+function disabledNow(
+  state: HealthState,
+  now: number,
+  cause: DisableCause,
+): { state: HealthState; disable: DisabledReason } {
   return {
     state: { ...state, disabled: true },
     disable: {
       at: new Date(now).toISOString(),
       failures: state.failuresInStreak,
       lastError: state.lastError,
-      cause: "failing",
+      cause,
     },
   };
 }
