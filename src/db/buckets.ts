@@ -209,10 +209,6 @@ function bucketSchema(week: number): string[] {
        ordering_key TEXT,
        PRIMARY KEY (organization_id, id)
      ) WITHOUT ROWID`,
-    // What ordered lanes ask of a week (src/ordering/): the organization's events still pending
-    // fan-out, by their acceptance number (only ordered events have one).
-    `CREATE INDEX IF NOT EXISTS ${events}_pending_in_order ON ${events} (organization_id, sequence)
-       WHERE fan_out_status = 'pending' AND sequence IS NOT NULL`,
     `CREATE UNIQUE INDEX IF NOT EXISTS ${events}_by_idempotency_key ON ${events} (organization_id, idempotency_key)
        WHERE idempotency_key IS NOT NULL`,
     `CREATE INDEX IF NOT EXISTS ${events}_to_sweep ON ${events} (sweep_after) WHERE sweep_after IS NOT NULL`,

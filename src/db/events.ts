@@ -338,7 +338,9 @@ export function failEventFanOut(h: History, e: EventToSweep, reason: string): D1
  * given up by the sweeper), so a lane may send a delivery numbered up to it without a lower-numbered
  * event still on its way (docs/architecture.md#ordered-lanes). The counter is read before the weeks, so
  * an event numbered at most `last` and still pending is seen; a week whose table predates ordering
- * holds no numbered event.
+ * holds no numbered event. Through the sweeper's index: an event pending fan-out is due for the
+ * sweeper, and the shard's pending events are few (an index of their own would cost two rows written
+ * per ordered event: in when stored, out when fanned out).
  */
 export async function fannedOutBelow(h: History, organizationId: OrganizationId): Promise<number> {
   const last =
@@ -353,7 +355,8 @@ export async function fannedOutBelow(h: History, organizationId: OrganizationId)
         h.db
           .prepare(
             `SELECT MIN(sequence) AS pending FROM ${tableOf("events", week)}
-             WHERE organization_id = ? AND fan_out_status = 'pending' AND sequence IS NOT NULL`,
+             WHERE sweep_after IS NOT NULL AND organization_id = ? AND fan_out_status = 'pending'
+               AND sequence IS NOT NULL`,
           )
           .bind(organizationId)
           .first<number | null>("pending"),

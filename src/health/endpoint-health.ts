@@ -91,7 +91,8 @@ export class EndpointHealth extends DurableObject<Env> {
     if (endpointId && (checkAt === undefined || (checkAt !== null && checkAt <= Date.now()))) {
       await this.carryOut(endpointId, await this.exclusive(async () => this.decide(await this.load())));
     }
-    await this.ordered.send(Date.now());
+    this.ordered.due(Date.now());
+    await this.ordered.flush();
     await this.scheduleAlarm();
   }
 
@@ -101,19 +102,28 @@ export class EndpointHealth extends DurableObject<Env> {
     const now = Date.now();
     const { state, disable, warn } = evaluate(recorded, now, policy);
     await this.ctx.storage.put(KEYS.state, state);
-    await this.ctx.storage.put(KEYS.healthCheckAt, nextCheckAt(state, policy, now));
+    // Each put is a row written: the time is written when it changes, not with every report.
+    const checkAt = nextCheckAt(state, policy, now);
+    if ((await this.ctx.storage.get<number | null>(KEYS.healthCheckAt)) !== checkAt) {
+      await this.ctx.storage.put(KEYS.healthCheckAt, checkAt);
+    }
     // A disabled endpoint holds its ordered lanes until it is enabled again (reset).
     if (disable) this.ordered.hold();
     await this.scheduleAlarm();
     return { disable, warn };
   }
 
-  /** The object's one alarm, at the earlier of the health rules' next look and the lanes'. */
+  /**
+   * The object's one alarm, at the earlier of the health rules' next look and the lanes'; set or
+   * deleted only when that moment changes (each is a row written).
+   */
   private async scheduleAlarm(): Promise<void> {
     const checkAt = (await this.ctx.storage.get<number | null>(KEYS.healthCheckAt)) ?? null;
     const times = [checkAt, this.ordered.wakeAt()].filter((t): t is number => t !== null);
-    if (times.length === 0) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(Math.min(...times));
+    const at = times.length === 0 ? null : Math.min(...times);
+    if ((await this.ctx.storage.getAlarm()) === at) return;
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
   }
 
   /** Outside the object's exclusive section: D1 writes and a publish. */
@@ -129,7 +139,7 @@ export class EndpointHealth extends DurableObject<Env> {
       await this.ctx.storage.put(KEYS.healthCheckAt, null);
       this.ordered.release(Date.now());
     });
-    await this.ordered.send(Date.now());
+    await this.ordered.flush();
     await this.scheduleAlarm();
   }
 
@@ -148,7 +158,7 @@ export class EndpointHealth extends DurableObject<Env> {
     items: OrderedItem[],
   ): Promise<Enqueued[]> {
     const results = this.ordered.enqueue(owner, items, Date.now());
-    await this.ordered.send(Date.now());
+    await this.ordered.flush();
     await this.scheduleAlarm();
     return results;
   }
@@ -156,7 +166,7 @@ export class EndpointHealth extends DurableObject<Env> {
   /** A run's reports of the ordered deliveries it was given (delivery/run.ts); the next ones go. */
   async reportOrdered(reports: LaneReport[]): Promise<void> {
     this.ordered.report(reports, Date.now());
-    await this.ordered.send(Date.now());
+    await this.ordered.flush();
     await this.scheduleAlarm();
   }
 

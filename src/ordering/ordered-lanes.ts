@@ -69,6 +69,12 @@ const DEFAULT_META: Meta = {
 };
 
 export class OrderedLanes {
+  /** Deliveries handed out by the calls since the last flush, and lanes waiting for a look at the shard. */
+  private readonly handedOut: DeliveryMessage[] = [];
+  private readonly blocked = new Set<string>();
+  /** The meta row as last read or written, so an unchanged one is not written again. */
+  private metaRow: string | null = null;
+
   /**
    * `dispatch` sends deliveries whose turn came (health/endpoint-health.ts: into the Worker itself);
    * it must not wait for their attempts, and what it fails to send goes again after its lease.
@@ -80,15 +86,17 @@ export class OrderedLanes {
   ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS ordered_lanes (
       key TEXT PRIMARY KEY, state TEXT NOT NULL, wake_at INTEGER)`);
-    sql.exec(
-      "CREATE INDEX IF NOT EXISTS ordered_lanes_by_wake ON ordered_lanes (wake_at) WHERE wake_at IS NOT NULL",
-    );
+    // No index on wake_at: a look at the due lanes reads every lane row (reads cost a thousandth of
+    // writes), and every change of a lane would write the index too.
     sql.exec(
       "CREATE TABLE IF NOT EXISTS ordered_meta (id INTEGER PRIMARY KEY CHECK (id = 1), meta TEXT NOT NULL)",
     );
   }
 
-  /** Adds deliveries to their lanes; says for each, in order, whether it was taken, a duplicate, or refused. */
+  /**
+   * Adds deliveries to their lanes, and hands out those whose turn it is (flush sends them); says for
+   * each, in order, whether it was taken, a duplicate, or refused.
+   */
   enqueue(
     owner: { organizationId: OrganizationId; endpointId: EndpointId; leaseMs: number },
     items: readonly OrderedItem[],
@@ -102,84 +110,84 @@ export class OrderedLanes {
       lanes.set(key, done.lane);
       return done.result;
     });
-    for (const [key, lane] of lanes) this.save(key, lane, now, meta);
+    for (const [key, lane] of lanes) this.turn(key, lane, meta, now, true);
     this.saveMeta(meta);
     return results;
   }
 
   /**
-   * What runs tell of the deliveries they were given. A report for a turn that is not the lane's
-   * current one changes nothing (lane.ts). `held`: the run found the endpoint disabled; its lanes hold,
-   * the head to be sent again once they are released.
+   * What runs tell of the deliveries they were given, each lane then handing out its next. A report
+   * for a turn that is not the lane's current one changes nothing (lane.ts). `held`: the run found the
+   * endpoint disabled; its lanes hold, the head to be sent again once they are released.
    */
   report(reports: readonly LaneReport[], now: number): void {
+    if (reports.some((r) => r.outcome.kind === "held")) this.hold();
     const meta = this.meta();
-    if (reports.some((r) => r.outcome.kind === "held") && !meta.held) {
-      this.hold();
-      meta.held = true;
-    }
     for (const { turn, outcome } of reports) {
       const lane = this.lane(turn.lane);
       if (!lane) continue;
-      const reported = report(
-        lane,
-        turn.token,
-        outcome.kind === "held" ? { kind: "retry", at: now } : outcome,
-        now,
-      );
-      this.save(turn.lane, reported.lane, now, meta);
+      const told = outcome.kind === "held" ? { kind: "retry" as const, at: now } : outcome;
+      const reported = report(lane, turn.token, told, now);
+      this.turn(turn.lane, reported.lane, meta, now, reported.result.kind !== "stale");
     }
     this.saveMeta(meta);
   }
 
   /** The endpoint is disabled: nothing is sent, every delivery keeps its place. */
   hold(): void {
+    const meta = this.meta();
+    if (meta.held) return;
     this.sql.exec("UPDATE ordered_lanes SET state = json_set(state, '$.held', json('true')), wake_at = NULL");
-    this.saveMeta({ ...this.meta(), held: true });
+    this.saveMeta({ ...meta, held: true });
   }
 
-  /** The endpoint is enabled again: its lanes go on where they were. */
+  /** The endpoint is enabled again: its lanes go on where they were (flush sends what is due). */
   release(now: number): void {
-    for (const { key, state } of this.sql.exec<{ key: string; state: string }>(
-      "SELECT key, state FROM ordered_lanes",
-    )) {
-      this.save(key, release(JSON.parse(state) as LaneState), now, this.meta());
-    }
-    this.saveMeta({ ...this.meta(), held: false });
+    const meta = { ...this.meta(), held: false };
+    const rows = [...this.sql.exec<{ key: string; state: string }>("SELECT key, state FROM ordered_lanes")];
+    for (const { key, state } of rows)
+      this.turn(key, release(JSON.parse(state) as LaneState), meta, now, true);
+    this.saveMeta(meta);
+  }
+
+  /** Hands out the next delivery of every lane whose time has come (the alarm); flush sends them. */
+  due(now: number): void {
+    const meta = this.meta();
+    const rows = this.sql.exec<{ key: string; state: string }>(
+      "SELECT key, state FROM ordered_lanes WHERE wake_at <= ? ORDER BY wake_at LIMIT ?",
+      now,
+      LANES_PER_LOOK,
+    );
+    for (const { key, state } of [...rows]) this.turn(key, JSON.parse(state) as LaneState, meta, now, false);
+    this.saveMeta(meta);
   }
 
   /**
-   * Sends every due lane's next delivery, LANES_PER_LOOK lanes at a time. A lane whose next delivery
-   * is numbered above what the shard says was fanned out waits: a lower-numbered event may still be on
-   * its way to it. A send that fails is left to the lease: the same delivery goes again when it ends.
+   * Sends what the calls before handed out, without waiting for it. Lanes whose next delivery is
+   * numbered above what the shard is known to have fanned out wait for a look at the shard: a
+   * lower-numbered event may still be on its way to them; what may go then goes, the others look
+   * again a little later. A delivery whose dispatch is lost is left to the lease.
    */
-  async send(now: number): Promise<void> {
+  async flush(): Promise<void> {
+    this.dispatchHandedOut();
     const meta = this.meta();
-    if (meta.held || !meta.organizationId || !meta.endpointId) return;
-    const due = [
-      ...this.sql.exec<{ key: string }>(
-        "SELECT key FROM ordered_lanes WHERE wake_at <= ? ORDER BY wake_at LIMIT ?",
-        now,
-        LANES_PER_LOOK,
-      ),
-    ].map((r) => r.key);
-    let handouts = this.handOut(due, meta, now);
-    if (handouts.blocked.length > 0) {
-      const below = await this.fannedOutBelow(meta.organizationId);
-      const fresh = this.meta();
-      fresh.fannedOutBelow = Math.max(fresh.fannedOutBelow, below);
-      this.saveMeta(fresh);
-      const again = this.handOut(handouts.blocked, fresh, Date.now());
-      for (const key of again.blocked) {
-        this.sql.exec(
-          "UPDATE ordered_lanes SET wake_at = ? WHERE key = ?",
-          Date.now() + FAN_OUT_RECHECK_MS,
-          key,
-        );
-      }
-      handouts = { messages: [...handouts.messages, ...again.messages], blocked: again.blocked };
+    const blocked = [...this.blocked];
+    this.blocked.clear();
+    if (blocked.length === 0 || !meta.organizationId) return;
+    const below = await this.fannedOutBelow(meta.organizationId);
+    const fresh = this.meta();
+    fresh.fannedOutBelow = Math.max(fresh.fannedOutBelow, below);
+    const now = Date.now();
+    for (const key of blocked) {
+      const lane = this.lane(key);
+      if (lane) this.turn(key, lane, fresh, now, false);
     }
-    if (handouts.messages.length > 0) this.dispatch(handouts.messages);
+    this.saveMeta(fresh);
+    for (const key of this.blocked) {
+      this.sql.exec("UPDATE ordered_lanes SET wake_at = ? WHERE key = ?", now + FAN_OUT_RECHECK_MS, key);
+    }
+    this.blocked.clear();
+    this.dispatchHandedOut();
   }
 
   /** The earliest moment a lane needs a look; null: none does until something arrives. */
@@ -225,28 +233,26 @@ export class OrderedLanes {
     return null;
   }
 
-  /** Hands out the next delivery of each lane that may go now; the others are `blocked`. */
-  private handOut(
-    keys: readonly string[],
-    meta: Meta,
-    now: number,
-  ): { messages: DeliveryMessage[]; blocked: string[] } {
-    const messages: DeliveryMessage[] = [];
-    const blocked: string[] = [];
-    for (const key of keys) {
-      const lane = this.lane(key);
-      if (!lane) continue;
-      const first = lane.head ? undefined : lane.queued[0];
-      if (first && first.sequence > meta.fannedOutBelow) {
-        blocked.push(key);
-        continue;
-      }
-      const { lane: after, step } = next(lane, now, meta.leaseMs);
-      this.save(key, after, now, meta);
-      if (step.kind === "attempt") messages.push(messageOf(meta, key, step));
+  /**
+   * A lane as a call left it (`changed`: by the call, else as stored): its next delivery handed out if
+   * its turn has come and no lower-numbered event may still be on its way (else the lane is `blocked`,
+   * for flush), and the lane written once, if it changed: each write of a lane is a row written.
+   */
+  private turn(key: string, lane: LaneState, meta: Meta, now: number, changed: boolean): void {
+    const first = lane.head ? undefined : lane.queued[0];
+    if (!meta.held && meta.organizationId && first && first.sequence > meta.fannedOutBelow) {
+      this.blocked.add(key);
+      if (changed) this.save(key, lane, now, meta);
+      return;
     }
-    this.saveMeta(meta);
-    return { messages, blocked };
+    const { lane: after, step } = meta.held ? { lane, step: null } : next(lane, now, meta.leaseMs);
+    if (changed || after !== lane) this.save(key, after, now, meta);
+    if (step?.kind === "attempt") this.handedOut.push(messageOf(meta, key, step));
+  }
+
+  private dispatchHandedOut(): void {
+    const messages = this.handedOut.splice(0);
+    if (messages.length > 0) this.dispatch(messages);
   }
 
   private async fannedOutBelow(organizationId: OrganizationId): Promise<number> {
@@ -282,11 +288,15 @@ export class OrderedLanes {
 
   private meta(): Meta {
     const row = [...this.sql.exec<{ meta: string }>("SELECT meta FROM ordered_meta WHERE id = 1")][0];
+    this.metaRow = row?.meta ?? null;
     return row ? { ...DEFAULT_META, ...(JSON.parse(row.meta) as Partial<Meta>) } : { ...DEFAULT_META };
   }
 
   private saveMeta(meta: Meta): void {
-    this.sql.exec("INSERT OR REPLACE INTO ordered_meta (id, meta) VALUES (1, ?)", JSON.stringify(meta));
+    const row = JSON.stringify(meta);
+    if (row === this.metaRow) return;
+    this.sql.exec("INSERT OR REPLACE INTO ordered_meta (id, meta) VALUES (1, ?)", row);
+    this.metaRow = row;
   }
 }
 

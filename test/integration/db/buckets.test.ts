@@ -3,7 +3,14 @@ import { describe, expect, it } from "vitest";
 import { BUCKET_MS, dropBucket, ensureBuckets, liveBuckets, tableOfId } from "../../../src/db/buckets";
 import { insertDeliveryOutcomes } from "../../../src/db/deliveries/consumer";
 import { getDelivery, listDeliveries } from "../../../src/db/deliveries/history";
-import { findEventByIdempotencyKey, getEvent, insertEvent, listEvents } from "../../../src/db/events";
+import {
+  fannedOutBelow,
+  findEventByIdempotencyKey,
+  getEvent,
+  insertEvent,
+  insertOrderedEvent,
+  listEvents,
+} from "../../../src/db/events";
 import { storedIds } from "../../../src/db/id-ranges";
 import {
   type DeliveryId,
@@ -120,5 +127,46 @@ describe("history in weekly tables", () => {
     const all = await listEvents(history, org, { limit: 50 });
     expect(all.data.map((e) => e.id)).toEqual(eventIds.slice(3).reverse());
     expect(await liveBuckets(history)).not.toContain(week);
+  });
+});
+
+describe("a week made before ordered delivery", () => {
+  it("gets its ordering columns on the first write into it, and numbers ordered events in it", async () => {
+    const old = weeklyHistory(env.DB_SHARD_1, "buckets-upgrade-test");
+    const weekStart = (Math.floor(Date.UTC(2026, 9, 5) / BUCKET_MS) + 0) * BUCKET_MS;
+    const table = tableOfId(old, "events", eventAt(weekStart, 1));
+    // The events table as a week made before migrations/data/0002 has it: no sequence, no ordering key.
+    await env.DB_SHARD_1.prepare(
+      `CREATE TABLE ${table} (organization_id TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
+         data TEXT NOT NULL, data_key TEXT, resources TEXT NOT NULL, occurred_at TEXT NOT NULL,
+         created_at TEXT NOT NULL, sweep_after TEXT, idempotency_key TEXT, request_hash TEXT,
+         fan_out_status TEXT NOT NULL DEFAULT 'done', fan_out_error TEXT, sweeps INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (organization_id, id)) WITHOUT ROWID`,
+    ).run();
+    const orderedOrg = "org_BUCKETSORDERED" as OrganizationId;
+    const numbered = async (n: number) =>
+      insertOrderedEvent(
+        old,
+        {
+          id: eventAt(weekStart, n),
+          organizationId: orderedOrg,
+          type: "matter.created",
+          data: { n },
+          resources: {},
+          occurredAt: new Date(weekStart).toISOString(),
+          createdAt: new Date(weekStart).toISOString(),
+        },
+        { sweepAfter: new Date(weekStart).toISOString(), orderingKey: n === 1 ? "key-a" : null },
+      );
+    expect(await numbered(1)).toBe(1);
+    expect(await numbered(2)).toBe(2);
+    expect(await getEvent(old, orderedOrg, eventAt(weekStart, 1))).toMatchObject({
+      order: { sequence: 1, key: "key-a" },
+    });
+    expect(await getEvent(old, orderedOrg, eventAt(weekStart, 2))).toMatchObject({
+      order: { sequence: 2, key: null },
+    });
+    // Both pending fan-out: nothing below 1 is known fanned out.
+    expect(await fannedOutBelow(old, orderedOrg)).toBe(1);
   });
 });

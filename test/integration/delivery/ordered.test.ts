@@ -233,7 +233,7 @@ describe("ordered delivery after a crash", () => {
       runInDurableObject(lanesObject, async (_, state) => {
         const lanes = new OrderedLanes(state.storage.sql, env, (messages) => sent.sent.push(...messages));
         lanes.release(now);
-        await lanes.send(now);
+        await lanes.flush();
       });
     await lanesAt(Date.now());
     expect(sent.sent.map((m) => m.eventId)).toEqual([first.event.id]);
