@@ -10,7 +10,7 @@ import type { EventRecord } from "../domain/event";
 import { type EventMessage, isEventMessage } from "../events/message";
 import { type EndpointId, type EventId, fanOutDeliveryId, type OrganizationId } from "../lib/ids";
 import { readMessages, sendAll, sweepAfter } from "../lib/queue";
-import { firstAttemptJob, type Job, messageFor } from "./job";
+import { contentOf, firstAttemptJob, type Job, messageFor } from "./job";
 import { handToLanes, isOrderedPair, type OrderedPair, type Pair } from "./ordered-hand-off";
 import type { UnsettledEvents } from "./outcome";
 import { runDeliveries } from "./run";
@@ -105,12 +105,7 @@ export async function deliverPlans(env: Env, plans: Plan[], inlineLimit: number)
             eventId: event.id,
           },
           event.type,
-          {
-            data: event.data,
-            resources: event.resources,
-            occurredAt: event.occurredAt,
-            traceId: event.traceId,
-          },
+          contentOf(event),
         ),
       };
       if (jobs.length < inlineLimit) jobs.push(job);

@@ -7,7 +7,7 @@ import { dataOf } from "../db/shards";
 import type { DeliveryMessage, LaneTurn } from "../domain/delivery";
 import type { OrganizationId } from "../lib/ids";
 import { type Received, readMessages } from "../lib/queue";
-import { firstAttemptJob, isDeliveryMessage, type Job } from "./job";
+import { contentOf, firstAttemptJob, isDeliveryMessage, type Job } from "./job";
 import { type PendingReport, reportToLanes } from "./lane-reports";
 import type { Lane } from "./lanes";
 import { leaseSeconds, runDeliveries } from "./run";
@@ -82,6 +82,25 @@ async function organizationJobs(
   return intakes.flatMap((i) => i.jobs);
 }
 
+/** Leases the deliveries of `received` for a run (leaseSeconds), and reads those that exist. */
+async function leaseReceived(
+  history: History,
+  config: Config,
+  organizationId: OrganizationId,
+  received: Received<DeliveryMessage>[],
+) {
+  const seconds = leaseSeconds(config);
+  const now = Date.now();
+  const lease = await leaseDeliveries(
+    history,
+    organizationId,
+    received.map(({ body }) => body.deliveryId),
+    new Date(now).toISOString(),
+    new Date(now + seconds * 1000).toISOString(),
+  );
+  return { ...lease, seconds };
+}
+
 /** Retries and replays: the rows this run leased. One held by another run comes back when that lease ends. */
 async function leasedJobs(
   history: History,
@@ -90,15 +109,7 @@ async function leasedJobs(
   received: Received<DeliveryMessage>[],
 ): Promise<Intake> {
   if (received.length === 0) return { jobs: [], skipped: [] };
-  const seconds = leaseSeconds(config);
-  const now = Date.now();
-  const { leased, rows } = await leaseDeliveries(
-    history,
-    organizationId,
-    received.map(({ body }) => body.deliveryId),
-    new Date(now).toISOString(),
-    new Date(now + seconds * 1000).toISOString(),
-  );
+  const { leased, rows, seconds } = await leaseReceived(history, config, organizationId, received);
   const intake: Intake = { jobs: [], skipped: [] };
   for (const { message, body } of received) {
     const row = rows.get(body.deliveryId);
@@ -123,15 +134,7 @@ async function orderedJobs(
   received: Received<DeliveryMessage>[],
 ): Promise<Intake> {
   if (received.length === 0) return { jobs: [], skipped: [] };
-  const seconds = leaseSeconds(config);
-  const now = Date.now();
-  const { leased, rows } = await leaseDeliveries(
-    history,
-    organizationId,
-    received.map(({ body }) => body.deliveryId),
-    new Date(now).toISOString(),
-    new Date(now + seconds * 1000).toISOString(),
-  );
+  const { leased, rows, seconds } = await leaseReceived(history, config, organizationId, received);
   const intake: Intake = { jobs: [], skipped: [] };
   const reports: PendingReport[] = [];
   const firsts: Received<DeliveryMessage>[] = [];
@@ -150,13 +153,7 @@ async function orderedJobs(
   const events = await Promise.all(firsts.map(({ body }) => getEvent(history, organizationId, body.eventId)));
   firsts.forEach(({ message, body }, i) => {
     const event = events[i];
-    const content = event && {
-      data: event.data,
-      resources: event.resources,
-      occurredAt: event.occurredAt,
-      traceId: event.traceId,
-    };
-    const job = firstAttemptJob(body, body.first?.eventType ?? "", content ?? null);
+    const job = firstAttemptJob(body, body.first?.eventType ?? "", event ? contentOf(event) : null);
     intake.jobs.push({ source: "queue", message, job: { ...job, ordered: body.ordered } });
   });
   await reportToLanes(env, reports);
@@ -184,12 +181,7 @@ async function firstAttemptJobs(
   return {
     jobs: todo.map(({ message, body }, i) => {
       const event = events[i];
-      const content = event && {
-        data: event.data,
-        resources: event.resources,
-        occurredAt: event.occurredAt,
-        traceId: event.traceId ?? body.first?.traceId,
-      };
+      const content = event && contentOf({ ...event, traceId: event.traceId ?? body.first?.traceId });
       return {
         source: "queue",
         message,

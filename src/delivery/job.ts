@@ -48,6 +48,14 @@ export function firstAttemptJob(
   };
 }
 
+/** What a delivery's body is built from, taken from its event (and nothing else of it). */
+export const contentOf = ({ data, resources, occurredAt, traceId }: EventContent): EventContent => ({
+  data,
+  resources,
+  occurredAt,
+  traceId,
+});
+
 /** The message of a delivery that has a row (a retry, a replay, a swept one): its ids, nothing else. */
 export const storedDeliveryMessage = (
   d: Pick<DeliveryJob, "organizationId" | "id" | "endpointId" | "eventId">,
