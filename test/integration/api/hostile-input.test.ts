@@ -28,6 +28,8 @@ const ROUTES = [
   ["POST", "/webhooks/v1/endpoints/{id}/test"],
   ["POST", "/webhooks/v1/endpoints/{endpoint}/recover"],
   ["GET", "/webhooks/v1/endpoints/{endpoint}/health"],
+  ["GET", "/webhooks/v1/endpoints/{endpoint}/lanes"],
+  ["GET", "/webhooks/v1/endpoints/{endpoint}/lanes/queue"],
   ["GET", "/webhooks/v1/deliveries"],
   ["GET", "/webhooks/v1/deliveries/{delivery}"],
   ["POST", "/webhooks/v1/deliveries/{id}/replay"],
@@ -59,6 +61,8 @@ const jsonish = fc.oneof(
       timeoutMs: fc.oneof(fc.integer(), fc.double(), fc.string()),
       payloadFilter: fc.oneof(fc.jsonValue(), fc.record({ path: fc.string(), eq: fc.jsonValue() })),
       retrySchedule: fc.oneof(fc.array(fc.integer()), fc.array(fc.double()), fc.constant(null), fc.string()),
+      ordering: fc.oneof(fc.constantFrom("none", "endpoint", "key"), fc.string(), fc.integer()),
+      orderingKey: fc.oneof(fc.string({ maxLength: 200 }), fc.integer(), fc.constant(null)),
       rateLimitPerSecond: fc.oneof(fc.integer(), fc.constant(null), fc.boolean()),
       previousSecretExpiresInSec: fc.oneof(fc.integer(), fc.double(), fc.string()),
       since: fc.oneof(
@@ -90,7 +94,7 @@ describe("hostile input", () => {
         fc.constantFrom(...ROUTES),
         fc.option(jsonish, { nil: undefined }),
         fc.dictionary(
-          fc.constantFrom("limit", "cursor", "status", "since", "until", "event_type", "endpoint_id"),
+          fc.constantFrom("limit", "cursor", "status", "since", "until", "event_type", "endpoint_id", "lane"),
           fc.string(),
         ),
         fc.constantFrom(

@@ -21,6 +21,8 @@ describe("tenant isolation", () => {
       ["POST", `/webhooks/v1/endpoints/${endpoint.id}/test`, {}],
       ["POST", `/webhooks/v1/endpoints/${endpoint.id}/recover`, { since: "2020-01-01T00:00:00Z" }],
       ["GET", `/webhooks/v1/endpoints/${endpoint.id}/health`],
+      ["GET", `/webhooks/v1/endpoints/${endpoint.id}/lanes`],
+      ["GET", `/webhooks/v1/endpoints/${endpoint.id}/lanes/queue?lane=`],
       ["GET", `/webhooks/v1/events/${event.id}`],
       ["GET", `/webhooks/v1/deliveries/${delivery.id}`],
       ["POST", `/webhooks/v1/deliveries/${delivery.id}/replay`, {}],
