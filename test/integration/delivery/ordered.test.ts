@@ -261,7 +261,7 @@ describe("ordered delivery after a crash", () => {
     expect(sent.sent.map((m) => m.eventId)).toEqual([first.event.id, first.event.id]);
     expect(sent.sent[1]?.ordered?.token).toBeGreaterThan(sent.sent[0]?.ordered?.token ?? 0);
 
-    // Delivered this time, reported to the real object: the next one goes, through the real queue.
+    // Delivered this time, reported to the real object: the next one goes, through OrderedDelivery.
     await consume(batchOf("webhook-deliveries", [sent.sent[1]]));
     const requests = await receivedAll(receiver, [second.event.id]);
     expect(requests.map((r) => r.headers["webhook-id"])).toEqual([
@@ -269,5 +269,32 @@ describe("ordered delivery after a crash", () => {
       first.event.id,
       second.event.id,
     ]);
+  });
+
+  it("lets the lane go on at once when a delivery is dead-lettered, failing it", async () => {
+    const { org, receiver, endpoint } = await givenEndpoint({ ordering: "endpoint" });
+    const lanesObject = healthObject(endpoint.id);
+    await lanesObject.holdOrdered();
+    const first = await publishCaptured(org.id);
+    const second = await publishCaptured(org.id);
+    await consume(batchOf("webhook-events", [first.message, second.message]));
+    const sent: DeliveryMessage[] = [];
+    await runInDurableObject(lanesObject, async (_, state) => {
+      const lanes = new OrderedLanes(state.storage.sql, env, (messages) => sent.push(...messages));
+      lanes.release(Date.now());
+      await lanes.flush();
+    });
+    const [dead] = sent;
+    expect(dead?.eventId).toBe(first.event.id);
+
+    // Its consumer kept crashing: the message reaches the dead-letter queue, whose consumer fails the
+    // delivery and tells the lane, which sends the next one now rather than when the lease ends.
+    await consume(batchOf("webhook-deliveries-dlq", [dead]));
+    expect(await deliveryDetail(org.token, dead?.deliveryId ?? "")).toMatchObject({
+      status: "failed",
+      lastError: expect.stringContaining("dead_lettered"),
+    });
+    const requests = await receivedAll(receiver, [second.event.id]);
+    expect(requests.map((r) => r.headers["webhook-id"])).toEqual([second.event.id]);
   });
 });
