@@ -217,52 +217,56 @@ describe("ordered delivery under the endpoint's rules", () => {
   });
 });
 
+/**
+ * An ordered endpoint with two accepted events in its lane, whose deliveries the test takes by hand:
+ * the lanes hold (the endpoint stays active) until `takeAt(now)`, which looks at them at `now` with
+ * their deliveries collected in `sent` instead of sent.
+ */
+async function laneTakenByHand() {
+  const { org, receiver, endpoint } = await givenEndpoint({ ordering: "endpoint" });
+  const lanesObject = healthObject(endpoint.id);
+  await lanesObject.holdOrdered();
+  const first = await publishCaptured(org.id);
+  const second = await publishCaptured(org.id);
+  await consume(batchOf("webhook-events", [first.message, second.message]));
+  const sent: DeliveryMessage[] = [];
+  const takeAt = (now: number) =>
+    runInDurableObject(lanesObject, async (_, state) => {
+      const lanes = new OrderedLanes(state.storage.sql, env, (messages) => sent.push(...messages));
+      lanes.release(now);
+      await lanes.flush();
+    });
+  return { org, receiver, first, second, sent, takeAt };
+}
+
 describe("ordered delivery after a crash", () => {
   it("sends the same delivery again after a crash between its attempt and its record, never the next", async () => {
-    const { org, receiver, endpoint } = await givenEndpoint({ ordering: "endpoint" });
-    const lanesObject = healthObject(endpoint.id);
-    // The lanes hold while the test takes their messages by hand (the endpoint stays active).
-    await lanesObject.holdOrdered();
-    const first = await publishCaptured(org.id);
-    const second = await publishCaptured(org.id);
-    await consume(batchOf("webhook-events", [first.message, second.message]));
-
-    // The object's lanes, their deliveries taken by the test instead of sent.
-    const sent: { sent: DeliveryMessage[] } = { sent: [] };
-    const lanesAt = (now: number) =>
-      runInDurableObject(lanesObject, async (_, state) => {
-        const lanes = new OrderedLanes(state.storage.sql, env, (messages) => sent.sent.push(...messages));
-        lanes.release(now);
-        await lanes.flush();
-      });
-    await lanesAt(Date.now());
-    expect(sent.sent.map((m) => m.eventId)).toEqual([first.event.id]);
+    const { org, receiver, first, second, sent, takeAt } = await laneTakenByHand();
+    await takeAt(Date.now());
+    expect(sent.map((m) => m.eventId)).toEqual([first.event.id]);
 
     // The attempt reaches the receiver; writing its outcome fails, as a crash there would leave it.
-    const { db, table } = await rowTable(org.id, "deliveries", sent.sent[0]?.deliveryId ?? "");
-    const lift = await refuseDeliveryRow(db, table, sent.sent[0]?.deliveryId ?? "", "UPDATE");
-    await consume(batchOf("webhook-deliveries", [sent.sent[0]]));
+    const { db, table } = await rowTable(org.id, "deliveries", sent[0]?.deliveryId ?? "");
+    const lift = await refuseDeliveryRow(db, table, sent[0]?.deliveryId ?? "", "UPDATE");
+    await consume(batchOf("webhook-deliveries", [sent[0]]));
     await lift();
     expect(sentInOrder(await receiver.received())).toEqual([first.event.id]);
-    expect(await deliveryDetail(org.token, sent.sent[0]?.deliveryId ?? "")).toMatchObject({
+    expect(await deliveryDetail(org.token, sent[0]?.deliveryId ?? "")).toMatchObject({
       status: "pending",
       attemptCount: 0,
     });
     // Its lease passes (the run that held it is gone).
-    await db
-      .prepare(`UPDATE ${table} SET lease_until = NULL WHERE id = ?`)
-      .bind(sent.sent[0]?.deliveryId)
-      .run();
+    await db.prepare(`UPDATE ${table} SET lease_until = NULL WHERE id = ?`).bind(sent[0]?.deliveryId).run();
 
     // Before its lease ends the lane sends nothing; after, the same delivery again, not the next one.
-    await lanesAt(Date.now());
-    expect(sent.sent).toHaveLength(1);
-    await lanesAt(Date.now() + 10 * 60_000);
-    expect(sent.sent.map((m) => m.eventId)).toEqual([first.event.id, first.event.id]);
-    expect(sent.sent[1]?.ordered?.token).toBeGreaterThan(sent.sent[0]?.ordered?.token ?? 0);
+    await takeAt(Date.now());
+    expect(sent).toHaveLength(1);
+    await takeAt(Date.now() + 10 * 60_000);
+    expect(sent.map((m) => m.eventId)).toEqual([first.event.id, first.event.id]);
+    expect(sent[1]?.ordered?.token).toBeGreaterThan(sent[0]?.ordered?.token ?? 0);
 
     // Delivered this time, reported to the real object: the next one goes, through OrderedDelivery.
-    await consume(batchOf("webhook-deliveries", [sent.sent[1]]));
+    await consume(batchOf("webhook-deliveries", [sent[1]]));
     const requests = await receivedAll(receiver, [second.event.id]);
     expect(requests.map((r) => r.headers["webhook-id"])).toEqual([
       first.event.id,
@@ -272,18 +276,8 @@ describe("ordered delivery after a crash", () => {
   });
 
   it("lets the lane go on at once when a delivery is dead-lettered, failing it", async () => {
-    const { org, receiver, endpoint } = await givenEndpoint({ ordering: "endpoint" });
-    const lanesObject = healthObject(endpoint.id);
-    await lanesObject.holdOrdered();
-    const first = await publishCaptured(org.id);
-    const second = await publishCaptured(org.id);
-    await consume(batchOf("webhook-events", [first.message, second.message]));
-    const sent: DeliveryMessage[] = [];
-    await runInDurableObject(lanesObject, async (_, state) => {
-      const lanes = new OrderedLanes(state.storage.sql, env, (messages) => sent.push(...messages));
-      lanes.release(Date.now());
-      await lanes.flush();
-    });
+    const { org, receiver, first, second, sent, takeAt } = await laneTakenByHand();
+    await takeAt(Date.now());
     const [dead] = sent;
     expect(dead?.eventId).toBe(first.event.id);
 
