@@ -20,7 +20,8 @@ export type Pair = { event: EventRecord; endpoint: DeliveryEndpoint; id: Deliver
  * replay, numbered anew (replay.ts).
  */
 export type OrderedPair = {
-  event: EventRecord & { order: EventOrder };
+  /** What of its event a lane needs: who, its type, and what decides its lane and place. */
+  event: Pick<EventRecord, "id" | "organizationId" | "type" | "resources"> & { order: EventOrder };
   endpoint: Pick<DeliveryEndpoint, "id" | "organizationId" | "ordering">;
   id: DeliveryId;
 };
@@ -113,7 +114,8 @@ const WAITING: DeliveryProgress = {
   sweepAfter: null,
 };
 
-const jobOf = ({ event, endpoint, id }: OrderedPair) =>
+/** The delivery of a pair, as the record and the consumer's statements take it. */
+export const jobOf = ({ event, endpoint, id }: OrderedPair) =>
   firstAttemptJob(
     { organizationId: event.organizationId, deliveryId: id, endpointId: endpoint.id, eventId: event.id },
     event.type,

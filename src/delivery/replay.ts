@@ -6,11 +6,10 @@ import { getEvent, takeSequences } from "../db/events";
 import { dataOf } from "../db/shards";
 import type { Delivery } from "../domain/delivery";
 import type { Endpoint } from "../domain/endpoint";
-import type { EventRecord } from "../domain/event";
 import { replayDeliveryId } from "../lib/ids";
 import { sendAll, sweepAfter } from "../lib/queue";
-import { firstAttemptJob, storedDeliveryMessage } from "./job";
-import { handToLanes, type OrderedPair } from "./ordered-hand-off";
+import { storedDeliveryMessage } from "./job";
+import { handToLanes, jobOf, type OrderedPair } from "./ordered-hand-off";
 import type { UnsettledEvents } from "./outcome";
 
 /**
@@ -87,40 +86,36 @@ async function toLanesTail(
   replays: Delivery[],
   firstSequence: number,
 ): Promise<Delivery[]> {
-  const events = new Map<string, EventRecord | null>();
-  for (const { eventId } of replays) {
-    if (!events.has(eventId)) events.set(eventId, await getEvent(history, endpoint.organizationId, eventId));
-  }
+  const eventIds = [...new Set(replays.map((r) => r.eventId))];
+  const read = await Promise.all(eventIds.map((id) => getEvent(history, endpoint.organizationId, id)));
+  const events = new Map(eventIds.map((id, i) => [id, read[i] ?? null]));
   const pairs = replays.map((replay, i): OrderedPair => {
+    // An event retention removed has no key: its replay takes the endpoint's lane, and fails there.
     const event = events.get(replay.eventId);
-    const record = event ?? { id: replay.eventId, type: replay.eventType, resources: {} };
-    const order = { sequence: firstSequence + i, key: event?.order?.key ?? null };
-    return { event: { ...(record as EventRecord), order }, endpoint, id: replay.id };
+    return {
+      event: {
+        id: replay.eventId,
+        organizationId: replay.organizationId,
+        type: replay.eventType,
+        resources: event?.resources ?? {},
+        order: { sequence: firstSequence + i, key: event?.order?.key ?? null },
+      },
+      endpoint,
+      id: replay.id,
+    };
   });
   const unsettled: UnsettledEvents = new Map();
   await handToLanes(env, getConfig(env), history, pairs, unsettled);
   if (unsettled.size === 0) return replays;
-  const failed = replays.filter((r) => unsettled.has(r.eventId));
-  await history.db.batch(
-    (
-      await Promise.all(
-        failed.map((r) =>
-          failDelivery(history, { ...storedJob(r), stored: true }, unsettled.get(r.eventId) as string),
-        ),
-      )
-    ).flat(),
-  );
+  const failures = pairs.flatMap((pair) => {
+    const reason = unsettled.get(pair.event.id);
+    return reason === undefined ? [] : [failDelivery(history, { ...jobOf(pair), stored: true }, reason)];
+  });
+  await history.db.batch((await Promise.all(failures)).flat());
   return replays.map((r) =>
     unsettled.has(r.eventId) ? { ...r, status: "failed", lastError: unsettled.get(r.eventId) ?? null } : r,
   );
 }
-
-const storedJob = (r: Delivery) =>
-  firstAttemptJob(
-    { organizationId: r.organizationId, deliveryId: r.id, endpointId: r.endpointId, eventId: r.eventId },
-    r.eventType,
-    null,
-  );
 
 /** A recover call scans at most this many failed deliveries, so it replays at most as many. */
 export const MAX_RECOVER = 1_000;
