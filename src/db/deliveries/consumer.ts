@@ -9,6 +9,7 @@ import type { DeliveryId, OrganizationId } from "../../lib/ids";
 import { ensureBuckets, groupByBucket, type History, orEmpty, tableOf, tableOfId } from "../buckets";
 import { IN_ID_LIST, idList } from "../page";
 import { loadPayloads } from "../payloads";
+import { encodeAttempts } from "./attempts";
 import { type JobRow, toJob } from "./rows";
 
 /**
@@ -44,7 +45,7 @@ const progressValues = (p: DeliveryProgress, attempts: readonly Attempt[]) => [
   p.lastStatusCode,
   p.lastError,
   p.deliveredAt,
-  JSON.stringify(attempts),
+  encodeAttempts(attempts),
 ];
 
 /** The values of OUTCOME_COLUMNS, in their order. */

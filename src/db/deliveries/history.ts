@@ -10,6 +10,7 @@ import {
 } from "../../lib/ids";
 import { type History, orEmpty, tableOfId } from "../buckets";
 import { IN_ID_LIST, idList, type Page, type PageQuery, scanBuckets } from "../page";
+import { decodeAttempts } from "./attempts";
 import { type DeliveryRow, LIST_COLUMNS, toDelivery } from "./rows";
 
 /** Delivery history as the API reads it. */
@@ -36,7 +37,7 @@ export async function getDelivery(
       .first<DeliveryRow>(),
     null,
   );
-  return row ? { ...toDelivery(row), attempts: JSON.parse(row.attempts) } : null;
+  return row ? { ...toDelivery(row), attempts: decodeAttempts(row.attempts) } : null;
 }
 
 /**

@@ -1,5 +1,6 @@
-import type { Attempt, Delivery, DeliveryBase, DeliveryJob, DeliveryStatus } from "../../domain/delivery";
+import type { Delivery, DeliveryBase, DeliveryJob, DeliveryStatus } from "../../domain/delivery";
 import type { DeliveryId, EndpointId, EventId, OrganizationId } from "../../lib/ids";
+import { decodeAttempts } from "./attempts";
 
 /** The deliveries table's rows, and their one mapping each to the domain's shapes (domain/delivery.ts). */
 export type DeliveryRow = {
@@ -67,5 +68,5 @@ export const toJob = (row: JobRow): DeliveryJob => ({
   queueRetries: row.queue_retries,
   payloadOverridden: row.payload_overridden === 1,
   stored: true,
-  attempts: JSON.parse(row.attempts) as Attempt[],
+  attempts: decodeAttempts(row.attempts),
 });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ensureBuckets, tableOfId } from "../../../src/db/buckets";
+import { decodeAttempts } from "../../../src/db/deliveries/attempts";
 import { insertDeliveryOutcomes } from "../../../src/db/deliveries/consumer";
 import { storedIds } from "../../../src/db/id-ranges";
 import { IN_ID_LIST, idList } from "../../../src/db/page";
@@ -62,7 +63,7 @@ describe("rows written and looked up many at a time", () => {
         next_type: "null",
         status: "delivered",
       });
-      expect(JSON.parse(row.attempts)).toEqual([
+      expect(decodeAttempts(row.attempts)).toEqual([
         expect.objectContaining({ statusCode: 200, responseBody: "ok" }),
       ]);
     }
