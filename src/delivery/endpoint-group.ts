@@ -33,7 +33,7 @@ export async function deliverToEndpoint(
   lane: Lane,
 ): Promise<{ settled: Settled[]; lane: Lane }> {
   const target = deliveryTarget(endpoint, config);
-  if (!target.ok) return { settled: jobs.map((j) => endedOrHeld(j, target.reason)), lane };
+  if (!target.ok) return { settled: jobs.map((j) => endedOrHeld(j, target)), lane };
   const slowNow = inSlowLane(target.endpoint, Date.now());
   if (lane === "main" && slowNow)
     return { settled: jobs.map((j) => ({ ...j, kind: "handed-on" })), lane: "slow" };
@@ -97,18 +97,19 @@ async function moveLane(env: Env, endpoint: DeliveryEndpoint, slowUntil: string 
 const ended = (j: Job, reason: string): Settled => ({ ...j, kind: "ended", reason });
 
 /** A disabled endpoint's ordered deliveries keep their places: their lanes hold until it is enabled. */
-const endedOrHeld = (j: Job, reason: string): Settled =>
-  j.job.ordered && reason === DISABLED ? { ...j, kind: "held" } : ended(j, reason);
+const endedOrHeld = (j: Job, target: Refused): Settled =>
+  j.job.ordered && target.untilEnabled ? { ...j, kind: "held" } : ended(j, target.reason);
 
-const DISABLED = "endpoint_disabled";
-
-type DeliveryTarget = { ok: true; endpoint: DeliveryEndpoint } | { ok: false; reason: string };
+/** Why an endpoint receives nothing now; `untilEnabled`: only until its owner (or a reset) enables it. */
+type Refused = { ok: false; reason: string; untilEnabled: boolean };
+type DeliveryTarget = { ok: true; endpoint: DeliveryEndpoint } | Refused;
 
 /** Deliveries to a deleted or disabled endpoint, or to a URL the policy now refuses, end without a call. */
 function deliveryTarget(endpoint: DeliveryEndpoint | null, config: Config): DeliveryTarget {
-  if (!endpoint || endpoint.deletedAt) return { ok: false, reason: "endpoint_deleted" };
-  if (endpoint.status !== "active") return { ok: false, reason: DISABLED };
-  if (!checkEndpointUrl(endpoint.url, config).ok) return { ok: false, reason: "url_not_allowed" };
+  if (!endpoint || endpoint.deletedAt) return { ok: false, reason: "endpoint_deleted", untilEnabled: false };
+  if (endpoint.status !== "active") return { ok: false, reason: "endpoint_disabled", untilEnabled: true };
+  if (!checkEndpointUrl(endpoint.url, config).ok)
+    return { ok: false, reason: "url_not_allowed", untilEnabled: false };
   return { ok: true, endpoint };
 }
 

@@ -102,15 +102,20 @@ export const newTestDeliveryId = () => (ID_PREFIX.testDelivery + ulid()) as Deli
 const eventTime = (eventId: EventId) =>
   eventId.slice(ID_PREFIX.event.length, ID_PREFIX.event.length + TIME_LENGTH);
 
+const encoder = new TextEncoder();
+
 /**
  * The delivery id of an event's first delivery to an endpoint is derived from both ids: a hash of the
  * pair makes fan-out idempotent (run twice, it finds the same primary key) without a unique index.
+ * The derivation never changes: a fan-out run again after a deploy must find the ids the one before
+ * wrote. Fan-out derives one per matched pair (35,000 in a batch to 1,000 endpoints), so it is kept lean.
  */
 export async function fanOutDeliveryId(eventId: EventId, endpointId: EndpointId): Promise<DeliveryId> {
   const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${eventId}:${endpointId}`)),
+    await crypto.subtle.digest("SHA-256", encoder.encode(`${eventId}:${endpointId}`)),
   );
-  const random = Array.from(digest.subarray(0, RANDOM_LENGTH), (b) => ALPHABET[b % 32]).join("");
+  let random = "";
+  for (let i = 0; i < RANDOM_LENGTH; i++) random += ALPHABET[(digest[i] as number) % 32];
   return (ID_PREFIX.delivery + eventTime(eventId) + random) as DeliveryId;
 }
 

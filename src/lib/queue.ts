@@ -46,10 +46,13 @@ export const textMessage = (body: unknown, delaySeconds?: number) => ({
   ...(delaySeconds === undefined ? {} : { delaySeconds }),
 });
 
-/** Sends `messages` in as few `sendBatch` calls as Queues' count and size limits allow. */
+/**
+ * Sends `messages` in as few `sendBatch` calls as Queues' count and size limits allow, reading them
+ * (an array, or a generator making each one) only as far as the batch being filled.
+ */
 export async function sendAll<T>(
   queue: Queue,
-  messages: readonly { body: T; delaySeconds?: number }[],
+  messages: Iterable<{ body: T; delaySeconds?: number }>,
 ): Promise<void> {
   let batch: MessageSendRequest[] = [];
   let bytes = 0;

@@ -28,6 +28,14 @@ describe("ids", () => {
     expect(await fanOutDeliveryId(newEventId() as EventId, "evsub_A" as EndpointId)).not.toBe(a);
   });
 
+  it("derive the same delivery id as every version before (a fan-out run again after a deploy finds its rows)", async () => {
+    const id = await fanOutDeliveryId(
+      "evt_01M8QZCDDM7HB0S0X08WC16SCK" as EventId,
+      "evsub_01M8QZCDCY59M89GBGB7PSDJPQ" as EndpointId,
+    );
+    expect(id).toBe("dlv_01M8QZCDDMVMD3R225Y82BTZSP");
+  });
+
   it("tell each kind's ids apart from anything else", async () => {
     const event = newEventId();
     for (const id of [
