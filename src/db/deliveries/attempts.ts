@@ -4,7 +4,7 @@ import type { Attempt, AttemptTrigger } from "../../domain/delivery";
  * How a delivery row keeps its attempts (the `attempts` column): a JSON array holding one array per
  * attempt, its fields by position and its start in epoch milliseconds, the absent ones at the end
  * left out. A delivered first attempt takes about 90 bytes so, against 210 as a JSON object with its
- * field names; kept 33.5 days, that is $0.10 per million deliveries, and a sixth more history in a
+ * field names; kept 33.5 days, that is $0.10 per million deliveries, and a fifth more history in a
  * database (docs/scale.md#thin-rows). Rows written before keep objects, which reading still takes.
  */
 type StoredAttempt = [
