@@ -3,7 +3,7 @@ import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fanOut } from "../../../src/delivery/fan-out";
 import type { DeliveryMessage } from "../../../src/domain/delivery";
-import { newEndpointId } from "../../../src/lib/ids";
+import { type EventId, fanOutDeliveryId, newEndpointId } from "../../../src/lib/ids";
 import {
   createEndpoint,
   createOrganization,
@@ -54,6 +54,30 @@ describe("fan-out", () => {
     expect(summaries[0].deliveries.map((d: { eventId: string }) => d.eventId).sort()).toEqual(
       published.map((p) => p.event.id).sort(),
     );
+  });
+
+  it("hands on every pair of a fan-out larger than a slice of ids, each once, under its derived id", async () => {
+    const org = await createOrganization();
+    // 1,200 matching endpoints: the ids are derived in two slices, the messages sent in twelve batches.
+    const endpointIds = Array.from({ length: 1200 }, () => newEndpointId());
+    const now = new Date().toISOString();
+    await env.DB.prepare(
+      `INSERT INTO endpoints (id, organization_id, url, description, event_type_filters, allowed_scopes,
+         resource_scopes, status, signature_scheme, payload_format, headers, created_at, updated_at)
+       SELECT value, ?1, 'https://inert.example.com/' || value, '', '["matter.*"]', '["*"]', '{}', 'active',
+         'standard', 'full', '{}', ?2, ?2 FROM json_each(?3)`,
+    )
+      .bind(org.id, now, JSON.stringify(endpointIds))
+      .run();
+    const { event, message } = await publishCaptured(org.id, "matter.created", { matterId: "m", name: "n" });
+    const deliveries = capturingQueue<DeliveryMessage>();
+    expect(await fanOut({ ...env, DELIVERIES_QUEUE: deliveries.queue }, [message], 0)).toEqual(new Set());
+
+    expect(deliveries.sent.map((m) => m.endpointId).sort()).toEqual([...endpointIds].sort());
+    const derived = await Promise.all(
+      deliveries.sent.map((m) => fanOutDeliveryId(event.id as EventId, m.endpointId)),
+    );
+    expect(deliveries.sent.map((m) => m.deliveryId)).toEqual(derived);
   });
 
   it("reads an event too large to ride in its queue message from D1", async () => {
