@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
 import {
   call,
   callOk,
@@ -82,6 +83,34 @@ describe("what an endpoint receives, and how", () => {
     expect(await ids(all)).toEqual(
       [longPdf.id, longUntyped.id, shortPdf.id, longDoc.id, uncounted.id].sort(),
     );
+  });
+
+  it("delivers unfiltered, and logged, to an endpoint whose stored payload filter cannot be evaluated; its organization's other endpoints as ever", async () => {
+    const errors = vi.spyOn(console, "error");
+    const {
+      org,
+      endpoint,
+      receiver: unreadable,
+    } = await givenEndpoint({
+      filters: ["matter.created"],
+      payloadFilter: { path: "$.name", eq: "n" },
+    });
+    const other = (await givenEndpoint({ org, filters: ["matter.created"] })).receiver;
+    // A path the API refuses ("name" lacks its "$"), as only a row written some other way can hold.
+    await env.DB.prepare("UPDATE endpoints SET payload_filter = ? WHERE id = ?")
+      .bind(JSON.stringify({ path: "name", eq: "n" }), endpoint.id)
+      .run();
+
+    const event = await publish(org.id, "matter.created", { matterId: "m", name: "other" });
+    await settledDeliveries(org.token, "", 2);
+    for (const receiver of [unreadable, other]) {
+      expect((await receiver.received()).map((r) => r.headers["webhook-id"])).toEqual([event.id]);
+    }
+    const logged = errors.mock.calls.map(([line]) => String(line));
+    expect(
+      logged.some((line) => line.includes("payload filter unreadable") && line.includes(endpoint.id)),
+    ).toBe(true);
+    errors.mockRestore();
   });
 
   it("sends slim payloads with resource ids only", async () => {
