@@ -16,6 +16,24 @@ import { recordingDatabase } from "../../support/d1-recorder";
 import { batchOf, capturingQueue } from "../../support/faults";
 import { givenEndpoint } from "../../support/fixtures";
 
+/**
+ * `count` active endpoints of the organization subscribed to `filter`, written in one statement (the
+ * API would take a request each), at URLs nothing answers. Returns their ids.
+ */
+async function inertEndpoints(organizationId: string, count: number, filter: string): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => newEndpointId());
+  const now = new Date().toISOString();
+  await env.DB.prepare(
+    `INSERT INTO endpoints (id, organization_id, url, description, event_type_filters, allowed_scopes,
+       resource_scopes, status, signature_scheme, payload_format, headers, created_at, updated_at)
+     SELECT value, ?1, 'https://inert.example.com/' || value, '', ?2, '["*"]', '{}', 'active',
+       'standard', 'full', '{}', ?3, ?3 FROM json_each(?4)`,
+  )
+    .bind(organizationId, JSON.stringify([filter]), now, JSON.stringify(ids))
+    .run();
+  return ids;
+}
+
 describe("fan-out", () => {
   afterEach(() => vi.restoreAllMocks());
 
@@ -59,16 +77,7 @@ describe("fan-out", () => {
   it("hands on every pair of a fan-out larger than a slice of ids, each once, under its derived id", async () => {
     const org = await createOrganization();
     // 1,200 matching endpoints: the ids are derived in two slices, the messages sent in twelve batches.
-    const endpointIds = Array.from({ length: 1200 }, () => newEndpointId());
-    const now = new Date().toISOString();
-    await env.DB.prepare(
-      `INSERT INTO endpoints (id, organization_id, url, description, event_type_filters, allowed_scopes,
-         resource_scopes, status, signature_scheme, payload_format, headers, created_at, updated_at)
-       SELECT value, ?1, 'https://inert.example.com/' || value, '', '["matter.*"]', '["*"]', '{}', 'active',
-         'standard', 'full', '{}', ?2, ?2 FROM json_each(?3)`,
-    )
-      .bind(org.id, now, JSON.stringify(endpointIds))
-      .run();
+    const endpointIds = await inertEndpoints(org.id, 1200, "matter.*");
     const { event, message } = await publishCaptured(org.id, "matter.created", { matterId: "m", name: "n" });
     const deliveries = capturingQueue<DeliveryMessage>();
     expect(await fanOut({ ...env, DELIVERIES_QUEUE: deliveries.queue }, [message], 0)).toEqual(new Set());
@@ -176,16 +185,7 @@ describe("outgoing connections", () => {
         await createEndpoint(org.token, { url: receiver.url, eventTypeFilters: ["matter.*"] });
         receivers.push(receiver);
       }
-      const inert = Array.from({ length: 498 }, () => newEndpointId());
-      const now = new Date().toISOString();
-      await env.DB.prepare(
-        `INSERT INTO endpoints (id, organization_id, url, description, event_type_filters, allowed_scopes,
-           resource_scopes, status, signature_scheme, payload_format, headers, created_at, updated_at)
-         SELECT value, ?1, 'https://inert.example.com/' || value, '', '["vault.*"]', '["*"]', '{}', 'active',
-           'standard', 'full', '{}', ?2, ?2 FROM json_each(?3)`,
-      )
-        .bind(org.id, now, JSON.stringify(inert))
-        .run();
+      await inertEndpoints(org.id, 498, "vault.*");
     }
     const { message } = await publishCaptured(org.id, "matter.created", { matterId: "m", name: "n" });
     const recorded = recordingDatabase(env.DB);
